@@ -1,0 +1,1 @@
+"""DynamicCity: 4D semantic occupancy generation."""

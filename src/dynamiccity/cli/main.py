@@ -1,0 +1,41 @@
+"""Entry point of the `dynamiccity` command. Heavy libraries are imported inside commands only."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from dynamiccity.cli import data_commands
+
+app = typer.Typer(
+    name="dynamiccity",
+    help="DynamicCity: 4D semantic occupancy generation (HexPlane VAE + DiT).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("synth")(data_commands.synth)
+app.command("inspect")(data_commands.inspect)
+app.command("render")(data_commands.render)
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a bad-input error is one line on stderr and exit status 1."""
+    from dynamiccity.data.errors import DataError
+
+    try:
+        app(args=argv, prog_name="dynamiccity")
+    except (DataError, FileNotFoundError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(1)
+

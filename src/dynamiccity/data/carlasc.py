@@ -1,0 +1,118 @@
+"""CarlaSC (MotionSC) in its distributed layout.
+
+`ROOT/Cartesian/{Train,Val,Test}/<Town>_<Light|Medium|Heavy>/cartesian/` holds `poses.txt` (one 3x4
+row-major matrix a line, indexed by frame number) and `evaluation/<frame>.label` (raw uint32 class ids,
+no header, 128x128x8 in C order) with its sibling `<frame>.bin` (float32 point counts; 0 = unobserved).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dynamiccity.atomic import atomic_path, write_text
+from dynamiccity.data.classes import CARLASC_TO_COMMON, lookup_table
+from dynamiccity.data.errors import DataError
+from dynamiccity.data.reader import OccupancyReader, read_pose_lines, remap
+from dynamiccity.data.scene import CARLASC_GRID, Scene, SceneInfo
+
+SPLITS = ("Train", "Val", "Test")
+_TABLE = lookup_table(CARLASC_TO_COMMON)
+
+
+class CarlaSCReader(OccupancyReader):
+    """Reader for a CarlaSC root: the folder that holds `Cartesian/`."""
+
+    format = "carlasc"
+    grid = CARLASC_GRID
+
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        self.cartesian = self.root / "Cartesian"
+        if not self.cartesian.is_dir():
+            raise DataError(f"{self.root}: no Cartesian/ folder; pass the CarlaSC root that holds it.")
+        self._scenes = self._list_scenes()
+
+    def _list_scenes(self) -> list[SceneInfo]:
+        scenes = []
+        for split in SPLITS:
+            for seq in sorted(p for p in (self.cartesian / split).glob("*") if p.is_dir()):
+                frames = self._frame_ids(seq / "cartesian")
+                scenes.append(SceneInfo(f"{split}/{seq.name}", split.lower(), len(frames), {"frame_ids": frames}))
+        if not scenes:
+            raise DataError(f"{self.cartesian}: no sequences under {', '.join(SPLITS)}.")
+        return scenes
+
+    @staticmethod
+    def _frame_ids(folder: Path) -> list[int]:
+        labels = sorted((folder / "evaluation").glob("*.label"), key=lambda p: p.stem)
+        if not labels:
+            raise DataError(f"{folder / 'evaluation'}: no .label files.")
+        try:
+            return sorted(int(p.stem) for p in labels)
+        except ValueError as err:
+            raise DataError(f"{folder / 'evaluation'}: label file names must be frame numbers ({err}).") from err
+
+    def scenes(self) -> list[SceneInfo]:
+        return list(self._scenes)
+
+    def _folder(self, scene: SceneInfo) -> Path:
+        return self.cartesian / scene.name / "cartesian"
+
+    def read_frames(self, scene: SceneInfo, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        folder = self._folder(scene) / "evaluation"
+        frames = [self._read_frame(folder, i) for i in scene.meta["frame_ids"][start:stop]]
+        return np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames])
+
+    def _read_frame(self, folder: Path, frame_id: int) -> tuple[np.ndarray, np.ndarray]:
+        count = int(np.prod(self.grid.shape))
+        label_path, bin_path = folder / f"{frame_id:06d}.label", folder / f"{frame_id:06d}.bin"
+        raw = _read_raw(label_path, np.uint32, count).reshape(self.grid.shape)
+        points = _read_raw(bin_path, np.float32, count).reshape(self.grid.shape)
+        return remap(raw, _TABLE, label_path, "CarlaSC's 23 classes"), points > 0
+
+    def read_poses(self, scene: SceneInfo) -> np.ndarray:
+        path = self._folder(scene) / "poses.txt"
+        poses = read_pose_lines(path)
+        last = scene.meta["frame_ids"][-1]
+        if last >= len(poses):
+            raise DataError(f"{path}: {len(poses)} poses, but frame {last} needs pose line {last + 1}.")
+        return poses[scene.meta["frame_ids"]]
+
+
+def _read_raw(path: Path, dtype: type, count: int) -> np.ndarray:
+    """A headerless binary array of exactly `count` items."""
+    if not path.is_file():
+        raise DataError(f"{path}: file does not exist.")
+    size = path.stat().st_size
+    expected = count * np.dtype(dtype).itemsize
+    if size != expected:
+        raise DataError(f"{path}: {size} bytes, expected {expected} ({count} x {np.dtype(dtype).name}).")
+    return np.fromfile(path, dtype=dtype)
+
+
+# Common id -> a raw CarlaSC id that maps back to it; bicycle has none, CARLA counts bicycles as vehicles.
+COMMON_TO_CARLASC = np.array([0, 1, 2, 3, 4, 5, 7, 14, 8, 9, 10, 10], dtype=np.uint32)
+
+
+def write_carlasc_sequence(root: str | Path, split: str, name: str, scene: Scene) -> Path:
+    """Write a scene as one CarlaSC sequence `ROOT/Cartesian/<split>/<name>/cartesian/`.
+
+    Labels are written as raw CarlaSC ids (bicycle becomes vehicle); the point-count file holds 1.0 for
+    valid voxels and 0.0 elsewhere. Each file is written atomically. Returns the sequence folder.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+    if scene.labels.shape[1:] != CARLASC_GRID.shape:
+        raise ValueError(f"CarlaSC frames are {CARLASC_GRID.shape}, the scene has {scene.labels.shape[1:]}.")
+    folder = Path(root) / "Cartesian" / split / name / "cartesian"
+    valid = scene.valid if scene.valid is not None else np.ones_like(scene.labels, dtype=bool)
+    for t in range(scene.num_frames):
+        with atomic_path(folder / "evaluation" / f"{t:06d}.label") as tmp:
+            COMMON_TO_CARLASC[scene.labels[t]].tofile(tmp)
+        with atomic_path(folder / "evaluation" / f"{t:06d}.bin") as tmp:
+            valid[t].astype(np.float32).tofile(tmp)
+    lines = [" ".join(f"{v:.9g}" for v in pose[:3].reshape(-1)) for pose in scene.poses]
+    write_text(folder / "poses.txt", "\n".join(lines) + "\n")
+    return folder

@@ -1,0 +1,102 @@
+"""The common semantic class set (paper Table 6) and the mappings of each dataset into it.
+
+Every label tensor in this package uses these ids once a reader has returned it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FREE = 0
+"""Id of empty space in the common class set."""
+
+CLASS_NAMES: tuple[str, ...] = (
+    "free",
+    "building",
+    "barrier",
+    "other",
+    "pedestrian",
+    "pole",
+    "road",
+    "ground",
+    "sidewalk",
+    "vegetation",
+    "vehicle",
+    "bicycle",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
+
+BUILDING, BARRIER, OTHER, PEDESTRIAN, POLE, ROAD, GROUND, SIDEWALK, VEGETATION, VEHICLE, BICYCLE = range(1, 12)
+
+# RGB colours per common class (uint8), chosen so that neighbouring classes in a street read apart.
+COLORMAP = np.array(
+    [
+        (0, 0, 0),  # free (never drawn)
+        (230, 130, 90),  # building
+        (255, 200, 40),  # barrier
+        (150, 120, 200),  # other
+        (220, 20, 60),  # pedestrian
+        (250, 250, 120),  # pole
+        (90, 90, 100),  # road
+        (150, 110, 70),  # ground
+        (200, 160, 220),  # sidewalk
+        (60, 170, 60),  # vegetation
+        (20, 90, 240),  # vehicle
+        (0, 220, 230),  # bicycle
+    ],
+    dtype=np.uint8,
+)
+
+# CarlaSC's 23 raw classes -> common ids (DESIGN.md; nothing maps to bicycle).
+CARLASC_RAW_NAMES: tuple[str, ...] = (
+    "free", "building", "barrier", "other", "pedestrian", "pole", "roadline", "road", "sidewalk",
+    "vegetation", "vehicle", "wall", "trafficsign", "sky", "ground", "bridge", "railtrack", "guardrail",
+    "trafficlight", "static", "dynamic", "water", "terrain",
+)  # fmt: skip
+CARLASC_TO_COMMON = np.array(
+    [0, 1, 2, 3, 4, 5, 6, 6, 8, 9, 10, 2, 5, 3, 7, 3, 3, 2, 5, 3, 3, 3, 7], dtype=np.uint8
+)
+
+# Occ3D-nuScenes: 0..16 nuScenes-lidarseg classes, 17 free.
+NUSCENES_RAW_NAMES: tuple[str, ...] = (
+    "others", "barrier", "bicycle", "bus", "car", "construction_vehicle", "motorcycle", "pedestrian",
+    "traffic_cone", "trailer", "truck", "driveable_surface", "other_flat", "sidewalk", "terrain",
+    "manmade", "vegetation", "free",
+)  # fmt: skip
+NUSCENES_TO_COMMON = np.array(
+    [
+        OTHER, BARRIER, BICYCLE, VEHICLE, VEHICLE, VEHICLE, BICYCLE, PEDESTRIAN,
+        POLE, VEHICLE, VEHICLE, ROAD, GROUND, SIDEWALK, GROUND, BUILDING, VEGETATION, FREE,
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+
+# Occ3D-Waymo: 15 classes; free is 15 by the documentation but 23 in the dataset's own tools.
+WAYMO_RAW_NAMES: tuple[str, ...] = (
+    "general_object", "vehicle", "pedestrian", "sign", "cyclist", "traffic_light", "pole",
+    "construction_cone", "bicycle", "motorcycle", "building", "vegetation", "tree_trunk", "road",
+    "sidewalk",
+)  # fmt: skip
+WAYMO_TO_COMMON = np.array(
+    [
+        OTHER, VEHICLE, PEDESTRIAN, POLE, BICYCLE, POLE, POLE, POLE,
+        BICYCLE, BICYCLE, BUILDING, VEGETATION, VEGETATION, ROAD, SIDEWALK,
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+WAYMO_FREE_IDS = (15, 23)
+
+
+def lookup_table(mapping: np.ndarray, free_id: int | None = None) -> np.ndarray:
+    """A 256-entry uint8 table from raw ids to common ids; unknown raw ids map to 255.
+
+    Args:
+        mapping: (R,) uint8 common id for raw ids 0..R-1.
+        free_id: an extra raw id (outside 0..R-1) that means free space, if the dataset has one.
+    """
+    table = np.full(256, 255, dtype=np.uint8)
+    table[: len(mapping)] = mapping
+    if free_id is not None:
+        table[free_id] = FREE
+    return table

@@ -1,0 +1,8 @@
+"""The one error type for bad input data."""
+
+
+class DataError(ValueError):
+    """A dataset file is missing, truncated, malformed or holds values outside its vocabulary.
+
+    The message is one sentence that names the file and what is wrong with it.
+    """

@@ -1,0 +1,67 @@
+"""Dataset statistics that read every frame, so computing them also validates a dataset end to end."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from dynamiccity.data.classes import CLASS_NAMES, NUM_CLASSES
+from dynamiccity.data.reader import OccupancyReader
+
+CHUNK = 16  # frames read at a time
+
+
+@dataclass
+class DatasetStats:
+    """What `dynamiccity inspect` reports."""
+
+    format: str
+    scenes: int
+    frames: int
+    splits: dict[str, int]
+    grid: list[int]
+    extent: list[float]
+    class_counts: dict[str, int]
+    valid_fraction: float
+    free_id: int | None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        if data["free_id"] is None:
+            del data["free_id"]
+        return data
+
+
+def inspect_dataset(reader: OccupancyReader, progress=None) -> DatasetStats:
+    """Read every frame and pose of a dataset and count classes over all voxels.
+
+    Args:
+        reader: the dataset.
+        progress: optional callable(frames_done: int) called after each chunk.
+    """
+    counts = np.zeros(NUM_CLASSES, dtype=np.int64)
+    valid_voxels = total_voxels = frames = 0
+    splits: dict[str, int] = {}
+    for scene in reader.scenes():
+        reader.read_poses(scene)
+        splits[scene.split] = splits.get(scene.split, 0) + 1
+        for start in range(0, scene.num_frames, CHUNK):
+            labels, valid = reader.read_frames(scene, start, min(start + CHUNK, scene.num_frames))
+            counts += np.bincount(labels.reshape(-1), minlength=NUM_CLASSES)
+            total_voxels += labels.size
+            valid_voxels += labels.size if valid is None else int(valid.sum())
+            frames += labels.shape[0]
+            if progress is not None:
+                progress(frames)
+    return DatasetStats(
+        format=reader.format,
+        scenes=sum(splits.values()),
+        frames=frames,
+        splits=splits,
+        grid=list(reader.grid.shape),
+        extent=list(reader.grid.extent),
+        class_counts={name: int(c) for name, c in zip(CLASS_NAMES, counts, strict=True)},
+        valid_fraction=valid_voxels / max(total_voxels, 1),
+        free_id=reader.free_id,
+    )

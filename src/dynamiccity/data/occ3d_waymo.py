@@ -1,0 +1,131 @@
+"""Occ3D-Waymo in its distributed layout.
+
+`ROOT/<split>/<scene>/<frame>_04.npz` (splits `training`, `validation`, `test`) holds `voxel_label`
+(200x200x16, ids 0..14 plus a free id), `origin_voxel_state` (LiDAR mask), `final_voxel_state` (camera
+mask) and `infov`. The free id is documented as 15 but the dataset's own tools use 23: we detect it from
+the data and refuse a dataset that mixes both. Ego poses come from a poses file when given, else from an
+`ego2global` array in the frame files when they carry one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from dynamiccity.data.classes import WAYMO_FREE_IDS, WAYMO_TO_COMMON, lookup_table
+from dynamiccity.data.errors import DataError
+from dynamiccity.data.reader import OccupancyReader, check_shape, load_npz, read_pose_lines, remap
+from dynamiccity.data.scene import OCC3D_WAYMO_GRID, SceneInfo, check_poses
+
+MaskKind = Literal["lidar", "camera", "none"]
+SPLITS = ("training", "validation", "test")
+_MASK_KEYS = {"none": (), "lidar": ("origin_voxel_state",), "camera": ("final_voxel_state", "infov")}
+
+
+class Occ3DWaymoReader(OccupancyReader):
+    """Reader for an Occ3D-Waymo root: the folder that holds `training/` and `validation/`.
+
+    Args:
+        mask: "lidar" (default), "camera" (also restricted to `infov`) or "none".
+        poses: a folder mirroring `<split>/<scene>/poses.txt` (one 3x4 or 4x4 row-major matrix a
+            line, one line per frame in frame order); None to read `ego2global` from the frame files
+            or a `poses.txt` inside each scene folder.
+        free_id: 15 or 23 to force the free id; None to detect it.
+    """
+
+    format = "occ3d-waymo"
+    grid = OCC3D_WAYMO_GRID
+
+    def __init__(
+        self, root: str | Path, mask: MaskKind = "lidar", poses: str | Path | None = None, free_id: int | None = None
+    ) -> None:
+        super().__init__(root)
+        if mask not in ("lidar", "camera", "none"):
+            raise ValueError(f"mask must be 'lidar', 'camera' or 'none', got {mask!r}.")
+        if free_id is not None and free_id not in WAYMO_FREE_IDS:
+            raise ValueError(f"free_id must be one of {WAYMO_FREE_IDS}, got {free_id}.")
+        self.mask, self.pose_root, self._free_id = mask, Path(poses) if poses else None, free_id
+        self._free_source: Path | None = None
+        self._scenes = self._list_scenes()
+
+    def _list_scenes(self) -> list[SceneInfo]:
+        scenes = []
+        for split in SPLITS:
+            for folder in sorted(p for p in (self.root / split).glob("*") if p.is_dir()):
+                files = sorted(folder.glob("*_04.npz"), key=_frame_key)
+                if not files:
+                    raise DataError(f"{folder}: no *_04.npz frame files.")
+                scenes.append(SceneInfo(f"{split}/{folder.name}", split, len(files), {"files": files}))
+        if not scenes:
+            raise DataError(f"{self.root}: no scene folders under {', '.join(SPLITS)}.")
+        return scenes
+
+    def scenes(self) -> list[SceneInfo]:
+        return list(self._scenes)
+
+    @property
+    def free_id(self) -> int | None:
+        """The raw free id: forced, or detected from the frames read so far (None before any)."""
+        return self._free_id
+
+    def read_frames(self, scene: SceneInfo, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        frames = [self._read_frame(path) for path in scene.meta["files"][start:stop]]
+        valid = None if self.mask == "none" else np.stack([f[1] for f in frames])
+        return np.stack([f[0] for f in frames]), valid
+
+    def _read_frame(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+        mask_keys = _MASK_KEYS[self.mask]
+        data = load_npz(path, ("voxel_label", *mask_keys))
+        check_shape(data["voxel_label"], self.grid.shape, path, "voxel_label")
+        free = self._detect_free(data["voxel_label"], path)
+        labels = remap(data["voxel_label"], lookup_table(WAYMO_TO_COMMON, free), path, self._vocabulary(free))
+        if not mask_keys:
+            return labels, None
+        for key in mask_keys:
+            check_shape(data[key], self.grid.shape, path, key)
+        return labels, np.logical_and.reduce([data[key].astype(bool) for key in mask_keys])
+
+    @staticmethod
+    def _vocabulary(free: int | None) -> str:
+        return f"Occ3D-Waymo's classes 0..14 (free {free})" if free is not None else "Occ3D-Waymo's classes 0..14"
+
+    def _detect_free(self, raw: np.ndarray, path: Path) -> int | None:
+        """Return the dataset's free id, fixing it on the first frame that shows one."""
+        present = [i for i in WAYMO_FREE_IDS if (raw == i).any()]
+        if len(present) > 1:
+            raise DataError(f"{path}: holds both 15 and 23; the free id is ambiguous (pass free_id).")
+        if present and self._free_id is None:
+            self._free_id, self._free_source = present[0], path
+        elif present and present[0] != self._free_id:
+            source = self._free_source or "the free_id argument"
+            raise DataError(f"{path}: free id {present[0]} differs from {self._free_id} found in {source}.")
+        return self._free_id
+
+    def read_poses(self, scene: SceneInfo) -> np.ndarray:
+        folder = self.root / scene.name
+        candidates = [self.pose_root / scene.name / "poses.txt"] if self.pose_root else []
+        candidates.append(folder / "poses.txt")
+        for path in candidates:
+            if path.is_file():
+                return self._check_count(read_pose_lines(path), scene, path)
+        first = scene.meta["files"][0]
+        try:
+            load_npz(first, ("ego2global",))
+        except DataError as err:
+            raise DataError(f"{folder}: no ego poses (no poses.txt, and {err}); pass a poses folder.") from err
+        poses = np.stack([load_npz(p, ("ego2global",))["ego2global"].astype(np.float64) for p in scene.meta["files"]])
+        check_poses(poses, folder)
+        return poses
+
+    @staticmethod
+    def _check_count(poses: np.ndarray, scene: SceneInfo, path: Path) -> np.ndarray:
+        if len(poses) != scene.num_frames:
+            raise DataError(f"{path}: {len(poses)} poses for {scene.num_frames} frames.")
+        return poses
+
+
+def _frame_key(path: Path) -> tuple[int, str]:
+    stem = path.name.removesuffix("_04.npz")
+    return (int(stem), stem) if stem.isdigit() else (1 << 30, stem)

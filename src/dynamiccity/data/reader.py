@@ -1,0 +1,121 @@
+"""The interface every dataset reader implements, and helpers they share."""
+
+from __future__ import annotations
+
+import abc
+import zipfile
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from dynamiccity.data.errors import DataError
+from dynamiccity.data.scene import GridSpec, Scene, SceneInfo, check_poses
+
+
+class OccupancyReader(abc.ABC):
+    """A dataset root as distributed, read lazily frame by frame into the common class set."""
+
+    format: ClassVar[str]
+    grid: GridSpec
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: dataset folder does not exist.")
+
+    @abc.abstractmethod
+    def scenes(self) -> list[SceneInfo]:
+        """Every scene under the root, all splits, in a stable order."""
+
+    @abc.abstractmethod
+    def read_frames(self, scene: SceneInfo, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Frames [start, stop) of a scene: labels (T, X, Y, Z) uint8 common ids, valid (T, X, Y, Z) bool or None."""
+
+    @abc.abstractmethod
+    def read_poses(self, scene: SceneInfo) -> np.ndarray:
+        """Every frame's ego-to-world pose of a scene: (N, 4, 4) float64, checked rigid and finite."""
+
+    @property
+    def free_id(self) -> int | None:
+        """The raw id of free space, for datasets where it has to be detected; None elsewhere."""
+        return None
+
+    def read_scene(self, scene: SceneInfo) -> Scene:
+        """A whole scene in memory."""
+        labels, valid = self.read_frames(scene, 0, scene.num_frames)
+        return Scene(labels, self.read_poses(scene), valid, name=scene.name, meta=dict(scene.meta))
+
+
+def load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays of an .npz file, with a DataError naming the file for any problem."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise DataError(f"{path}: missing key {missing[0]!r} (has {sorted(data.files)}).")
+            return {k: data[k] for k in keys}
+    except FileNotFoundError as err:
+        raise DataError(f"{path}: file does not exist.") from err
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{path}: not a readable .npz file ({err}).") from err
+
+
+def remap(raw: np.ndarray, table: np.ndarray, where: Path, vocabulary: str) -> np.ndarray:
+    """Map raw class ids through a 256-entry table; any id the table marks 255 is a DataError."""
+    if raw.size and int(raw.max()) > 255:
+        raise DataError(f"{where}: class id {int(raw.max())} is outside {vocabulary}.")
+    out = table[raw.astype(np.uint8, copy=False)]
+    bad = out == 255
+    if bad.any():
+        raise DataError(f"{where}: class id {int(raw[bad].flat[0])} is outside {vocabulary}.")
+    return out
+
+
+def check_shape(array: np.ndarray, shape: tuple[int, ...], where: Path, what: str) -> None:
+    """Raise DataError unless `array` has exactly `shape`."""
+    if array.shape != shape:
+        raise DataError(f"{where}: {what} has shape {array.shape}, expected {shape}.")
+
+
+def pose_from_quaternion(translation, rotation_wxyz) -> np.ndarray:
+    """A 4x4 rigid transform from a translation (3,) and a unit quaternion (w, x, y, z)."""
+    w, x, y, z = np.asarray(rotation_wxyz, dtype=np.float64)
+    n = np.sqrt(w * w + x * x + y * y + z * z)
+    if not np.isfinite(n) or n < 1e-8:
+        return np.full((4, 4), np.nan)
+    w, x, y, z = w / n, x / n, y / n, z / n
+    pose = np.eye(4)
+    pose[:3, :3] = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ]
+    pose[:3, 3] = np.asarray(translation, dtype=np.float64)
+    return pose
+
+
+def read_pose_lines(path: Path) -> np.ndarray:
+    """Poses from a text file of one row-major 3x4 (12 floats) or 4x4 (16 floats) matrix a line."""
+    if not path.is_file():
+        raise DataError(f"{path}: poses file does not exist.")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values = [float(v) for v in line.replace(",", " ").split()]
+        except ValueError as err:
+            raise DataError(f"{path}: line {number} is not a list of numbers.") from err
+        if len(values) not in (12, 16):
+            raise DataError(f"{path}: line {number} has {len(values)} numbers, expected 12 (3x4) or 16 (4x4).")
+        pose = np.eye(4)
+        pose[: len(values) // 4] = np.reshape(values, (-1, 4))
+        rows.append(pose)
+    if not rows:
+        raise DataError(f"{path}: poses file is empty.")
+    poses = np.stack(rows)
+    check_poses(poses, path)
+    return poses

@@ -1,0 +1,100 @@
+"""Training windows: every run of T consecutive frames of every scene, with their derived conditions."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from dynamiccity.data.derive import CommandRule, bev_layout, ego_command, ego_trajectory
+from dynamiccity.data.reader import OccupancyReader
+from dynamiccity.data.scene import SceneInfo
+
+
+class Window(NamedTuple):
+    """One training window (collates with torch's default collate into batched tensors).
+
+    labels: (T, X, Y, Z) uint8 common ids. valid: (T, X, Y, Z) bool (all True when the data has no mask).
+    poses: (T, 4, 4) float64 ego-to-world. command: int, a `Command`. trajectory: (T, 3) float32
+    (x, y, yaw) in the first frame's ego frame. layout: (T, X/d, Y/d) bool BEV vehicle mask.
+    scene: index into `WindowDataset.scenes`; start: the window's first frame in its scene.
+    """
+
+    labels: np.ndarray
+    valid: np.ndarray
+    poses: np.ndarray
+    command: int
+    trajectory: np.ndarray
+    layout: np.ndarray
+    scene: int
+    start: int
+
+
+class WindowDataset:
+    """Windows of `frames` consecutive frames every `stride` frames, over the scenes of one reader.
+
+    Args:
+        reader: any OccupancyReader.
+        frames: T, the window length.
+        stride: frames between the starts of consecutive windows of a scene.
+        splits: keep only scenes of these splits (e.g. ("train",)); None keeps all.
+        layout_factor: d, the max-pooling factor of the BEV layout.
+        command_rule: thresholds of the ego-command rule.
+    """
+
+    def __init__(
+        self,
+        reader: OccupancyReader,
+        frames: int,
+        stride: int = 1,
+        splits: tuple[str, ...] | None = None,
+        layout_factor: int = 2,
+        command_rule: CommandRule = CommandRule(),
+    ) -> None:
+        if frames < 1 or stride < 1:
+            raise ValueError(f"frames and stride must be >= 1, got {frames} and {stride}.")
+        self.reader, self.frames, self.stride = reader, frames, stride
+        self.layout_factor, self.command_rule = layout_factor, command_rule
+        self.scenes: list[SceneInfo] = [s for s in reader.scenes() if splits is None or s.split in splits]
+        self.index = [
+            (i, start)
+            for i, scene in enumerate(self.scenes)
+            for start in range(0, scene.num_frames - frames + 1, stride)
+        ]
+        self._position = {key: i for i, key in enumerate(self.index)}
+        self._poses: dict[int, np.ndarray] = {}
+
+    @property
+    def grid(self):
+        return self.reader.grid
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def poses(self, scene: int) -> np.ndarray:
+        """All (N, 4, 4) poses of a scene, read once."""
+        if scene not in self._poses:
+            self._poses[scene] = self.reader.read_poses(self.scenes[scene])
+        return self._poses[scene]
+
+    def __getitem__(self, i: int) -> Window:
+        scene, start = self.index[i]
+        labels, valid = self.reader.read_frames(self.scenes[scene], start, start + self.frames)
+        if valid is None:
+            valid = np.ones(labels.shape, dtype=bool)
+        poses = self.poses(scene)[start : start + self.frames]
+        return Window(
+            labels=labels,
+            valid=valid,
+            poses=poses,
+            command=int(ego_command(poses, self.command_rule)),
+            trajectory=ego_trajectory(poses),
+            layout=bev_layout(labels, self.layout_factor),
+            scene=scene,
+            start=start,
+        )
+
+    def previous(self, i: int) -> int | None:
+        """Index of the window of the same scene that ends where window `i` starts, if there is one."""
+        scene, start = self.index[i]
+        return self._position.get((scene, start - self.frames))
