@@ -26,7 +26,9 @@ def raw_carlasc_frame(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
     return raw, counts
 
 
-def write_carlasc(root: Path, frames: int = 3, seed: int = 0, split: str = "Train", seq: str = "Town01_Light"):
+def write_carlasc(
+    root: Path, frames: int = 3, seed: int = 0, split: str = "Train", seq: str = "Town01_Light"
+):
     """A CarlaSC root with one sequence; returns (raw labels (T,X,Y,Z), counts, poses (T,4,4))."""
     rng = np.random.default_rng(seed)
     folder = root / "Cartesian" / split / seq / "cartesian"

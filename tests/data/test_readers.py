@@ -50,7 +50,11 @@ class TestCarlaSC:
 
     @pytest.mark.parametrize(
         ("line", "message"),
-        [("nan 0 0 0 0 1 0 0 0 0 1 0", "NaN"), ("2 0 0 0 0 1 0 0 0 0 1 0", "not a rigid"), ("1 0 0", r"line 2 has 3 numbers, expected 12 \\(3x4\\)")],
+        [
+            ("nan 0 0 0 0 1 0 0 0 0 1 0", "NaN"),
+            ("2 0 0 0 0 1 0 0 0 0 1 0", "not a rigid"),
+            ("1 0 0", r"line 2 has 3 numbers, expected 12 \(3x4\)"),
+        ],
     )
     def test_bad_pose(self, tmp_path, line, message):
         write_carlasc(tmp_path, frames=2)
@@ -123,7 +127,9 @@ class TestOcc3DNuScenes:
         path = next((tmp_path / "gts").rglob("labels.npz"))
         reader = open_reader(tmp_path, "occ3d-nuscenes", mask="none")
         np.savez_compressed(path, semantics=np.zeros((200, 200, 8), np.uint8))
-        with pytest.raises(DataError, match=r"semantics has shape \(200, 200, 8\), expected \(200, 200, 16\)"):
+        with pytest.raises(
+            DataError, match=r"semantics has shape \(200, 200, 8\), expected \(200, 200, 16\)"
+        ):
             reader.read_frames(reader.scenes()[0], 0, 1)
         bad = np.zeros(OCC3D_SHAPE, np.uint8)
         bad[0, 0, 0] = 18
@@ -180,7 +186,9 @@ class TestOcc3DWaymo:
         arrays["voxel_label"][arrays["voxel_label"] == 23] = 15
         np.savez_compressed(path, **arrays)
         reader = open_reader(tmp_path, "occ3d-waymo")
-        with pytest.raises(DataError, match=r"001_04\.npz: free id 15 differs from 23 found in .*000_04\.npz"):
+        with pytest.raises(
+            DataError, match=r"001_04\.npz: free id 15 differs from 23 found in .*000_04\.npz"
+        ):
             reader.read_frames(reader.scenes()[0], 0, 2)
 
     def test_missing_poses_then_poses_folder(self, tmp_path):

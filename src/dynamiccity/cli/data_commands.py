@@ -34,9 +34,7 @@ class View(str, Enum):
 
 
 FormatOpt = Annotated[FormatName, typer.Option("--format", "-f", help="On-disk layout of PATH.")]
-MaskOpt = Annotated[
-    MaskName, typer.Option(help="Occ3D only: which mask marks valid (observed) voxels.")
-]
+MaskOpt = Annotated[MaskName, typer.Option(help="Occ3D only: which mask marks valid (observed) voxels.")]
 PosesOpt = Annotated[
     Path | None, typer.Option(help="Occ3D-Waymo only: folder of <split>/<scene>/poses.txt files.")
 ]
@@ -63,7 +61,9 @@ def synth(
     grid: Annotated[tuple[int, int, int], typer.Option(help="Voxel grid X Y Z.")] = (128, 128, 8),
     seed: Annotated[int, typer.Option(help="Base seed; scene i is seeded from (seed, i).")] = 0,
     val_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of scenes in 'val'.")] = 0.1,
-    format: Annotated[SynthFormat, typer.Option("--format", "-f", help="Layout to write.")] = SynthFormat.synthtown,
+    format: Annotated[
+        SynthFormat, typer.Option("--format", "-f", help="Layout to write.")
+    ] = SynthFormat.synthtown,
 ) -> None:
     """Synthesise SynthTown: procedural driving scenes with moving traffic and an ego vehicle."""
     from dynamiccity.synthtown.dataset import synthesize
@@ -121,7 +121,9 @@ def render(
     view: Annotated[View, typer.Option(help="Bird's-eye or 3D voxel view.")] = View.three_d,
     frames: Annotated[str, typer.Option(help="Frame range a:b (Python slice), or one index.")] = ":",
     scene: Annotated[str, typer.Option(help="Scene index or name within the dataset.")] = "0",
-    format: Annotated[FormatName, typer.Option("--format", "-f", help="Layout of PATH.")] = FormatName.synthtown,
+    format: Annotated[
+        FormatName, typer.Option("--format", "-f", help="Layout of PATH.")
+    ] = FormatName.synthtown,
     fps: Annotated[float, typer.Option(min=0.1, help="Frames per second of a GIF/MP4.")] = 5.0,
     mask: MaskOpt = MaskName.lidar,
     poses: PosesOpt = None,
@@ -130,7 +132,9 @@ def render(
     from dynamiccity.viz.scene_files import render_scene_file
 
     options = reader_options(format, mask, poses)
-    count = render_scene_file(path, out, format.value, scene, parse_frames(frames), view.value, fps, **options)
+    count = render_scene_file(
+        path, out, format.value, scene, parse_frames(frames), view.value, fps, **options
+    )
     typer.echo(f"wrote {out} ({count} frame{'s' if count != 1 else ''})")
 
 

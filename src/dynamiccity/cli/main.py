@@ -23,7 +23,9 @@ app.command("render")(data_commands.render)
 
 
 @app.callback()
-def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -38,4 +40,3 @@ def main(argv: list[str] | None = None) -> None:
     except (DataError, FileNotFoundError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(1)
-

@@ -39,7 +39,9 @@ class CarlaSCReader(OccupancyReader):
         for split in SPLITS:
             for seq in sorted(p for p in (self.cartesian / split).glob("*") if p.is_dir()):
                 frames = self._frame_ids(seq / "cartesian")
-                scenes.append(SceneInfo(f"{split}/{seq.name}", split.lower(), len(frames), {"frame_ids": frames}))
+                scenes.append(
+                    SceneInfo(f"{split}/{seq.name}", split.lower(), len(frames), {"frame_ids": frames})
+                )
         if not scenes:
             raise DataError(f"{self.cartesian}: no sequences under {', '.join(SPLITS)}.")
         return scenes
@@ -52,7 +54,9 @@ class CarlaSCReader(OccupancyReader):
         try:
             return sorted(int(p.stem) for p in labels)
         except ValueError as err:
-            raise DataError(f"{folder / 'evaluation'}: label file names must be frame numbers ({err}).") from err
+            raise DataError(
+                f"{folder / 'evaluation'}: label file names must be frame numbers ({err})."
+            ) from err
 
     def scenes(self) -> list[SceneInfo]:
         return list(self._scenes)

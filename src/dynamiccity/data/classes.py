@@ -27,7 +27,9 @@ CLASS_NAMES: tuple[str, ...] = (
 NUM_CLASSES = len(CLASS_NAMES)
 CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
 
-BUILDING, BARRIER, OTHER, PEDESTRIAN, POLE, ROAD, GROUND, SIDEWALK, VEGETATION, VEHICLE, BICYCLE = range(1, 12)
+BUILDING, BARRIER, OTHER, PEDESTRIAN, POLE, ROAD, GROUND, SIDEWALK, VEGETATION, VEHICLE, BICYCLE = range(
+    1, 12
+)
 
 # RGB colours per common class (uint8), chosen so that neighbouring classes in a street read apart.
 COLORMAP = np.array(

@@ -80,7 +80,9 @@ class Occ3DNuScenesReader(OccupancyReader):
     def _pose(self, info: dict, scene: str, token: str) -> np.ndarray:
         pose = info.get("ego_pose")
         if not isinstance(pose, dict) or "translation" not in pose or "rotation" not in pose:
-            raise DataError(f"{self._annotations}: frame {token} of {scene} has no ego_pose translation/rotation.")
+            raise DataError(
+                f"{self._annotations}: frame {token} of {scene} has no ego_pose translation/rotation."
+            )
         return pose_from_quaternion(pose["translation"], pose["rotation"])
 
     def scenes(self) -> list[SceneInfo]:

@@ -39,7 +39,11 @@ class Occ3DWaymoReader(OccupancyReader):
     grid = OCC3D_WAYMO_GRID
 
     def __init__(
-        self, root: str | Path, mask: MaskKind = "lidar", poses: str | Path | None = None, free_id: int | None = None
+        self,
+        root: str | Path,
+        mask: MaskKind = "lidar",
+        poses: str | Path | None = None,
+        free_id: int | None = None,
     ) -> None:
         super().__init__(root)
         if mask not in ("lidar", "camera", "none"):
@@ -89,7 +93,11 @@ class Occ3DWaymoReader(OccupancyReader):
 
     @staticmethod
     def _vocabulary(free: int | None) -> str:
-        return f"Occ3D-Waymo's classes 0..14 (free {free})" if free is not None else "Occ3D-Waymo's classes 0..14"
+        return (
+            f"Occ3D-Waymo's classes 0..14 (free {free})"
+            if free is not None
+            else "Occ3D-Waymo's classes 0..14"
+        )
 
     def _detect_free(self, raw: np.ndarray, path: Path) -> int | None:
         """Return the dataset's free id, fixing it on the first frame that shows one."""
@@ -114,8 +122,12 @@ class Occ3DWaymoReader(OccupancyReader):
         try:
             load_npz(first, ("ego2global",))
         except DataError as err:
-            raise DataError(f"{folder}: no ego poses (no poses.txt, and {err}); pass a poses folder.") from err
-        poses = np.stack([load_npz(p, ("ego2global",))["ego2global"].astype(np.float64) for p in scene.meta["files"]])
+            raise DataError(
+                f"{folder}: no ego poses (no poses.txt, and {err}); pass a poses folder."
+            ) from err
+        poses = np.stack(
+            [load_npz(p, ("ego2global",))["ego2global"].astype(np.float64) for p in scene.meta["files"]]
+        )
         check_poses(poses, folder)
         return poses
 

@@ -110,7 +110,9 @@ def read_pose_lines(path: Path) -> np.ndarray:
         except ValueError as err:
             raise DataError(f"{path}: line {number} is not a list of numbers.") from err
         if len(values) not in (12, 16):
-            raise DataError(f"{path}: line {number} has {len(values)} numbers, expected 12 (3x4) or 16 (4x4).")
+            raise DataError(
+                f"{path}: line {number} has {len(values)} numbers, expected 12 (3x4) or 16 (4x4)."
+            )
         pose = np.eye(4)
         pose[: len(values) // 4] = np.reshape(values, (-1, 4))
         rows.append(pose)

@@ -62,7 +62,9 @@ class Scene:
         check_labels(self.labels, self.name)
         check_poses(self.poses, self.name, num_frames=self.labels.shape[0])
         if self.valid is not None and self.valid.shape != self.labels.shape:
-            raise DataError(f"{self.name}: valid mask shape {self.valid.shape} != labels {self.labels.shape}.")
+            raise DataError(
+                f"{self.name}: valid mask shape {self.valid.shape} != labels {self.labels.shape}."
+            )
 
     @property
     def num_frames(self) -> int:

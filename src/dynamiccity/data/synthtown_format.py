@@ -36,13 +36,20 @@ def write_synthtown(root: str | Path, scenes: Iterable[tuple[Scene, str]], grid:
     entries = {e["name"]: e for e in _read_manifest(root)["scenes"]} if (root / MANIFEST).is_file() else {}
     for scene, split in scenes:
         if scene.labels.shape[1:] != grid.shape:
-            raise ValueError(f"scene {scene.name} has frames {scene.labels.shape[1:]}, the grid is {grid.shape}.")
+            raise ValueError(
+                f"scene {scene.name} has frames {scene.labels.shape[1:]}, the grid is {grid.shape}."
+            )
         with atomic_dir(root / scene.name) as tmp:
             np.save(tmp / "labels.npy", scene.labels)
             np.save(tmp / "poses.npy", scene.poses.astype(np.float64))
             if scene.valid is not None and not scene.valid.all():
                 np.save(tmp / "valid.npy", scene.valid.astype(bool))
-        entries[scene.name] = {"name": scene.name, "split": split, "frames": scene.num_frames, "meta": scene.meta}
+        entries[scene.name] = {
+            "name": scene.name,
+            "split": split,
+            "frames": scene.num_frames,
+            "meta": scene.meta,
+        }
     manifest = {
         "format": "synthtown",
         "version": VERSION,
@@ -80,7 +87,9 @@ class SynthTownReader(OccupancyReader):
         super().__init__(root)
         data = _read_manifest(self.root)
         self.grid = GridSpec(tuple(data["grid"]), tuple(data["extent"]), float(data["hz"]))
-        self._scenes = [SceneInfo(e["name"], e["split"], int(e["frames"]), e.get("meta", {})) for e in data["scenes"]]
+        self._scenes = [
+            SceneInfo(e["name"], e["split"], int(e["frames"]), e.get("meta", {})) for e in data["scenes"]
+        ]
         if not self._scenes:
             raise DataError(f"{self.root / MANIFEST}: lists no scenes.")
 
@@ -104,13 +113,15 @@ class SynthTownReader(OccupancyReader):
         expected = (scene.num_frames, *self.grid.shape)
         if labels.shape != expected or labels.dtype != np.uint8:
             raise DataError(f"{path}: holds {labels.shape} {labels.dtype}, expected {expected} uint8.")
-        window = np.ascontiguousarray(labels[start:stop])
+        window = np.array(labels[start:stop])
         check_labels(window, path)
         valid = self._array(scene, "valid.npy")
         if valid is not None:
             if valid.shape != expected:
-                raise DataError(f"{self.root / scene.name / 'valid.npy'}: shape {valid.shape}, expected {expected}.")
-            valid = np.ascontiguousarray(valid[start:stop]).astype(bool)
+                raise DataError(
+                    f"{self.root / scene.name / 'valid.npy'}: shape {valid.shape}, expected {expected}."
+                )
+            valid = np.array(valid[start:stop], dtype=bool)
         return window, valid
 
     def read_poses(self, scene: SceneInfo) -> np.ndarray:
@@ -118,6 +129,6 @@ class SynthTownReader(OccupancyReader):
         poses = self._array(scene, "poses.npy")
         if poses is None:
             raise DataError(f"{path}: file does not exist.")
-        poses = np.asarray(poses, dtype=np.float64)
+        poses = np.array(poses, dtype=np.float64)
         check_poses(poses, path, num_frames=scene.num_frames)
         return poses

@@ -13,6 +13,7 @@ from dynamiccity.data.scene import CARLASC_GRID, GridSpec, Scene
 from dynamiccity.data.synthtown_format import write_synthtown
 
 log = logging.getLogger(__name__)
+CARLASC_DENSITY = {"low": "Light", "medium": "Medium", "high": "Heavy"}
 
 
 def synth_grid(shape: tuple[int, int, int]) -> GridSpec:
@@ -56,12 +57,14 @@ def synthesize(
     from tqdm import tqdm
 
     spec = synth_grid(grid)
-    pairs = tqdm(generate_scenes(scenes, frames, spec, seed, val_fraction), total=scenes, disable=not progress)
+    pairs = tqdm(
+        generate_scenes(scenes, frames, spec, seed, val_fraction), total=scenes, disable=not progress
+    )
     if format == "synthtown":
         return write_synthtown(out, pairs, spec)
     if format == "carlasc":
         for scene, split in pairs:
-            density = str(scene.meta.get("density", "medium")).capitalize()
+            density = CARLASC_DENSITY[scene.meta["density"]]
             name = f"SynthTown{scene.name.split('_')[-1]}_{density}"
             write_carlasc_sequence(out, split.capitalize(), name, scene)
         return Path(out)

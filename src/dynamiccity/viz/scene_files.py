@@ -18,7 +18,9 @@ def find_scene(reader: OccupancyReader, key: str) -> SceneInfo:
         return by_name[key]
     if key.lstrip("-").isdigit() and -len(scenes) <= int(key) < len(scenes):
         return scenes[int(key)]
-    raise DataError(f"{reader.root}: no scene {key!r} (it has {len(scenes)}: {', '.join(list(by_name)[:5])}, ...).")
+    raise DataError(
+        f"{reader.root}: no scene {key!r} (it has {len(scenes)}: {', '.join(list(by_name)[:5])}, ...)."
+    )
 
 
 def render_scene_file(
@@ -44,7 +46,9 @@ def render_scene_file(
     info = find_scene(reader, scene)
     start, stop, step = frames.indices(info.num_frames)
     if not range(start, stop, step):
-        raise DataError(f"{path}: frames {start}:{stop} select nothing of scene {info.name} ({info.num_frames}).")
+        raise DataError(
+            f"{path}: frames {start}:{stop} select nothing of scene {info.name} ({info.num_frames})."
+        )
     labels, valid = reader.read_frames(info, start, stop)
     images = render_frames(labels[::step], view, valid=None if valid is None else valid[::step])
     save_animation(images, out, fps=fps)

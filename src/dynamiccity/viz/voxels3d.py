@@ -17,21 +17,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynamiccity.data.classes import COLORMAP, FREE
+from dynamiccity.viz.bev import check_grid
 
 BACKGROUND = np.array((245, 245, 245), dtype=np.uint8)
 """RGB of pixels whose ray meets no occupied voxel."""
 
-# Brightness of a face by its outward normal, as [axis, normal points to +axis]: top brightest, the
-# faces towards +y (seen on the right of the image) lighter than those towards -y, x faces darkest.
+# Brightness of a face by its outward normal, as [axis, normal points to +axis]: top faces brightest,
+# side faces turned towards the sun (ahead and to the left, as for shadows) lighter than those turned away.
 _FACE_SHADE = np.array([[0.66, 0.72], [0.60, 0.84], [0.50, 1.0]])
 _EDGE_SHADE = 0.72  # brightness factor on outlines (where a face meets free space or another class)
 _EDGE_PIXELS = 0.7  # outline half-width in pixels
 _EDGE_MAX = 0.12  # ... but at most this fraction of a voxel, for close views
+_SEAM_SHADE = 0.88  # brightness factor on the seams between voxels of one class ...
+_SEAM_PIXELS = 6.0  # ... fading in from voxels this many pixels wide to twice as wide
+_SHADOW_SHADE = 0.72  # brightness factor on top faces in the shadow of taller voxels ...
+_SUN_AZIMUTH_DEG = 50.0  # ... from a sun ahead and to the left (counter-clockwise from +x) ...
+_SUN_ELEVATION_DEG = 50.0  # ... this high above the horizon
 
 
 @dataclass(frozen=True)
 class Camera:
-    """A perspective camera placed relative to the grid, so one default fits grids of any size.
+    """A perspective camera placed relative to the grid, so that one default frames whole grids of any
+    size with Z much smaller than X and Y (128x128x8, 200x200x16, 64x64x8).
 
     Attributes:
         elevation_deg: angle of the view direction below the horizon.
@@ -42,11 +49,15 @@ class Camera:
         target: the look-at point (image centre) as fractions of the grid's (X, Y, Z) extent.
     """
 
-    elevation_deg: float = 42.0
+    elevation_deg: float = 45.0
     azimuth_deg: float = 0.0
-    distance: float = 1.25
-    fov_deg: float = 45.0
-    target: tuple[float, float, float] = (0.56, 0.5, 0.0)
+    distance: float = 1.5
+    fov_deg: float = 40.0
+    target: tuple[float, float, float] = (0.44, 0.5, 0.0)
+
+    def __post_init__(self) -> None:
+        if not (abs(self.elevation_deg) < 90 and 0 < self.fov_deg < 180 and self.distance > 0):
+            raise ValueError(f"need |elevation_deg| < 90, 0 < fov_deg < 180 and distance > 0, got {self}")
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,10 @@ def _resolve(camera: Camera, shape: tuple[int, int, int], size: tuple[int, int])
 
 
 def project(
-    points: np.ndarray, shape: tuple[int, int, int], size: tuple[int, int] = (512, 384), camera: Camera | None = None
+    points: np.ndarray,
+    shape: tuple[int, int, int],
+    size: tuple[int, int] = (512, 384),
+    camera: Camera | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image positions of index-space points, as `render_3d` draws them.
 
@@ -96,118 +110,204 @@ def project(
 
 
 def _pixel_rays(frame: _Frame, size: tuple[int, int]) -> np.ndarray:
-    """(H*W, 3) float64 ray directions through pixel centres, row-major, scaled to unit depth."""
+    """(3, H*W) float64 ray directions through pixel centres, row-major, scaled to unit depth."""
     w, h = size
     u = ((np.arange(w) + 0.5) / w * 2 - 1) * frame.tan_x  # (W,)
     v = (1 - (np.arange(h) + 0.5) / h * 2) * frame.tan_y  # (H,)
-    rays = frame.forward + u[None, :, None] * frame.right + v[:, None, None] * frame.up  # (H, W, 3)
-    return rays.reshape(-1, 3)
+    rays = (
+        frame.forward[:, None, None] + u * frame.right[:, None, None] + v[:, None] * frame.up[:, None, None]
+    )
+    return rays.reshape(3, -1)  # (3, H, W) -> (3, H*W)
 
 
 def _clip_to_box(origin: np.ndarray, rays: np.ndarray, shape: tuple[int, int, int]):
     """Slab test of rays against the box [0, X] x [0, Y] x [0, Z].
 
-    Returns (t_in, t_out, axis_in): (N,) float64 ray parameters where each ray enters and leaves the
-    box (t_in >= 0; the ray misses where t_out <= t_in) and (N,) int64 axis of the entry face.
+    Args: origin (3,) float64; rays (3, N) float64 directions; shape the grid's (X, Y, Z).
+
+    Returns (t_in, t_out): (N,) float64 ray parameters where each ray enters and leaves the box
+    (t_in >= 0; the ray misses where t_out <= t_in).
     """
+    o = origin[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / rays  # (N, 3), inf where the ray is parallel to an axis
-        t0 = (0.0 - origin) * inv
-        t1 = (np.asarray(shape, dtype=np.float64) - origin) * inv
+        inv = 1.0 / rays  # (3, N), inf where the ray is parallel to an axis
+        t0 = (0.0 - o) * inv
+        t1 = (np.asarray(shape, dtype=np.float64)[:, None] - o) * inv
     near, far = np.fmin(t0, t1), np.fmax(t0, t1)
-    axis_in = near.argmax(axis=1)
-    t_in = np.maximum(np.take_along_axis(near, axis_in[:, None], 1)[:, 0], 0.0)
-    return t_in, far.min(axis=1), axis_in
+    t_in = np.maximum(np.maximum(np.maximum(near[0], near[1]), near[2]), 0.0)
+    return t_in, np.minimum(np.minimum(far[0], far[1]), far[2])
 
 
 @dataclass
 class _Rays:
-    """The live state of a batch of rays during the walk, one entry per ray (all arrays (N,) or (N, 3))."""
+    """The live rays of a walk, each field (N,) with one entry per ray; per-axis fields end in x, y, z."""
 
     index: np.ndarray  # int64 pixel index of the ray
     cell: np.ndarray  # int64 flat index of the current cell in the padded grid
-    t_next: np.ndarray  # (N, 3) float64 ray parameter of the next crossing along x, y, z
-    t_step: np.ndarray  # (N, 3) float64 ray parameter between crossings along x, y, z
-    stride: np.ndarray  # (N, 3) int64 signed flat-index step along x, y, z
-    t_cell: np.ndarray  # float64 ray parameter where the ray entered the current cell
-    axis: np.ndarray  # int64 axis of the face it entered through
-    t_out: np.ndarray  # float64 ray parameter where it leaves the box
+    t_out: np.ndarray  # float32 ray parameter where the ray leaves the box
+    tx: np.ndarray  # float32 ray parameter of the next cell boundary crossed along x (ty, tz alike)
+    ty: np.ndarray
+    tz: np.ndarray
+    dx: np.ndarray  # float32 ray parameter between two boundaries along x (dy, dz alike)
+    dy: np.ndarray
+    dz: np.ndarray
+    sx: np.ndarray  # int64 signed flat-index step of a move along x (sy, sz alike)
+    sy: np.ndarray
+    sz: np.ndarray
 
     def keep(self, mask: np.ndarray) -> _Rays:
-        return _Rays(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
+        """The rays where `mask` (N,) bool is True."""
+        return _Rays(*(getattr(self, name).compress(mask) for name in self.__dataclass_fields__))
 
 
-def _start(origin, rays, shape, strides) -> _Rays:
-    """Set up the walk of every ray that meets the box, from the cell where it enters."""
-    t_in, t_out, axis_in = _clip_to_box(origin, rays, shape)
+def _start(origin: np.ndarray, rays: np.ndarray, shape: tuple[int, int, int], strides: np.ndarray) -> _Rays:
+    """Set up the walk of every ray that meets the box, from the cell where it enters.
+
+    Args: origin (3,) float64 camera position; rays (3, P) float64 directions; shape the grid's (X, Y, Z);
+    strides (3,) int64 flat-index strides of the padded grid.
+    """
+    t_in, t_out = _clip_to_box(origin, rays, shape)
     index = np.flatnonzero(t_out > t_in)
-    d, t_in, t_out, axis_in = rays[index], t_in[index], t_out[index], axis_in[index]
-    entry = origin + t_in[:, None] * d
-    cell = np.clip(np.floor(entry), 0, np.asarray(shape) - 1).astype(np.int64)  # (N, 3)
+    d, t_in, o = rays[:, index], t_in[index], origin[:, None]  # (3, N), (N,), (3, 1)
+    cell = np.floor(o + t_in * d).clip(0, np.asarray(shape)[:, None] - 1).astype(np.int64)  # (3, N)
     step = np.sign(d).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_next = np.where(step != 0, (cell + (step > 0) - origin) / d, np.inf)
-        t_step = np.where(step != 0, np.abs(1.0 / d), np.inf)
-    flat = (cell + 1) @ strides  # +1: the padded grid has a free border
-    return _Rays(index, flat, t_next, t_step, step * strides, t_in, axis_in, t_out)
+        t_next = np.where(step != 0, (cell + (step > 0) - o) / d, np.inf).astype(np.float32)
+        t_step = np.where(step != 0, np.abs(1.0 / d), np.inf).astype(np.float32)
+    flat = strides @ (cell + 1)  # +1: the padded grid has a free border
+    move = step * strides[:, None]
+    t_out = t_out[index].astype(np.float32)
+    return _Rays(index, flat, t_out, *t_next, *t_step, *move)
 
 
-def _walk(grid: np.ndarray, rays: _Rays, num_pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Advance all rays until each hits an occupied cell or leaves the box.
+def _walk(grid: np.ndarray, rays: _Rays, num_pixels: int) -> np.ndarray:
+    """Advance all rays cell by cell until each enters an occupied cell or leaves the box.
 
     Args:
         grid: (Xp*Yp*Zp,) uint8 labels of the padded grid, flattened.
+        rays: the rays at the cells where they enter the box.
+        num_pixels: the number of pixels P.
 
-    Returns (cell, t_hit, axis), each (num_pixels,): int64 flat cell hit (-1 for a miss), float64 ray
-    parameter of the face hit, int64 axis of that face.
+    Returns:
+        (P,) int64 flat index of the occupied cell each pixel's ray meets first, -1 where it meets none.
     """
     hit_cell = np.full(num_pixels, -1, dtype=np.int64)
-    t_hit = np.zeros(num_pixels)
-    hit_axis = np.zeros(num_pixels, dtype=np.int64)
+    hit = grid[rays.cell] != FREE
+    hit_cell[rays.index[hit]] = rays.cell[hit]
+    rays = rays.keep(~hit)
     while rays.index.size:
-        hit = grid[rays.cell] != FREE
-        hit_cell[rays.index[hit]] = rays.cell[hit]
-        t_hit[rays.index[hit]] = rays.t_cell[hit]
-        hit_axis[rays.index[hit]] = rays.axis[hit]
-        rays = rays.keep(~hit)
-        rows = np.arange(rays.index.size)
-        axis = rays.t_next.argmin(axis=1)
-        rays.t_cell = rays.t_next[rows, axis]
-        rays.axis = axis
-        rays.cell = rays.cell + rays.stride[rows, axis]
-        rays.t_next[rows, axis] += rays.t_step[rows, axis]
-        rays = rays.keep(rays.t_cell < rays.t_out)
-    return hit_cell, t_hit, hit_axis
+        r = rays
+        along_x = (r.tx <= r.ty) & (r.tx <= r.tz)
+        along_y = ~along_x & (r.ty <= r.tz)
+        along_z = ~(along_x | along_y)
+        inside = np.minimum(np.minimum(r.tx, r.ty), r.tz) < r.t_out
+        for t, dt, s, along in (
+            (r.tx, r.dx, r.sx, along_x),
+            (r.ty, r.dy, r.sy, along_y),
+            (r.tz, r.dz, r.sz, along_z),
+        ):
+            np.add(r.cell, s, out=r.cell, where=along)
+            np.add(t, dt, out=t, where=along)
+        hit = inside & (grid.take(r.cell, mode="clip") != FREE)
+        hit_cell[r.index[hit]] = r.cell[hit]
+        rays = r.keep(inside & ~hit)
+    return hit_cell
 
 
-def _shade(grid, strides, frame, rays, cell, t_hit, axis, pixel_size) -> np.ndarray:
-    """(N, 3) float64 colours of N hit pixels: class colour x face brightness x outline darkening.
+def _entry_face(origin: np.ndarray, rays: np.ndarray, cell_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where rays enter their cells: (N,) float64 ray parameter and (N,) int64 axis of the entry face.
 
-    Args: grid/strides as in `_walk`; rays (N, 3) float64 ray directions of the hit pixels; cell, t_hit,
-    axis (N,) their hits; pixel_size: the height of one pixel at unit depth.
+    Args: origin (3,) float64; rays (N, 3) float64 directions; cell_xyz (N, 3) int64 cell coordinates.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near = np.where(rays != 0, (cell_xyz + (rays < 0) - origin) / rays, -np.inf)  # (N, 3)
+    axis = near.argmax(axis=1)
+    return np.take_along_axis(near, axis[:, None], 1)[:, 0], axis
+
+
+def _shade(
+    grid: np.ndarray,
+    strides: np.ndarray,
+    shadow_top: np.ndarray,
+    frame: _Frame,
+    rays: np.ndarray,
+    cell: np.ndarray,
+    pixel: float,
+) -> np.ndarray:
+    """(N, 3) float64 colours of N hit pixels: class colour x face brightness x outlines x shadow.
+
+    Args:
+        grid, strides: the flattened padded grid and its (3,) int64 strides, as in `_walk`.
+        shadow_top: (Xp, Yp) float64 from `_shadow_tops` of the padded grid.
+        frame: the camera; rays: (N, 3) float64 directions of the hit pixels' rays.
+        cell: (N,) int64 flat index of the cell each ray hits.
+        pixel: the height of one pixel at unit depth, for outlines about one pixel wide.
     """
     label = grid[cell]
+    xyz = _unflatten(cell, strides)  # (N, 3) int64 cell coordinates in the padded grid
+    t_hit, axis = _entry_face(frame.origin, rays, xyz - 1)
     rows = np.arange(cell.size)
-    facing_pos = rays[rows, axis] < 0  # the ray travels against the face's outward normal
-    shade = _FACE_SHADE[axis, facing_pos.astype(np.int64)]
-    point = frame.origin + t_hit[:, None] * rays  # (N, 3) hit points on the face
-    width = np.minimum(_EDGE_PIXELS * pixel_size * t_hit, _EDGE_MAX)
-    cell_xyz = _unflatten(cell, strides)  # (N, 3) int64 padded cell coordinates
-    frac = point - (cell_xyz - 1)  # (N, 3) position inside the cell, in [0, 1]
-    outline = np.zeros(cell.size, dtype=bool)
-    for offset in (1, 2):
-        b = (axis + offset) % 3  # one of the two in-face axes
-        fb = frac[rows, b]
-        side = np.where(fb < 0.5, -1, 1)
-        near_edge = np.minimum(fb, 1 - fb) < width
-        neighbour = grid[cell + side * strides[b]]
-        outline |= near_edge & (neighbour != label)
-    shade = np.where(outline, shade * _EDGE_SHADE, shade)
+    outward = (rays[rows, axis] < 0).astype(np.int64)  # 1 where the face's normal points to +axis
+    shade = _FACE_SHADE[axis, outward]
+    frac = frame.origin + t_hit[:, None] * rays - (xyz - 1)  # (N, 3) hit point inside the cell, in [0, 1]
+    shade *= _edge_shade(grid, strides, cell, axis, frac, pixel * t_hit)
+    lit = (axis != 2) | (outward == 0) | (shadow_top[xyz[:, 0], xyz[:, 1]] <= xyz[:, 2])
+    shade = np.where(lit, shade, shade * _SHADOW_SHADE)
     return COLORMAP[label].astype(np.float64) * shade[:, None]
 
 
+def _edge_shade(
+    grid: np.ndarray,
+    strides: np.ndarray,
+    cell: np.ndarray,
+    axis: np.ndarray,
+    frac: np.ndarray,
+    voxel_per_pixel: np.ndarray,
+) -> np.ndarray:
+    """(N,) float64 brightness factors darkening outlines (a face's edge towards free space or another
+    class) and, in close views, the seams between voxels of one class.
+
+    Args: grid, strides, cell as in `_shade`; axis (N,) int64 axis of the face hit; frac (N, 3) float64
+    hit point inside the cell; voxel_per_pixel (N,) float64 size of one pixel at the hit, in voxels.
+    """
+    rows = np.arange(cell.size)
+    width = np.minimum(_EDGE_PIXELS * voxel_per_pixel, _EDGE_MAX)
+    outline = np.zeros(cell.size, dtype=bool)
+    seam = np.zeros(cell.size, dtype=bool)
+    for offset in (1, 2):
+        b = (axis + offset) % 3  # one of the two axes along the face
+        fb = frac[rows, b]
+        neighbour = grid[cell + np.where(fb < 0.5, -1, 1) * strides[b]]  # across the nearer edge
+        near_edge = np.minimum(fb, 1 - fb) < width
+        outline |= near_edge & (neighbour != grid[cell])
+        seam |= near_edge
+    fade_in = np.clip(1 / (voxel_per_pixel * _SEAM_PIXELS) - 1, 0, 1)  # 0 below, 1 at twice _SEAM_PIXELS
+    return np.where(outline, _EDGE_SHADE, np.where(seam, 1 - (1 - _SEAM_SHADE) * fade_in, 1.0))
+
+
+def _shadow_tops(occupied: np.ndarray) -> np.ndarray:
+    """(Xp, Yp) float64 height below which top faces lie in shadow, per column of the padded grid.
+
+    The sun shines from `_SUN_AZIMUTH_DEG`, `_SUN_ELEVATION_DEG`; each column is tested against the
+    highest occupied voxel of the columns on the way to the sun (overhangs are ignored).
+
+    Args: occupied: (Xp, Yp, Zp) bool padded grid.
+    """
+    x_size, y_size, z_size = occupied.shape
+    top = np.where(occupied.any(axis=2), z_size - 1 - occupied[:, :, ::-1].argmax(axis=2), -np.inf)
+    az, rise = np.radians(_SUN_AZIMUTH_DEG), np.tan(np.radians(_SUN_ELEVATION_DEG))
+    x, y = np.arange(x_size)[:, None], np.arange(y_size)[None, :]
+    shadow = np.full((x_size, y_size), -np.inf)
+    for s in range(1, int(np.ceil(z_size / rise)) + 1):  # horizontal distance towards the sun
+        xs, ys = x + round(s * np.cos(az)), y + round(s * np.sin(az))
+        inside = (xs >= 0) & (xs < x_size) & (ys >= 0) & (ys < y_size)
+        shade_top = np.where(inside, top[xs.clip(0, x_size - 1), ys.clip(0, y_size - 1)], -np.inf) - s * rise
+        shadow = np.maximum(shadow, shade_top)
+    return shadow
+
+
 def _unflatten(flat: np.ndarray, strides: np.ndarray) -> np.ndarray:
-    """(N, 3) int64 cell coordinates of flat indices into a C-ordered grid with these strides."""
+    """(N, 3) int64 cell coordinates of flat indices into a C-ordered grid with these (3,) strides."""
     x, rest = np.divmod(flat, strides[0])
     y, z = np.divmod(rest, strides[1])
     return np.stack([x, y, z], axis=1)
@@ -230,28 +330,20 @@ def render_3d(
     Returns:
         (H, W, 3) uint8 RGB image; `BACKGROUND` where no voxel is seen.
     """
-    _check_grid(labels, valid)
+    check_grid(labels, valid)
     w, h = size
+    if w < 1 or h < 1:
+        raise ValueError(f"size must be positive (W, H), got {size}")
     occupied = labels if valid is None else np.where(valid, labels, FREE)
-    grid = np.pad(occupied, 1).ravel()  # free border: walks never index outside the array
-    padded = np.asarray(labels.shape) + 2
-    strides = np.array([padded[1] * padded[2], padded[2], 1])
+    padded = np.pad(occupied, 1)  # (X+2, Y+2, Z+2) free border: a step off the grid reads a free cell
+    grid = padded.ravel()
+    strides = np.array([padded.shape[1] * padded.shape[2], padded.shape[2], 1])
     frame = _resolve(camera or Camera(), labels.shape, size)
     rays = _pixel_rays(frame, size)
-    cell, t_hit, axis = _walk(grid, _start(frame.origin, rays, labels.shape, strides), h * w)
+    cell = _walk(grid, _start(frame.origin, rays, labels.shape, strides), h * w)
     hit = np.flatnonzero(cell >= 0)
     image = np.empty((h * w, 3), dtype=np.float64)
     image[:] = BACKGROUND
-    pixel_size = 2 * frame.tan_y / h
-    image[hit] = _shade(grid, strides, frame, rays[hit], cell[hit], t_hit[hit], axis[hit], pixel_size)
+    shadow_top = _shadow_tops(padded != FREE)
+    image[hit] = _shade(grid, strides, shadow_top, frame, rays[:, hit].T, cell[hit], 2 * frame.tan_y / h)
     return np.round(image).astype(np.uint8).reshape(h, w, 3)
-
-
-def _check_grid(labels: np.ndarray, valid: np.ndarray | None) -> None:
-    """Raise ValueError unless labels is (X, Y, Z) uint8 of known classes and valid matches it."""
-    if labels.ndim != 3 or labels.dtype != np.uint8:
-        raise ValueError(f"labels must be (X, Y, Z) uint8, got {labels.shape} {labels.dtype}")
-    if labels.size and int(labels.max()) >= len(COLORMAP):
-        raise ValueError(f"class id {int(labels.max())} has no colour (ids 0..{len(COLORMAP) - 1})")
-    if valid is not None and valid.shape != labels.shape:
-        raise ValueError(f"valid mask shape {valid.shape} != labels shape {labels.shape}")

@@ -1,0 +1,5 @@
+"""`python -m dynamiccity` runs the command line."""
+
+from dynamiccity.cli.main import main
+
+main()
