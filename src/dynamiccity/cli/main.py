@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dynamiccity.cli import data_commands
+from dynamiccity.cli import data_commands, vae_commands
 
 app = typer.Typer(
     name="dynamiccity",
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.command("synth")(data_commands.synth)
 app.command("inspect")(data_commands.inspect)
 app.command("render")(data_commands.render)
+app.command("train-vae")(vae_commands.train_vae)
+app.command("eval-vae")(vae_commands.eval_vae)
 
 
 @app.callback()

@@ -1,0 +1,89 @@
+"""Losses of the VAE (paper Eq. 4): class-weighted cross-entropy, Lovasz-softmax and the KL term.
+
+Notation (Eq. 4): L_VAE = L_CE(Q, Q') + alpha * L_Lov(Q, Q') + beta * L_KL(H, N(0, I)), with `alpha`
+= `lovasz_weight` and `beta` = `kl_weight`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IGNORE = 255
+"""Target id of voxels that no loss or metric scores (unobserved)."""
+
+
+def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
+    """Gradient of the Lovasz extension of the Jaccard loss w.r.t. sorted errors (Berman et al. 2018, Alg. 1).
+
+    gt_sorted: (P, C) float 0/1 foreground indicators, each column sorted by decreasing error.
+    """
+    gts = gt_sorted.sum(dim=0, keepdim=True)
+    intersection = gts - gt_sorted.cumsum(dim=0)
+    union = gts + (1.0 - gt_sorted).cumsum(dim=0)
+    jaccard = 1.0 - intersection / union
+    return torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]], dim=0)
+
+
+def lovasz_softmax(probs: torch.Tensor, labels: torch.Tensor, ignore: int | None = None) -> torch.Tensor:
+    """Lovasz-softmax loss averaged over the classes present in `labels`.
+
+    Args:
+        probs: (N, K) class probabilities (softmax outputs).
+        labels: (N,) integer targets in [0, K), or `ignore`.
+        ignore: a label value to leave out, or None.
+    Returns:
+        scalar loss; 0 when no voxel is left.
+    """
+    if ignore is not None:
+        keep = labels != ignore
+        probs, labels = probs[keep], labels[keep]
+    if labels.numel() == 0:
+        return probs.sum() * 0.0
+    present = torch.unique(labels)
+    fg = (labels[:, None] == present[None]).to(probs.dtype)  # (N, C present)
+    errors = (fg - probs[:, present]).abs()
+    errors_sorted, order = torch.sort(errors, dim=0, descending=True)
+    grad = lovasz_grad(torch.gather(fg, 0, order))
+    return (errors_sorted * grad).sum(dim=0).mean()
+
+
+def class_weights(counts: np.ndarray | torch.Tensor, power: float = 1.0 / 3.0) -> torch.Tensor:
+    """CE weights (max_share / share_c) ** power from per-class voxel counts; unseen classes get the max."""
+    counts = torch.as_tensor(counts, dtype=torch.float64)
+    share = counts / counts.sum().clamp_min(1.0)
+    weights = torch.where(share > 0, (share.max() / share.clamp_min(1e-30)) ** power, torch.zeros_like(share))
+    return torch.where(share > 0, weights, weights.max()).float()
+
+
+@dataclass
+class VAELossTerms:
+    total: torch.Tensor
+    ce: torch.Tensor
+    lovasz: torch.Tensor
+    kl: torch.Tensor
+
+
+def vae_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    kl: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+    lovasz_weight: float = 1.0,
+    kl_weight: float = 0.005,
+) -> VAELossTerms:
+    """Eq. (4) over logits (B, T, X, Y, Z, K) and labels (B, T, X, Y, Z); `valid` masks unobserved voxels."""
+    k = logits.shape[-1]
+    target = labels.long()
+    if valid is not None:
+        target = target.masked_fill(~valid.bool(), IGNORE)
+    flat = logits.reshape(-1, k).float()
+    target = target.reshape(-1)
+    ce = F.cross_entropy(flat, target, weight=weights, ignore_index=IGNORE)
+    lov = lovasz_softmax(flat.softmax(dim=1), target, ignore=IGNORE)
+    total = ce + lovasz_weight * lov + kl_weight * kl
+    return VAELossTerms(total, ce.detach(), lov.detach(), kl.detach())

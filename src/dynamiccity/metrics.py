@@ -1,0 +1,59 @@
+"""Reconstruction metrics (paper Sec. 5.1): per-class IoU over valid voxels, mIoU, occupancy IoU."""
+
+from __future__ import annotations
+
+import torch
+
+from dynamiccity.data.classes import FREE
+
+
+class ConfusionMatrix:
+    """Accumulates a (K, K) confusion matrix (rows: target, columns: prediction) over valid voxels."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+        """pred, target: integer class ids of the same shape; valid: bool mask of voxels to score."""
+        if pred.shape != target.shape:
+            raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape.")
+        pred, target = pred.reshape(-1).long().cpu(), target.reshape(-1).long().cpu()
+        if valid is not None:
+            keep = valid.reshape(-1).bool().cpu()
+            pred, target = pred[keep], target[keep]
+        k = self.num_classes
+        if target.numel() and (int(target.max()) >= k or int(pred.max()) >= k or int(target.min()) < 0):
+            raise ValueError(f"class ids must lie in [0, {k}).")
+        self.matrix += torch.bincount(target * k + pred, minlength=k * k).view(k, k)
+
+    def merge(self, other: ConfusionMatrix) -> None:
+        self.matrix += other.matrix
+
+    def compute(self) -> dict:
+        """{"miou": float, "iou": float, "per_class": {class id: IoU}} (classes present in the target only).
+
+        mIoU averages the IoU of classes 1..K-1 present in the target (free excluded); "iou" is the binary
+        occupancy IoU of (label != free).
+        """
+        m = self.matrix.double()
+        tp, gt, pr = m.diag(), m.sum(dim=1), m.sum(dim=0)
+        union = gt + pr - tp
+        per_class = {c: float(tp[c] / union[c]) for c in range(self.num_classes) if gt[c] > 0}
+        scored = [iou for c, iou in per_class.items() if c != FREE]
+        occ_tp = m[1:, 1:].sum()
+        occ_union = m.sum() - m[FREE, FREE]
+        return {
+            "miou": sum(scored) / len(scored) if scored else float("nan"),
+            "iou": float(occ_tp / occ_union) if occ_union > 0 else float("nan"),
+            "per_class": per_class,
+        }
+
+
+def occupancy_iou(
+    pred: torch.Tensor, target: torch.Tensor, num_classes: int, valid: torch.Tensor | None = None
+) -> dict:
+    """Per-class IoU, mIoU and occupancy IoU of label tensors of any (equal) shape; see ConfusionMatrix."""
+    cm = ConfusionMatrix(num_classes)
+    cm.update(pred, target, valid)
+    return cm.compute()

@@ -1,0 +1,53 @@
+"""Optimisation settings shared by every trainer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+Schedule = Literal["constant", "step", "cosine"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """steps or epochs bound the run (steps wins when both are set). Learning rate: `lr`, linear warm-up
+    over `warmup_steps`, then "step" (x `lr_gamma` every `lr_step_every` steps), "cosine" or "constant".
+    `ema`: decay of an exponential moving average of the weights, or None. `eval_every`: steps between
+    validations (None: at the end of every epoch). `bf16`: autocast the matmul-heavy parts to bfloat16."""
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: Schedule = "step"
+    lr_step_every: int = 1000
+    lr_gamma: float = 0.5
+    warmup_steps: int = 0
+    grad_clip: float | None = 1.0
+    ema: float | None = None
+    log_every: int = 10
+    ckpt_every: int = 100
+    eval_every: int | None = None
+    seed: int = 0
+    num_workers: int = 0
+    bf16: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.epochs is None:
+            raise ValueError("set steps or epochs.")
+        if self.schedule not in Schedule.__args__:
+            raise ValueError(f"schedule must be one of {Schedule.__args__}, got {self.schedule!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown train config key {unknown[0]!r}.")
+        return cls(**data)
+
+    def with_overrides(self, **overrides: Any) -> TrainConfig:
+        return TrainConfig.from_dict({**self.to_dict(), **overrides}) if overrides else replace(self)

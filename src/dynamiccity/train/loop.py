@@ -1,0 +1,261 @@
+"""The training loop every model uses: AdamW, schedule, EMA, checkpoints, resume, DDP, TensorBoard."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from dynamiccity.atomic import write_text
+from dynamiccity.train.checkpoint import load_checkpoint, load_extra, restore_optimizer, save_checkpoint
+from dynamiccity.train.config import TrainConfig
+from dynamiccity.train.distributed import DistInfo, all_gather_floats, barrier
+
+log = logging.getLogger(__name__)
+
+
+class Task(Protocol):
+    """What a model brings to the loop."""
+
+    def build_model(self) -> nn.Module: ...
+
+    def train_dataset(self) -> Any: ...
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation metrics; the key "score" (higher is better) picks the best checkpoint."""
+        ...
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best: float = -math.inf
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "step":
+        return cfg.lr * cfg.lr_gamma ** (step // cfg.lr_step_every)
+    if cfg.schedule == "cosine":
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cfg.lr
+
+
+def epoch_batches(n: int, cfg: TrainConfig, epoch: int, info: DistInfo) -> list[np.ndarray]:
+    """This rank's batches of dataset indices for an epoch: a seeded shuffle split evenly across ranks."""
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+    per_rank = len(order) // info.world_size
+    mine = order[info.rank * per_rank : (info.rank + 1) * per_rank]
+    return [mine[i : i + cfg.batch_size] for i in range(0, len(mine) - cfg.batch_size + 1, cfg.batch_size)]
+
+
+class Trainer:
+    """Runs `task` under `cfg`, writing checkpoints, TensorBoard scalars and summary.json to `run_dir`."""
+
+    def __init__(self, task: Task, cfg: TrainConfig, run_dir: Path, info: DistInfo, run_config: dict) -> None:
+        self.task, self.cfg, self.run_dir, self.info = task, cfg, Path(run_dir), info
+        self.run_config = run_config
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        torch.manual_seed(cfg.seed)
+        self.model = task.build_model().to(info.device)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if cfg.ema else None
+        self.dataset = task.train_dataset()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.ddp = DistributedDataParallel(self.model) if info.enabled else self.model
+        self.state = TrainState()
+        self.writer = None
+        self._stop = False
+
+    # ---- checkpoints -------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "config": self.run_config,
+            "step": s.step,
+            "epoch": s.epoch,
+            "batch_in_epoch": s.batch_in_epoch,
+            "best": s.best,
+            "metrics": s.metrics,
+            "seconds": s.seconds,
+        }
+
+    def save(self, name: str, with_optimizer: bool = True) -> None:
+        if not self.info.is_main:
+            return
+        extra = {"ema": self.ema.state_dict()} if self.ema is not None else None
+        optimizer = self.optimizer if with_optimizer else None
+        save_checkpoint(self.ckpt_dir, name, self.model.state_dict(), self._meta(), optimizer, extra)
+
+    def resume(self) -> bool:
+        """Load `last` if there is one; True when resumed."""
+        if not (self.ckpt_dir / "last.json").is_file():
+            return False
+        weights, meta = load_checkpoint(self.ckpt_dir, "last")
+        self.model.load_state_dict(weights)
+        restore_optimizer(self.optimizer, load_extra(self.ckpt_dir, "last", "optim"), meta["optimizer"])
+        if self.ema is not None:
+            self.ema.load_state_dict(load_extra(self.ckpt_dir, "last", "ema"))
+        keys = ("step", "epoch", "batch_in_epoch", "best", "metrics", "seconds")
+        self.state = TrainState(**{k: meta[k] for k in keys})
+        log.info(
+            "resumed from step %d (epoch %d, batch %d)",
+            self.state.step,
+            self.state.epoch,
+            self.state.batch_in_epoch,
+        )
+        return True
+
+    # ---- the loop ----------------------------------------------------------------------------------
+    def total_steps(self) -> int:
+        per_epoch = max(1, len(epoch_batches(len(self.dataset), self.cfg, 0, self.info)))
+        if self.cfg.steps is not None:
+            return self.cfg.steps
+        return per_epoch * self.cfg.epochs
+
+    def _batches(self) -> Iterator[tuple[int, int, Any]]:
+        """(epoch, batch index, collated batch), starting where the state says."""
+        from torch.utils.data import default_collate
+
+        epoch = self.state.epoch
+        while True:
+            batches = epoch_batches(len(self.dataset), self.cfg, epoch, self.info)
+            if not batches:
+                raise ValueError(f"{len(self.dataset)} training windows are fewer than one batch per rank.")
+            start = self.state.batch_in_epoch if epoch == self.state.epoch else 0
+            for i in range(start, len(batches)):
+                yield epoch, i, default_collate([self.dataset[int(j)] for j in batches[i]])
+            epoch += 1
+
+    def train_step(self, batch: Any, lr: float) -> dict[str, float]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.ddp.train()
+        loss, scalars = self.task.loss(self.ddp, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip:
+            scalars["grad_norm"] = float(
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            )
+        self.optimizer.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+                    e.lerp_(p, 1.0 - self.cfg.ema)
+        return {"loss": float(loss.detach()), "lr": lr, **scalars}
+
+    def validate(self) -> None:
+        if self.info.is_main:
+            model = self.ema if self.ema is not None else self.model
+            metrics = self.task.evaluate(model)
+            self.state.metrics = metrics
+            for key, value in metrics.items():
+                self._scalar(f"val/{key}", value)
+            log.info("step %d validation: %s", self.state.step, _fmt(metrics))
+            if metrics.get("score", -math.inf) > self.state.best:
+                self.state.best = metrics["score"]
+                self.save("best", with_optimizer=False)
+        barrier(self.info)
+
+    def _scalar(self, key: str, value: float) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(key, value, self.state.step)
+
+    def run(self, resume: bool = False) -> dict[str, Any]:
+        from tqdm import tqdm
+
+        if resume:
+            self.resume()
+        total = self.total_steps()
+        if self.info.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tb"))
+        previous = signal.signal(signal.SIGTERM, self._on_signal)
+        bar = tqdm(total=total, initial=self.state.step, disable=not self.info.is_main, unit="step")
+        try:
+            self._loop(total, bar)
+        except KeyboardInterrupt:
+            self._stop = True
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            bar.close()
+        self.save("last")
+        return self._finish(total)
+
+    def _on_signal(self, signum, frame) -> None:
+        self._stop = True
+
+    def _loop(self, total: int, bar) -> None:
+        start, epoch_seen = time.perf_counter(), self.state.epoch
+        for epoch, index, batch in self._batches():
+            if self.state.step >= total or self._stop:
+                break
+            if epoch != epoch_seen:
+                self._end_epoch(epoch)
+                epoch_seen = epoch
+            scalars = self.train_step(batch, learning_rate(self.cfg, self.state.step, total))
+            self.state.step += 1
+            self.state.batch_in_epoch = index + 1
+            self.state.seconds += time.perf_counter() - start
+            start = time.perf_counter()
+            bar.update(1)
+            bar.set_postfix(loss=f"{scalars['loss']:.4f}", refresh=False)
+            if self.state.step % self.cfg.log_every == 0:
+                for key, value in scalars.items():
+                    self._scalar(f"train/{key}", value)
+            if self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0:
+                self.validate()
+            if self.state.step % self.cfg.ckpt_every == 0:
+                self.save("last")
+
+    def _end_epoch(self, new_epoch: int) -> None:
+        self.state.epoch, self.state.batch_in_epoch = new_epoch, 0
+        if not self.cfg.eval_every:
+            self.validate()
+        self.save("last")
+
+    def _finish(self, total: int) -> dict[str, Any]:
+        if self.state.step >= total and not self._stop and self.cfg.eval_every is None:
+            self.validate()
+            self.save("last")
+        checksum = float(sum(p.detach().double().sum() for p in self.model.parameters()))
+        summary = {
+            **self._meta(),
+            "total_steps": total,
+            "rank_checksums": all_gather_floats([checksum], self.info),
+        }
+        if self.info.is_main:
+            write_text(self.run_dir / "summary.json", _json(summary))
+            if self.writer is not None:
+                self.writer.close()
+        return summary
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, int | float))
+
+
+def _json(data: dict) -> str:
+    import json
+
+    return json.dumps(data, indent=1, default=float) + "\n"

@@ -1,0 +1,101 @@
+"""VAE configuration: one frozen dataclass, named presets, strict loading."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+EncoderKind = Literal["projection", "avgpool"]
+DecoderKind = Literal["ess", "query"]
+FusionKind = Literal["product", "sum"]
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """The HexPlane VAE (paper Sec. 4.1; DESIGN.md, VAE).
+
+    frames, grid: the input window (T, (X, Y, Z)). downsample: (dT, dX, dY, dZ), the HexPlane is
+    (T/dT, X/dX, Y/dY, Z/dZ). encoder: "projection" (transformers reading a learned token) or "avgpool"
+    (ablation). decoder: "ess" (Expansion & Squeeze then a conv decoder) or "query" (ablation: sample the
+    planes at every voxel and decode per point). fusion: "product" (Hadamard, Eq. 2) or "sum" (ablation).
+    """
+
+    num_classes: int = 12
+    frames: int = 16
+    grid: tuple[int, int, int] = (128, 128, 8)
+    downsample: tuple[int, int, int, int] = (2, 2, 2, 2)
+    embed_dim: int = 16
+    channels: int = 16
+    latent_channels: int = 16
+    proj_layers: int = 2
+    proj_heads: int = 2
+    proj_mlp: int = 32
+    proj_dropout: float = 0.1
+    dec_channels: int = 128
+    dec_blocks: int = 1
+    out_channels: int = 32
+    query_hidden: int = 64
+    pe_freqs: int = 4
+    encoder: EncoderKind = "projection"
+    decoder: DecoderKind = "ess"
+    fusion: FusionKind = "product"
+
+    def __post_init__(self) -> None:
+        choices = {"encoder": EncoderKind, "decoder": DecoderKind, "fusion": FusionKind}
+        for name, kind in choices.items():
+            if getattr(self, name) not in kind.__args__:
+                raise ValueError(f"{name} must be one of {kind.__args__}, got {getattr(self, name)!r}.")
+        dims = (self.frames, *self.grid)
+        for size, rate, axis in zip(dims, self.downsample, "TXYZ", strict=True):
+            if rate < 1 or size % rate:
+                raise ValueError(f"downsample rate {rate} does not divide {axis}={size}.")
+        if self.channels % self.proj_heads:
+            raise ValueError(f"channels {self.channels} must be divisible by proj_heads {self.proj_heads}.")
+
+    @property
+    def latent_grid(self) -> tuple[int, int, int, int]:
+        """(T', X', Y', Z') of the HexPlane."""
+        dims = (self.frames, *self.grid)
+        return tuple(s // r for s, r in zip(dims, self.downsample, strict=True))
+
+    @property
+    def feature_grid(self) -> tuple[int, int, int]:
+        """(X', Y', Z') of the per-frame encoder features."""
+        return self.latent_grid[1:]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VAEConfig:
+        """Strict: an unknown key is an error; tuples are restored from lists."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown VAE config key {unknown[0]!r}.")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> VAEConfig:
+        unknown = sorted(set(overrides) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown VAE config key {unknown[0]!r}.")
+        return replace(self, **overrides)
+
+
+VAE_PRESETS: dict[str, VAEConfig] = {
+    "carlasc": VAEConfig(num_classes=12, frames=16, grid=(128, 128, 8)),
+    "occ3d-waymo": VAEConfig(num_classes=12, frames=16, grid=(200, 200, 16)),
+    "occ3d-nuscenes": VAEConfig(num_classes=12, frames=16, grid=(200, 200, 16)),
+    "synthtown-tiny": VAEConfig(frames=8, grid=(64, 64, 8), dec_channels=32, query_hidden=32),
+    "synthtown-micro": VAEConfig(
+        frames=4, grid=(32, 32, 4), channels=8, embed_dim=8, latent_channels=8, proj_mlp=16,
+        dec_channels=16, out_channels=16, query_hidden=16, pe_freqs=2,
+    ),
+}  # fmt: skip
+
+
+def vae_preset(name: str) -> VAEConfig:
+    if name not in VAE_PRESETS:
+        raise ValueError(f"unknown VAE preset {name!r}; choose one of {', '.join(VAE_PRESETS)}.")
+    return VAE_PRESETS[name]

@@ -1,0 +1,127 @@
+"""Decoding a HexPlane to voxel logits: Expansion & Squeeze (paper Eq. 2-3) and the per-point query ablation.
+
+Both decoders take the six planes at full time resolution and width C, and return channels-first logits
+(B*T, K, X, Y, Z) for the frames of each sample in order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dynamiccity.hexplane import HexPlane
+from dynamiccity.vae.config import VAEConfig
+from dynamiccity.vae.encoder import ResBlock3d
+
+
+def sinusoids(length: int, freqs: int) -> torch.Tensor:
+    """(length, 2 * freqs) sin/cos encodings of cell centres p = (i + 0.5) / length at 2^k * pi."""
+    p = (torch.arange(length, dtype=torch.float32) + 0.5) / length
+    angles = p[:, None] * (math.pi * 2.0 ** torch.arange(freqs, dtype=torch.float32))[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+class PositionalHead(nn.Module):
+    """Eq. (3): concat(features, PE(t, x, y, z)) -> 1x1 conv -> LeakyReLU -> 1x1 conv -> logits.
+
+    The PE is a concatenation of per-axis encodings, so its share of the first 1x1 convolution is a sum of
+    four per-axis terms, broadcast: the same result as concatenating, without a (T, X, Y, Z, 8F) tensor.
+    """
+
+    def __init__(
+        self, in_channels: int, hidden: int, num_classes: int, sizes: tuple[int, ...], freqs: int
+    ) -> None:
+        super().__init__()
+        self.frames = sizes[0]
+        self.features = nn.Conv3d(in_channels, hidden, 1)
+        self.axes = nn.ModuleList(nn.Linear(2 * freqs, hidden, bias=False) for _ in sizes)
+        for i, n in enumerate(sizes):
+            self.register_buffer(f"pe{i}", sinusoids(n, freqs), persistent=False)
+        self.out = nn.Conv3d(hidden, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B*T, C, X, Y, Z) -> logits (B*T, K, X, Y, Z)."""
+        n, _, sx, sy, sz = x.shape
+        h = self.features(x).view(n // self.frames, self.frames, -1, sx, sy, sz)
+        t, px, py, pz = (axis(getattr(self, f"pe{i}")) for i, axis in enumerate(self.axes))
+        h = h + t[None, :, :, None, None, None] + px.T[None, None, :, :, None, None]
+        h = h + py.T[None, None, :, None, :, None] + pz.T[None, None, :, None, None, :]
+        return self.out(F.leaky_relu(h.view(n, -1, sx, sy, sz), 0.1))
+
+
+def expand_and_squeeze(planes: HexPlane, fusion: str) -> torch.Tensor:
+    """Eq. (2): broadcast the six planes to (B, T, C, X, Y, Z) and fuse them (Hadamard product, or sum)."""
+    xy, xz, yz = planes.xy, planes.xz, planes.yz  # (B, C, X, Y), (B, C, X, Z), (B, C, Y, Z)
+    tx, ty, tz = planes.tx, planes.ty, planes.tz  # (B, C, T, X), (B, C, T, Y), (B, C, T, Z)
+    if fusion == "product":
+        space = xy[..., None] * xz[:, :, :, None, :] * yz[:, :, None]  # (B, C, X, Y, Z)
+        time = tx[..., None, None] * ty[:, :, :, None, :, None] * tz[:, :, :, None, None, :]
+        vol = space[:, :, None] * time  # (B, C, T, X, Y, Z)
+    elif fusion == "sum":
+        space = xy[..., None] + xz[:, :, :, None, :] + yz[:, :, None]
+        time = tx[..., None, None] + ty[:, :, :, None, :, None] + tz[:, :, :, None, None, :]
+        vol = space[:, :, None] + time
+    else:
+        raise ValueError(f"unknown fusion {fusion!r}.")
+    return vol.transpose(1, 2)  # (B, T, C, X, Y, Z)
+
+
+class ESSDecoder(nn.Module):
+    """ESS at latent resolution, then g_phi per frame: 1x1 conv, residual blocks, transposed conv, head."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        self.fusion = cfg.fusion
+        factors = cfg.downsample[1:]
+        self.inp = nn.Conv3d(cfg.channels, cfg.dec_channels, 1)
+        self.blocks = nn.Sequential(*(ResBlock3d(cfg.dec_channels) for _ in range(cfg.dec_blocks)))
+        self.up = nn.ConvTranspose3d(cfg.dec_channels, cfg.out_channels, kernel_size=factors, stride=factors)
+        self.up_norm = nn.InstanceNorm3d(cfg.out_channels)
+        sizes = (cfg.frames, *cfg.grid)
+        self.head = PositionalHead(cfg.out_channels, cfg.out_channels, cfg.num_classes, sizes, cfg.pe_freqs)
+
+    def forward(self, planes: HexPlane) -> torch.Tensor:
+        vol = expand_and_squeeze(planes, self.fusion)
+        x = vol.reshape(-1, *vol.shape[2:])  # (B*T, C, X', Y', Z')
+        x = self.blocks(self.inp(x))
+        x = F.leaky_relu(self.up_norm(self.up(x)), 0.1)  # (B*T, C_out, X, Y, Z)
+        return self.head(x)
+
+
+class QueryDecoder(nn.Module):
+    """Ablation: sample every plane at each voxel centre (bilinear), fuse per point, decode per point.
+
+    Bilinear sampling of a plane at the centres of a regular finer grid equals bilinear upsampling with
+    align_corners=False, which is how the samples are taken.
+    """
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        self.fusion, self.grid, self.frames = cfg.fusion, cfg.grid, cfg.frames
+        sizes = (cfg.frames, *cfg.grid)
+        self.head = PositionalHead(cfg.channels, cfg.query_hidden, cfg.num_classes, sizes, cfg.pe_freqs)
+
+    def forward(self, planes: HexPlane) -> torch.Tensor:
+        x, y, z = self.grid
+        t = self.frames
+        sizes = {"xy": (x, y), "xz": (x, z), "yz": (y, z), "tx": (t, x), "ty": (t, y), "tz": (t, z)}
+        full = HexPlane.from_planes(
+            {
+                name: F.interpolate(p, size=sizes[name], mode="bilinear", align_corners=False)
+                for name, p in planes.as_dict().items()
+            }
+        )
+        vol = expand_and_squeeze(full, self.fusion)
+        return self.head(vol.reshape(-1, *vol.shape[2:]))
+
+
+def build_voxel_decoder(cfg: VAEConfig) -> nn.Module:
+    """The decoder component named by `cfg.decoder`."""
+    if cfg.decoder == "ess":
+        return ESSDecoder(cfg)
+    if cfg.decoder == "query":
+        return QueryDecoder(cfg)
+    raise ValueError(f"unknown decoder {cfg.decoder!r}.")

@@ -1,0 +1,56 @@
+"""Scoring a trained VAE on a dataset (what `dynamiccity eval-vae` calls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dynamiccity.data import open_dataset
+from dynamiccity.data.classes import CLASS_NAMES
+from dynamiccity.metrics import ConfusionMatrix
+from dynamiccity.vae.run import TRAIN_SPLITS, VAL_SPLITS, check_grid, load_vae, val_indices
+
+SPLITS = {"train": TRAIN_SPLITS, "val": VAL_SPLITS, "all": None}
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data: str | Path,
+    format: str,
+    split: str = "val",
+    max_windows: int | None = None,
+    stride: int | None = None,
+    options: dict | None = None,
+) -> dict:
+    """{"miou", "iou", "per_class": {name: iou}, "windows", "checkpoint"} over windows of `split`.
+
+    Windows default to stride T (non-overlapping); `max_windows` picks that many spread evenly.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
+    model, meta = load_vae(run_dir)
+    cfg = model.cfg
+    windows = open_dataset(
+        data, format, frames=cfg.frames, stride=stride or cfg.frames, splits=SPLITS[split], **(options or {})
+    )
+    check_grid(windows, cfg)
+    if len(windows) == 0:
+        raise ValueError(f"{data}: no {split} windows of {cfg.frames} frames.")
+    indices = val_indices(windows, max_windows) if max_windows else list(range(len(windows)))
+    cm = ConfusionMatrix(cfg.num_classes)
+    with torch.no_grad():
+        for i in indices:
+            window = windows[i]
+            labels = torch.from_numpy(window.labels)[None]
+            pred = model.decode(model.encode(labels)).argmax(dim=-1)[0]
+            cm.update(pred, labels[0], torch.from_numpy(window.valid))
+    result = cm.compute()
+    return {
+        "miou": result["miou"],
+        "iou": result["iou"],
+        "per_class": {CLASS_NAMES[c]: v for c, v in result["per_class"].items() if c != 0},
+        "windows": len(indices),
+        "checkpoint": meta["checkpoint"],
+        "step": meta["step"],
+    }

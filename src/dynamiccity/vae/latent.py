@@ -1,0 +1,96 @@
+"""The latent side of the VAE: plane heads, temporal down/up-sampling, the Gaussian posterior and KL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.vae.config import VAEConfig
+
+TIME_PLANES = ("tx", "ty", "tz")
+
+
+@dataclass
+class Posterior:
+    """Diagonal Gaussian over HexPlanes: `mean` and `logvar` share the latent's shapes."""
+
+    mean: HexPlane
+    logvar: HexPlane
+
+    def sample(self, generator: torch.Generator | None = None) -> HexPlane:
+        """Reparameterised sample mean + exp(logvar / 2) * eps."""
+        return self.mean.zip_map(
+            self.logvar,
+            lambda m, lv: (
+                m + torch.exp(0.5 * lv) * torch.randn(m.shape, generator=generator, device=m.device)
+            ),
+        )
+
+    def kl(self) -> torch.Tensor:
+        """KL(q || N(0, I)) summed over the six planes, divided by the number of latent elements."""
+        total = sum(
+            0.5 * (m.float().pow(2) + lv.float().exp() - 1.0 - lv.float()).sum()
+            for m, lv in zip(self.mean.planes(), self.logvar.planes(), strict=True)
+        )
+        return total / sum(m.numel() for m in self.mean.planes())
+
+
+class LatentHead(nn.Module):
+    """Encoder side: per plane 1x1 conv - tanh - 1x1 conv; T halved on time planes; moments per position."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        c, cl, dt = cfg.channels, cfg.latent_channels, cfg.downsample[0]
+        self.heads = nn.ModuleDict(
+            {p: nn.Sequential(nn.Conv2d(c, c, 1), nn.Tanh(), nn.Conv2d(c, c, 1)) for p in PLANES}
+        )
+        self.time_down = nn.ModuleDict({p: nn.Conv2d(c, c, (dt, 1), stride=(dt, 1)) for p in TIME_PLANES})
+        self.moments = nn.ModuleDict({p: nn.Conv2d(c, 2 * cl, 1) for p in PLANES})
+
+    def forward(self, planes: dict[str, torch.Tensor]) -> Posterior:
+        means, logvars = {}, {}
+        for name in PLANES:
+            h = self.heads[name](planes[name])
+            if name in TIME_PLANES:
+                h = self.time_down[name](h)
+            means[name], logvar = self.moments[name](h).chunk(2, dim=1)
+            logvars[name] = logvar.clamp(-30.0, 20.0)
+        return Posterior(HexPlane.from_planes(means), HexPlane.from_planes(logvars))
+
+
+class PlaneBlock(nn.Module):
+    """Decoder side, per plane: shortcut(x) + zero-init conv3(SiLU(GroupNorm(conv3(x))))."""
+
+    def __init__(self, in_channels: int, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.norm = nn.GroupNorm(1, channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.shortcut = nn.Conv2d(in_channels, channels, 1) if in_channels != channels else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.conv2(nn.functional.silu(self.norm(self.conv1(x))))
+
+
+class LatentDecoderHead(nn.Module):
+    """Decoder side: a plane block per plane, then transposed convs restoring T on the time planes."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        c, cl, dt = cfg.channels, cfg.latent_channels, cfg.downsample[0]
+        self.blocks = nn.ModuleDict({p: PlaneBlock(cl, c) for p in PLANES})
+        self.time_up = nn.ModuleDict(
+            {p: nn.ConvTranspose2d(c, c, (dt, 1), stride=(dt, 1)) for p in TIME_PLANES}
+        )
+
+    def forward(self, latent: HexPlane) -> HexPlane:
+        out = {}
+        for name, plane in latent.as_dict().items():
+            h = self.blocks[name](plane)
+            out[name] = self.time_up[name](h) if name in TIME_PLANES else h
+        return HexPlane.from_planes(out)

@@ -1,0 +1,80 @@
+"""The HexPlane VAE (paper Sec. 4.1): occupancy window <-> HexPlane."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from dynamiccity.hexplane import HexPlane
+from dynamiccity.vae.config import VAEConfig
+from dynamiccity.vae.decoder import build_voxel_decoder
+from dynamiccity.vae.encoder import FrameEncoder
+from dynamiccity.vae.latent import LatentDecoderHead, LatentHead, Posterior
+from dynamiccity.vae.projection import build_plane_encoder
+
+
+@dataclass
+class VAEOutput:
+    """logits: (B, T, X, Y, Z, K) float (a channels-last view); posterior; latent: the decoded HexPlane."""
+
+    logits: torch.Tensor
+    posterior: Posterior
+    latent: HexPlane
+
+
+class HexPlaneVAE(nn.Module):
+    """Embedding -> spatial and temporal frame encoders -> plane encoder -> latent head (posterior);
+    latent -> plane blocks and T upsampling -> voxel decoder (ESS or query) -> logits."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        factors = cfg.downsample[1:]
+        self.embed = nn.Embedding(cfg.num_classes, cfg.embed_dim)
+        self.spatial_encoder = FrameEncoder(cfg.embed_dim, cfg.channels, factors, frames=None)
+        self.temporal_encoder = FrameEncoder(cfg.embed_dim, cfg.channels, factors, frames=cfg.frames)
+        self.plane_encoder = build_plane_encoder(cfg)
+        self.latent_head = LatentHead(cfg)
+        self.latent_decoder = LatentDecoderHead(cfg)
+        self.voxel_decoder = build_voxel_decoder(cfg)
+        for module in self.modules():
+            if isinstance(module, nn.Conv3d | nn.ConvTranspose3d):
+                module.weight.data = module.weight.data.contiguous(memory_format=torch.channels_last_3d)
+
+    def posterior(self, labels: torch.Tensor) -> Posterior:
+        """labels: (B, T, X, Y, Z) integer class ids in [0, K) -> the posterior over HexPlanes."""
+        b = labels.shape[0]
+        if tuple(labels.shape[1:]) != (self.cfg.frames, *self.cfg.grid):
+            raise ValueError(
+                f"labels must be (B, {self.cfg.frames}, {self.cfg.grid}), got {tuple(labels.shape)}."
+            )
+        # a channels-last (N, E, X, Y, Z) view: oneDNN's 3D convolutions are ~1.4x faster in that layout
+        x = rearrange(self.embed(labels.long()), "b t x y z e -> (b t) e x y z")
+        spatial = rearrange(self.spatial_encoder(x), "(b t) c x y z -> b t c x y z", b=b)
+        temporal = rearrange(self.temporal_encoder(x), "(b t) c x y z -> b t c x y z", b=b)
+        return self.latent_head(self.plane_encoder(spatial, temporal))
+
+    @torch.no_grad()
+    def encode(self, labels: torch.Tensor) -> HexPlane:
+        """Deterministic encoding: the posterior mean. labels (B, T, X, Y, Z) -> HexPlane (latent channels)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.posterior(labels).mean
+        finally:
+            self.train(was_training)
+
+    def decode(self, latent: HexPlane) -> torch.Tensor:
+        """HexPlane (B, C_latent, ...) -> logits (B, T, X, Y, Z, K), a channels-last view."""
+        b = latent.batch_size
+        logits = self.voxel_decoder(self.latent_decoder(latent))  # (B*T, K, X, Y, Z)
+        return rearrange(logits, "(b t) k x y z -> b t x y z k", b=b)
+
+    def forward(self, labels: torch.Tensor, sample: bool = True) -> VAEOutput:
+        """Reconstruct labels (B, T, X, Y, Z); `sample` draws from the posterior (else its mean)."""
+        posterior = self.posterior(labels)
+        latent = posterior.sample() if sample else posterior.mean
+        return VAEOutput(self.decode(latent), posterior, latent)

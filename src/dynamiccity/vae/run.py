@@ -1,0 +1,196 @@
+"""A VAE run: its resolved configuration, the training task, loading a trained VAE back."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from dynamiccity.data import open_dataset
+from dynamiccity.data.windows import WindowDataset
+from dynamiccity.losses import class_weights, vae_loss
+from dynamiccity.metrics import ConfusionMatrix
+from dynamiccity.train.checkpoint import load_checkpoint
+from dynamiccity.train.config import TrainConfig
+from dynamiccity.vae.config import VAEConfig
+from dynamiccity.vae.model import HexPlaneVAE
+
+log = logging.getLogger(__name__)
+
+TRAIN_SPLITS = ("train", "training")
+VAL_SPLITS = ("val", "validation")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the windows come from. `options` go to the reader (mask=, poses=)."""
+
+    path: str
+    format: str
+    stride: int = 1
+    val_windows: int = 32
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    lovasz_weight: float = 1.0
+    kl_weight: float = 0.005
+    weight_frames: int = 200
+
+
+@dataclass(frozen=True)
+class VAERunConfig:
+    """Everything that defines a VAE run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
+
+    preset: str
+    model: VAEConfig
+    train: TrainConfig
+    data: DataSpec
+    loss: LossSpec = LossSpec()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+            "data": asdict(self.data),
+            "loss": asdict(self.loss),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VAERunConfig:
+        unknown = sorted(set(data) - {"preset", "model", "train", "data", "loss"})
+        if unknown:
+            raise ValueError(f"unknown run config key {unknown[0]!r}.")
+        return cls(
+            preset=data["preset"],
+            model=VAEConfig.from_dict(data["model"]),
+            train=TrainConfig.from_dict(data["train"]),
+            data=_strict(DataSpec, data["data"]),
+            loss=_strict(LossSpec, data.get("loss", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        from dynamiccity.atomic import write_text
+
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: Path) -> VAERunConfig:
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+
+
+def _strict(kind, data: dict[str, Any]):
+    unknown = sorted(set(data) - {f.name for f in fields(kind)})
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} key {unknown[0]!r}.")
+    return kind(**data)
+
+
+def open_windows(spec: DataSpec, frames: int, splits: tuple[str, ...] | None) -> WindowDataset:
+    return open_dataset(
+        spec.path, spec.format, frames=frames, stride=spec.stride, splits=splits, **spec.options
+    )
+
+
+def check_grid(data: WindowDataset, cfg: VAEConfig) -> None:
+    if tuple(data.grid.shape) != tuple(cfg.grid):
+        raise ValueError(f"{data.reader.root}: grid {data.grid.shape} does not match the model's {cfg.grid}.")
+
+
+def frequency_counts(data: WindowDataset, max_frames: int) -> np.ndarray:
+    """Per-class voxel counts over up to `max_frames` frames spread evenly over the training scenes."""
+    counts = np.zeros(256, dtype=np.int64)
+    picks = np.linspace(0, len(data) - 1, num=min(len(data), max(1, max_frames // data.frames))).astype(int)
+    for i in np.unique(picks):
+        window = data[int(i)]
+        counts += np.bincount(window.labels[window.valid].reshape(-1), minlength=256)
+    return counts
+
+
+def val_indices(data: WindowDataset, limit: int) -> list[int]:
+    return sorted(set(np.linspace(0, len(data) - 1, num=min(limit, len(data))).astype(int).tolist()))
+
+
+class VAETask:
+    """The VAE's training task for the shared Trainer."""
+
+    def __init__(self, cfg: VAERunConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.train_data = open_windows(cfg.data, cfg.model.frames, TRAIN_SPLITS)
+        if len(self.train_data) == 0:
+            raise ValueError(f"{cfg.data.path}: no training windows of {cfg.model.frames} frames.")
+        check_grid(self.train_data, cfg.model)
+        val = open_windows(cfg.data, cfg.model.frames, VAL_SPLITS)
+        self.val_data = val if len(val) else self.train_data
+        counts = frequency_counts(self.train_data, cfg.loss.weight_frames)[: cfg.model.num_classes]
+        self.weights = class_weights(counts).to(device)
+        log.info("class weights %s", np.round(self.weights.cpu().numpy(), 3).tolist())
+
+    def build_model(self) -> nn.Module:
+        return HexPlaneVAE(self.cfg.model)
+
+    def train_dataset(self) -> WindowDataset:
+        return self.train_data
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        labels, valid = batch.labels.to(self.device), batch.valid.to(self.device)
+        out = model(labels)
+        kl = out.posterior.kl()
+        terms = vae_loss(
+            out.logits, labels, kl, self.weights, valid, self.cfg.loss.lovasz_weight, self.cfg.loss.kl_weight
+        )
+        return terms.total, {"ce": float(terms.ce), "lovasz": float(terms.lovasz), "kl": float(terms.kl)}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        return evaluate_vae(
+            model, self.val_data, val_indices(self.val_data, self.cfg.data.val_windows), self.device
+        )
+
+
+@torch.no_grad()
+def evaluate_vae(model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device) -> dict:
+    """Reconstruction metrics of the windows `indices` (deterministic encode, argmax decode)."""
+    model.eval()
+    cm = ConfusionMatrix(model.cfg.num_classes)
+    for i in indices:
+        window = data[i]
+        labels = torch.from_numpy(window.labels)[None].to(device)
+        pred = model.decode(model.encode(labels)).argmax(dim=-1)
+        cm.update(pred[0], labels[0], torch.from_numpy(window.valid))
+    result = cm.compute()
+    return {
+        "score": result["miou"],
+        "miou": result["miou"],
+        "iou": result["iou"],
+        **_named(result["per_class"]),
+    }
+
+
+def _named(per_class: dict[int, float]) -> dict[str, float]:
+    from dynamiccity.data.classes import CLASS_NAMES
+
+    return {f"iou_{CLASS_NAMES[c]}": v for c, v in per_class.items()}
+
+
+def load_vae(
+    run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
+) -> tuple[HexPlaneVAE, dict]:
+    """A trained VAE from RUN_DIR (checkpoint `best`, falling back to `last`) and its checkpoint meta."""
+    folder = Path(run_dir) / "checkpoints"
+    if which == "best" and not (folder / "best.json").is_file():
+        which = "last"
+    weights, meta = load_checkpoint(folder, which)
+    cfg = VAERunConfig.from_dict(meta["config"])
+    model = HexPlaneVAE(cfg.model)
+    model.load_state_dict(weights)
+    meta["checkpoint"] = str(folder / f"{which}.safetensors")
+    return model.to(device).eval(), meta
