@@ -101,7 +101,9 @@ class Trainer:
     def save(self, name: str, with_optimizer: bool = True) -> None:
         if not self.info.is_main:
             return
-        extra = {"ema": self.ema.state_dict()} if self.ema is not None else None
+        extra = {"rng": {"torch": torch.get_rng_state()}}
+        if self.ema is not None:
+            extra["ema"] = self.ema.state_dict()
         optimizer = self.optimizer if with_optimizer else None
         save_checkpoint(self.ckpt_dir, name, self.model.state_dict(), self._meta(), optimizer, extra)
 
@@ -114,6 +116,7 @@ class Trainer:
         restore_optimizer(self.optimizer, load_extra(self.ckpt_dir, "last", "optim"), meta["optimizer"])
         if self.ema is not None:
             self.ema.load_state_dict(load_extra(self.ckpt_dir, "last", "ema"))
+        torch.set_rng_state(load_extra(self.ckpt_dir, "last", "rng")["torch"])
         keys = ("step", "epoch", "batch_in_epoch", "best", "metrics", "seconds")
         self.state = TrainState(**{k: meta[k] for k in keys})
         log.info(

@@ -1,0 +1,61 @@
+"""occupancy_iou against a direct numpy reference, with and without validity masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dynamiccity.metrics import ConfusionMatrix, occupancy_iou
+
+
+def reference(pred: np.ndarray, target: np.ndarray, k: int, valid=None) -> dict:
+    if valid is not None:
+        pred, target = pred[valid], target[valid]
+    per_class = {}
+    for c in range(k):
+        if (target == c).any():
+            inter = np.logical_and(pred == c, target == c).sum()
+            union = np.logical_or(pred == c, target == c).sum()
+            per_class[c] = inter / union
+    scored = [v for c, v in per_class.items() if c != 0]
+    occ_inter = np.logical_and(pred != 0, target != 0).sum()
+    occ_union = np.logical_or(pred != 0, target != 0).sum()
+    return {"miou": np.mean(scored), "iou": occ_inter / occ_union, "per_class": per_class}
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_reference(seed, masked):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, 6, size=(2, 3, 8, 8, 4))
+    target[target == 5] = 0  # class 5 absent from the target: not scored
+    pred = np.where(rng.random(target.shape) < 0.7, target, rng.integers(0, 6, size=target.shape))
+    valid = rng.random(target.shape) < 0.6 if masked else None
+    ours = occupancy_iou(
+        torch.from_numpy(pred),
+        torch.from_numpy(target),
+        6,
+        None if valid is None else torch.from_numpy(valid),
+    )
+    ref = reference(pred, target, 6, valid)
+    assert ours["miou"] == pytest.approx(ref["miou"]) and ours["iou"] == pytest.approx(ref["iou"])
+    assert ours["per_class"].keys() == ref["per_class"].keys()
+    for c, v in ref["per_class"].items():
+        assert ours["per_class"][c] == pytest.approx(v)
+
+
+def test_accumulates_like_one_call():
+    rng = np.random.default_rng(0)
+    a, b = (torch.from_numpy(rng.integers(0, 4, size=(2, 50))) for _ in range(2))
+    cm = ConfusionMatrix(4)
+    cm.update(a[0], b[0])
+    cm.update(a[1], b[1])
+    assert cm.compute()["miou"] == pytest.approx(occupancy_iou(a, b, 4)["miou"])
+
+
+def test_rejects_bad_input():
+    with pytest.raises(ValueError, match="differ in shape"):
+        occupancy_iou(torch.zeros(3), torch.zeros(4), 2)
+    with pytest.raises(ValueError, match=r"class ids must lie in \[0, 2\)"):
+        occupancy_iou(torch.tensor([0, 2]), torch.tensor([0, 1]), 2)
