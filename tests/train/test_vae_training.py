@@ -90,3 +90,28 @@ def test_two_process_ddp_ends_with_identical_weights(town, tmp_path):
     checksums = summary["rank_checksums"]
     assert len(checksums) == 2 and checksums[0] == checksums[1]
     assert summary["step"] == 2
+
+
+def test_reconstruct_and_encode(town, tmp_path):
+    from dynamiccity.data import open_reader
+
+    train(town, tmp_path / "run", "--steps", "1")
+    cli("reconstruct", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "rec",
+        "--max-windows", "1")  # fmt: skip
+    reader = open_reader(tmp_path / "rec", "synthtown")
+    assert len(reader.scenes()) == 1 and reader.read_frames(reader.scenes()[0], 0, 4)[0].shape == (
+        4,
+        16,
+        16,
+        4,
+    )
+    assert len(list((tmp_path / "rec" / "gifs").glob("*.gif"))) == 1
+    cli("encode", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat",
+        "--stride", "2")  # fmt: skip
+    manifest = json.loads((tmp_path / "lat" / "manifest.json").read_text())
+    shard = load_file(str(tmp_path / "lat" / manifest["shards"][0]))
+    n = manifest["windows"]
+    assert n == 6 and shard["xy"].shape == (n, 8, 8, 8) and shard["tz"].shape == (n, 8, 2, 2)
+    assert shard["trajectory"].shape == (n, 4, 3) and shard["layout"].shape == (n, 4, 8, 8)
+    assert shard["previous"].tolist() == [-1] * 6 and len(manifest["latent_mean"]) == 8
+    assert len(manifest["vae_sha256"]) == 64

@@ -22,6 +22,8 @@ app.command("inspect")(data_commands.inspect)
 app.command("render")(data_commands.render)
 app.command("train-vae")(vae_commands.train_vae)
 app.command("eval-vae")(vae_commands.eval_vae)
+app.command("reconstruct")(vae_commands.reconstruct)
+app.command("encode")(vae_commands.encode)
 
 
 @app.callback()

@@ -78,3 +78,39 @@ def eval_vae(
 
         write_text(json_out, text + "\n")
     typer.echo(text)
+
+
+def reconstruct(
+    run_dir: Annotated[Path, typer.Argument(help="A train-vae run folder.")],
+    data: Annotated[Path, typer.Option(help="Dataset root.")],
+    format: Annotated[FormatName, typer.Option("--format", "-f", help="Layout of --data.")],
+    out: Annotated[Path, typer.Option(help="Output folder (SynthTown dataset + gifs/).")],
+    split: Annotated[str, typer.Option(help="val (default), train or all.")] = "val",
+    max_windows: Annotated[int, typer.Option(min=1, help="Windows to reconstruct.")] = 8,
+    gifs: Annotated[bool, typer.Option(help="Write input|reconstruction GIFs.")] = True,
+    mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
+) -> None:
+    """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
+    from dynamiccity.vae.outputs import reconstruct_run
+
+    count = reconstruct_run(
+        run_dir, data, format.value, out, split, max_windows, gifs, reader_options(format, mask, None)
+    )
+    typer.echo(f"wrote {count} reconstructions to {out}")
+
+
+def encode(
+    run_dir: Annotated[Path, typer.Argument(help="A train-vae run folder.")],
+    data: Annotated[Path, typer.Option(help="Dataset root.")],
+    format: Annotated[FormatName, typer.Option("--format", "-f", help="Layout of --data.")],
+    out: Annotated[Path, typer.Option(help="Latent folder for the DiT stage.")],
+    stride: Annotated[int, typer.Option(min=1, help="Frames between window starts.")] = 1,
+    mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
+) -> None:
+    """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
+    from dynamiccity.vae.outputs import encode_run
+
+    manifest = encode_run(
+        run_dir, data, format.value, out, stride, reader_options(format, mask, None), progress=True
+    )
+    typer.echo(f"encoded {manifest['windows']} windows to {out}")
