@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dynamiccity.cli import data_commands, vae_commands
+from dynamiccity.cli.bench_commands import bench_app
 
 app = typer.Typer(
     name="dynamiccity",
@@ -24,6 +25,7 @@ app.command("train-vae")(vae_commands.train_vae)
 app.command("eval-vae")(vae_commands.eval_vae)
 app.command("reconstruct")(vae_commands.reconstruct)
 app.command("encode")(vae_commands.encode)
+app.add_typer(bench_app, name="bench")
 
 
 @app.callback()

@@ -1,0 +1,110 @@
+"""`dynamiccity bench vae`: training-step time, encode+decode time, peak memory, size of the HexPlane VAE."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from dynamiccity.losses import vae_loss
+from dynamiccity.vae.config import VAEConfig
+
+
+@dataclass
+class VAEBench:
+    preset: str
+    encoder: str
+    decoder: str
+    batch: int
+    threads: int
+    train_step_s: float
+    infer_s: float
+    peak_mem_mb: float
+    params: int
+    compression_ratio: float
+    latent_floats: int
+    device: str
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
+    """A real SynthTown window at the model's grid (structure matters for nothing here but realism)."""
+    from dynamiccity.data.scene import GridSpec
+    from dynamiccity.synthtown import generate_scene
+
+    spec = GridSpec(cfg.grid, (-25.6, -25.6, -2.0, 25.6, 25.6, 1.0), hz=10.0)
+    labels = torch.from_numpy(generate_scene(seed=0, frames=cfg.frames, grid=spec).labels).long()
+    return labels[None].repeat(batch, 1, 1, 1, 1).clamp_max(cfg.num_classes - 1)
+
+
+def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, device: str = "cpu") -> VAEBench:
+    """Time `repeats` training steps (after one warm-up) and `repeats` encode+decode passes, in this process."""
+    from dynamiccity.vae.model import HexPlaneVAE
+
+    torch.manual_seed(0)
+    labels = _structured_labels(cfg, batch).to(device)
+    base = _rss_mb()
+    model = HexPlaneVAE(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        out = model(labels)
+        loss = vae_loss(out.logits, labels, out.posterior.kl()).total
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step_s = _timed(step, repeats, device)
+    model.eval()
+
+    def infer() -> None:
+        with torch.no_grad():
+            model.decode(model.encode(labels)).argmax(-1)
+
+    infer_s = _timed(infer, repeats, device)
+    if device.startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = _rss_mb() - base
+    latent = model.encode(labels[:1]).numel_per_sample()
+    voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
+    return VAEBench(
+        preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, peak,
+        sum(p.numel() for p in model.parameters()), voxels / latent, latent, device,
+    )  # fmt: skip
+
+
+def _timed(fn, repeats: int, device: str) -> float:
+    fn()  # warm-up
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+def _child(queue, preset, cfg, batch, repeats, device) -> None:
+    queue.put(asdict(measure(preset, cfg, batch, repeats, device)))
+
+
+def measure_isolated(
+    preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, device: str = "cpu"
+) -> dict:
+    """`measure` in a fresh process, so the peak memory belongs to this configuration alone."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, preset, cfg, batch, repeats, device))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"the benchmark process for {preset} ({cfg.encoder}/{cfg.decoder}) failed.")
+    return queue.get()
