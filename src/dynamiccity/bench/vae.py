@@ -68,10 +68,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
             model.decode(model.encode(labels)).argmax(-1)
 
     infer_s = _timed(infer, repeats, device)
-    if device.startswith("cuda"):
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = _rss_mb() - base
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else _rss_mb() - base
     latent = model.encode(labels[:1]).numel_per_sample()
     voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
     return VAEBench(
