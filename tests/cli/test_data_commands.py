@@ -125,3 +125,14 @@ def test_render_rejects_bad_options(tmp_path, capsys):
         ["render", str(tmp_path), "--format", "carlasc", "--out", str(tmp_path / "x.bmp")], capsys
     )
     assert code == 1 and "x.bmp" in err
+
+
+def test_set_overrides_parse_numbers_and_lists():
+    from dynamiccity.cli.vae_commands import parse_overrides
+
+    assert parse_overrides(["lr=2e-3", "downsample=[2,2,2,1]", "encoder=avgpool", "steps=5"]) == {
+        "lr": 0.002,
+        "downsample": [2, 2, 2, 1],
+        "encoder": "avgpool",
+        "steps": 5,
+    }

@@ -153,7 +153,7 @@ def test_overfit_one_batch():
     cfg = TINY.with_overrides(num_classes=12, latent_channels=8)
     model = HexPlaneVAE(cfg)
     labels = synthtown_window()
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(200):
         out = model(labels, sample=False)
         loss = vae_loss(out.logits, labels, out.posterior.kl(), kl_weight=1e-4).total

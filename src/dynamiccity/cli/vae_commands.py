@@ -25,8 +25,18 @@ def parse_overrides(items: list[str] | None) -> dict:
         if "=" not in item:
             raise typer.BadParameter(f"--set takes key=value, got {item!r}.")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = _number_or(yaml.safe_load(value))
     return out
+
+
+def _number_or(value):
+    """YAML 1.1 reads '2e-3' as a string: take such strings as numbers."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def train_vae(

@@ -11,6 +11,7 @@ from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.vae.config import VAEConfig
 
 TIME_PLANES = ("tx", "ty", "tz")
+INITIAL_LOGVAR = -6.0
 
 
 @dataclass
@@ -49,6 +50,10 @@ class LatentHead(nn.Module):
         )
         self.time_down = nn.ModuleDict({p: nn.Conv2d(c, c, (dt, 1), stride=(dt, 1)) for p in TIME_PLANES})
         self.moments = nn.ModuleDict({p: nn.Conv2d(c, 2 * cl, 1) for p in PLANES})
+        for conv in self.moments.values():
+            # start nearly deterministic (std ~0.05): with logvar ~0 the samples would drown the small initial
+            # means and the decoder would learn to ignore the latent before the KL term could matter
+            nn.init.constant_(conv.bias[cl:], INITIAL_LOGVAR)
 
     def forward(self, planes: dict[str, torch.Tensor]) -> Posterior:
         means, logvars = {}, {}
