@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -13,6 +11,7 @@ import imageio.v2 as imageio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from dynamiccity.atomic import atomic_path
 from dynamiccity.viz.bev import render_bev
 from dynamiccity.viz.voxels3d import render_3d
 
@@ -101,7 +100,7 @@ def tile_images(
 
 
 def save_animation(images: list[np.ndarray], path: str | Path, fps: float = 5.0) -> None:
-    """Write images to `path` by its suffix, atomically (a temporary file beside it, then os.replace).
+    """Write images to `path` by its suffix, atomically (`dynamiccity.atomic.atomic_path`).
 
     - ".png": one image as is; several tiled in a near-square grid (`tile_images`).
     - ".gif": an animation looping forever. Pillow merges runs of identical frames into one longer
@@ -128,16 +127,8 @@ def save_animation(images: list[np.ndarray], path: str | Path, fps: float = 5.0)
         raise ValueError(
             f"all images of a {suffix} must share one size, got {sorted({im.shape for im in images})}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(handle)
-    try:
-        writers[suffix](images, tmp, fps)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; the result is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        writers[suffix](images, str(tmp), fps)
 
 
 def _write_png(images: list[np.ndarray], path: str, fps: float) -> None:
