@@ -8,8 +8,7 @@ import torch
 
 from dynamiccity.data import open_dataset
 from dynamiccity.data.classes import CLASS_NAMES
-from dynamiccity.metrics import ConfusionMatrix
-from dynamiccity.vae.run import TRAIN_SPLITS, VAL_SPLITS, check_grid, load_vae, val_indices
+from dynamiccity.vae.run import TRAIN_SPLITS, VAL_SPLITS, check_grid, confusion_of, load_vae, val_indices
 
 SPLITS = {"train": TRAIN_SPLITS, "val": VAL_SPLITS, "all": None}
 
@@ -38,14 +37,7 @@ def evaluate_run(
     if len(windows) == 0:
         raise ValueError(f"{data}: no {split} windows of {cfg.frames} frames.")
     indices = val_indices(windows, max_windows) if max_windows else list(range(len(windows)))
-    cm = ConfusionMatrix(cfg.num_classes)
-    with torch.no_grad():
-        for i in indices:
-            window = windows[i]
-            labels = torch.from_numpy(window.labels)[None]
-            pred = model.decode(model.encode(labels)).argmax(dim=-1)[0]
-            cm.update(pred, labels[0], torch.from_numpy(window.valid))
-    result = cm.compute()
+    result = confusion_of(model, windows, indices, torch.device("cpu"))
     return {
         "miou": result["miou"],
         "iou": result["iou"],

@@ -157,8 +157,8 @@ class VAETask:
 
 
 @torch.no_grad()
-def evaluate_vae(model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device) -> dict:
-    """Reconstruction metrics of the windows `indices` (deterministic encode, argmax decode)."""
+def confusion_of(model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device) -> dict:
+    """Reconstruction metrics (ConfusionMatrix.compute) of windows `indices`: deterministic encode, argmax."""
     model.eval()
     cm = ConfusionMatrix(model.cfg.num_classes)
     for i in indices:
@@ -166,7 +166,12 @@ def evaluate_vae(model: HexPlaneVAE, data: WindowDataset, indices: list[int], de
         labels = torch.from_numpy(window.labels)[None].to(device)
         pred = model.decode(model.encode(labels)).argmax(dim=-1)
         cm.update(pred[0], labels[0], torch.from_numpy(window.valid))
-    result = cm.compute()
+    return cm.compute()
+
+
+def evaluate_vae(model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device) -> dict:
+    """Validation scalars for the trainer: score (= mIoU), miou, iou and iou_<class>."""
+    result = confusion_of(model, data, indices, device)
     return {
         "score": result["miou"],
         "miou": result["miou"],
