@@ -1,0 +1,69 @@
+"""DiT configuration: one frozen dataclass, named presets, strict loading."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from dynamiccity.rollout import ROLLOUTS
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    """The HexPlane DiT (paper Sec. 4.2; DESIGN.md, DiT).
+
+    latent_sizes: the HexPlane's (T', X', Y', Z'); latent_channels its width C. rollout: "padded" (PRO),
+    "vertical" or "unfold" (Table 5 ablations). The map is cut into patch x patch tokens of width `hidden`.
+    """
+
+    latent_channels: int = 16
+    latent_sizes: tuple[int, int, int, int] = (8, 64, 64, 4)
+    rollout: str = "padded"
+    patch: int = 2
+    hidden: int = 384
+    depth: int = 16
+    heads: int = 8
+    mlp_ratio: float = 4.0
+    freq_dim: int = 256
+
+    def __post_init__(self) -> None:
+        if self.rollout not in ROLLOUTS:
+            raise ValueError(f"rollout must be one of {tuple(ROLLOUTS)}, got {self.rollout!r}.")
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden {self.hidden} must be divisible by heads {self.heads}.")
+        if self.hidden % 4:
+            raise ValueError(f"hidden {self.hidden} must be divisible by 4 (2D sin-cos position embedding).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DiTConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown DiT config key {unknown[0]!r}.")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def with_overrides(self, **overrides: Any) -> DiTConfig:
+        unknown = sorted(set(overrides) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown DiT config key {unknown[0]!r}.")
+        return replace(self, **overrides)
+
+
+DIT_PRESETS: dict[str, DiTConfig] = {
+    "carlasc": DiTConfig(latent_sizes=(8, 64, 64, 4), hidden=384, depth=16, heads=8),
+    "occ3d-waymo": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
+    "occ3d-nuscenes": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
+    "synthtown-tiny": DiTConfig(latent_sizes=(4, 32, 32, 4), hidden=192, depth=8, heads=4),
+    "synthtown-micro": DiTConfig(
+        latent_channels=8, latent_sizes=(2, 16, 16, 2), hidden=64, depth=2, heads=2, freq_dim=64
+    ),
+}
+
+
+def dit_preset(name: str) -> DiTConfig:
+    if name not in DIT_PRESETS:
+        raise ValueError(f"unknown DiT preset {name!r}; choose one of {', '.join(DIT_PRESETS)}.")
+    return DIT_PRESETS[name]

@@ -1,0 +1,76 @@
+"""The HexPlane DiT (paper Sec. 4.2): a rolled-out HexPlane map -> real tokens -> adaLN-Zero DiT -> map."""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from dynamiccity.dit.blocks import DiTBlock, FinalLayer, TimestepEmbedder, sincos_2d
+from dynamiccity.dit.config import DiTConfig
+from dynamiccity.hexplane import HexPlane
+from dynamiccity.rollout import build_rollout
+
+
+class HexPlaneDiT(nn.Module):
+    """Denoiser over rolled-out HexPlane maps (B, C, H, W).
+
+    Patches become tokens by one linear layer; padding tokens are dropped right after it, so they never
+    enter attention, and come back as zeros when the map is rebuilt. Conditions arrive as one (B, hidden)
+    vector added to the timestep embedding (`cond=None` is unconditional).
+    """
+
+    def __init__(self, cfg: DiTConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.rollout = build_rollout(cfg.rollout, cfg.latent_sizes, cfg.patch)
+        p, c = cfg.patch, cfg.latent_channels
+        rows, cols = self.rollout.token_grid
+        mask = self.rollout.token_mask()
+        self.register_buffer("real", mask.nonzero().squeeze(1), persistent=False)
+        self.register_buffer("pixel_mask", self.rollout.pixel_mask().float(), persistent=False)
+        self.register_buffer("pos", sincos_2d(cfg.hidden, rows, cols)[mask], persistent=False)
+        self.embed = nn.Linear(c * p * p, cfg.hidden)
+        self.time = TimestepEmbedder(cfg.hidden, cfg.freq_dim)
+        self.blocks = nn.ModuleList(DiTBlock(cfg.hidden, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.final = FinalLayer(cfg.hidden, c * p * p)
+
+    @property
+    def num_tokens(self) -> int:
+        rows, cols = self.rollout.token_grid
+        return rows * cols
+
+    @property
+    def num_real_tokens(self) -> int:
+        return int(self.real.numel())
+
+    def tokens(self, grid: torch.Tensor) -> torch.Tensor:
+        """map (B, C, H, W) -> the real patches (B, N_real, C*p*p)."""
+        p = self.cfg.patch
+        patches = rearrange(grid * self.pixel_mask, "b c (i p) (j q) -> b (i j) (p q c)", p=p, q=p)
+        return patches[:, self.real]
+
+    def untokens(self, patches: torch.Tensor) -> torch.Tensor:
+        """(B, N_real, C*p*p) -> map (B, C, H, W), zero on padding patches."""
+        b, p = patches.shape[0], self.cfg.patch
+        rows, cols = self.rollout.token_grid
+        full = patches.new_zeros(b, rows * cols, patches.shape[2])
+        full[:, self.real] = patches
+        grid = rearrange(full, "b (i j) (p q c) -> b c (i p) (j q)", i=rows, p=p, q=p)
+        return grid * self.pixel_mask
+
+    def forward(self, grid: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """grid: (B, C, H, W) noisy map; t: (B,) timesteps; cond: (B, hidden) or None -> (B, C, H, W)."""
+        x = self.embed(self.tokens(grid)) + self.pos
+        c = self.time(t)
+        if cond is not None:
+            c = c + cond
+        for block in self.blocks:
+            x = block(x, c)
+        return self.untokens(self.final(x, c))
+
+    def roll(self, hexplane: HexPlane) -> torch.Tensor:
+        return self.rollout.roll(hexplane)
+
+    def unroll(self, grid: torch.Tensor) -> HexPlane:
+        return self.rollout.unroll(grid)
