@@ -1,0 +1,135 @@
+"""Noise schedule, training objective and samplers, apart from the network (diffusers schedulers).
+
+One `DiffusionConfig` fixes the forward process (betas, number of training steps) and what the network
+predicts (epsilon or v). Training noise comes from diffusers' DDPM scheduler; sampling uses DDPM
+(ancestral), DDIM or DPM-Solver++ built from the same betas, so any sampler can be used with any model.
+All samplers work on maps whose padding is fixed at zero: a `mask` keeps it there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import torch
+
+Prediction = Literal["epsilon", "v_prediction"]
+SAMPLERS = ("ddpm", "ddim", "dpmpp")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    train_steps: int = 1000
+    beta_schedule: str = "linear"  # a diffusers name: linear, scaled_linear, squaredcos_cap_v2
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    prediction: Prediction = "epsilon"
+
+    def __post_init__(self) -> None:
+        if self.prediction not in Prediction.__args__:
+            raise ValueError(f"prediction must be one of {Prediction.__args__}, got {self.prediction!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DiffusionConfig:
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown diffusion config key {unknown[0]!r}.")
+        return cls(**data)
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "num_train_timesteps": self.train_steps,
+            "beta_schedule": self.beta_schedule,
+            "beta_start": self.beta_start,
+            "beta_end": self.beta_end,
+            "prediction_type": self.prediction,
+        }
+
+
+def make_scheduler(cfg: DiffusionConfig, sampler: str):
+    """A fresh diffusers scheduler for `sampler` (ddpm | ddim | dpmpp) on cfg's betas; latents are not clipped."""
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+    if sampler == "ddpm":
+        return DDPMScheduler(**cfg._common(), clip_sample=False, variance_type="fixed_small")
+    if sampler == "ddim":
+        return DDIMScheduler(**cfg._common(), clip_sample=False, timestep_spacing="trailing")
+    if sampler == "dpmpp":
+        return DPMSolverMultistepScheduler(
+            **cfg._common(), algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="trailing"
+        )
+    raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
+
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Diffusion:
+    """The forward process and its training loss, and sampling with any of the samplers."""
+
+    def __init__(self, cfg: DiffusionConfig) -> None:
+        self.cfg = cfg
+        self.train_scheduler = make_scheduler(cfg, "ddpm")
+
+    def loss(
+        self,
+        model: Denoiser,
+        x0: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Masked MSE between the model's prediction and its target at random timesteps.
+
+        model(x_t, t) -> prediction; x0: clean maps (B, C, H, W); mask: (H, W) or broadcastable, 1 on real
+        features: the loss is the mean over real features only.
+        """
+        b = x0.shape[0]
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        t = torch.randint(0, self.cfg.train_steps, (b,), generator=generator, device=x0.device)
+        if mask is not None:
+            noise = noise * mask
+        xt = self.train_scheduler.add_noise(x0, noise, t)
+        if self.cfg.prediction == "epsilon":
+            target = noise
+        else:
+            target = self.train_scheduler.get_velocity(x0, noise, t)
+        err = (model(xt, t) - target).square()
+        if mask is None:
+            return err.mean()
+        weight = mask.expand_as(err)
+        return (err * weight).sum() / weight.sum().clamp_min(1)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        model: Denoiser,
+        shape: tuple[int, ...],
+        sampler: str = "dpmpp",
+        steps: int = 20,
+        generator: torch.Generator | None = None,
+        mask: torch.Tensor | None = None,
+        device: torch.device | str = "cpu",
+        progress: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
+        """Draw maps of `shape` by running `sampler` for `steps` steps from pure noise.
+
+        The same generator gives the same samples. mask keeps padding at exactly zero throughout.
+        """
+        scheduler = make_scheduler(self.cfg, sampler)
+        scheduler.set_timesteps(steps, device=device)
+        x = torch.randn(shape, generator=generator, device=device) * scheduler.init_noise_sigma
+        if mask is not None:
+            x = x * mask
+        for i, t in enumerate(scheduler.timesteps):
+            tt = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
+            out = model(scheduler.scale_model_input(x, t), tt)
+            x = scheduler.step(out, t, x, generator=generator).prev_sample
+            if mask is not None:
+                x = x * mask
+            if progress is not None:
+                progress(i)
+        return x
