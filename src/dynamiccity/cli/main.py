@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dynamiccity.cli import data_commands, vae_commands
+from dynamiccity.cli import data_commands, dit_commands, vae_commands
 from dynamiccity.cli.bench_commands import bench_app
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app.command("train-vae")(vae_commands.train_vae)
 app.command("eval-vae")(vae_commands.eval_vae)
 app.command("reconstruct")(vae_commands.reconstruct)
 app.command("encode")(vae_commands.encode)
+app.command("train-dit")(dit_commands.train_dit)
+app.command("sample")(dit_commands.sample)
 app.add_typer(bench_app, name="bench")
 
 

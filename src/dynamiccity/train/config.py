@@ -51,3 +51,16 @@ class TrainConfig:
 
     def with_overrides(self, **overrides: Any) -> TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **overrides}) if overrides else replace(self)
+
+
+def route_overrides(overrides: dict[str, Any], sections: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+    """Route each command-line key=value to the config section owning that key ('section.key' picks one
+    when several own it); lists become tuples. An unknown key is an error."""
+    routed: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    for key, value in overrides.items():
+        section, _, name = key.rpartition(".")
+        owners = [s for s, names in sections.items() if name in names and section in ("", s)]
+        if not owners:
+            raise ValueError(f"unknown config key {key!r}.")
+        routed[owners[0]][name] = tuple(value) if isinstance(value, list) else value
+    return routed

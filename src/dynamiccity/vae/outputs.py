@@ -70,7 +70,7 @@ def encode_run(
     LATENT_DIR/shard_XXXXX.safetensors: planes xy..tz (N, C, ...) float32, command (N,) int64, trajectory
     (N, T, 3) float32, layout (N, T, X/d, Y/d) uint8, previous (N,) int64 (-1: none), scene (N,), start (N,).
     LATENT_DIR/manifest.json: VAE checkpoint and its sha256, VAE config, per-channel latent mean/std,
-    windows, shards, scene names and splits.
+    the voxel grid, windows, shards, scene names and splits.
     """
     from tqdm import tqdm
 
@@ -112,6 +112,11 @@ def encode_run(
         "frames": cfg.frames,
         "stride": stride,
         "layout_factor": windows.layout_factor,
+        "grid": {
+            "shape": list(windows.grid.shape),
+            "extent": list(windows.grid.extent),
+            "hz": windows.grid.hz,
+        },
         "shards": shards,
         "shard_size": SHARD,
         "data": {"path": str(data), "format": format},

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from dynamiccity.train.config import TrainConfig
+from dynamiccity.train.config import TrainConfig, route_overrides
 from dynamiccity.train.distributed import cleanup, setup_distributed
 from dynamiccity.train.loop import Trainer
 from dynamiccity.vae.config import VAEConfig, vae_preset
@@ -28,14 +28,7 @@ def split_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "data": {f.name for f in fields(DataSpec)} - {"path", "format", "options"},
         "loss": {f.name for f in fields(LossSpec)},
     }
-    routed: dict[str, dict[str, Any]] = {name: {} for name in sections}
-    for key, value in overrides.items():
-        section, _, name = key.rpartition(".")
-        owners = [s for s, names in sections.items() if name in names and section in ("", s)]
-        if not owners:
-            raise ValueError(f"unknown config key {key!r}.")
-        routed[owners[0]][name] = tuple(value) if isinstance(value, list) else value
-    return routed
+    return route_overrides(overrides, sections)
 
 
 def resolve_run_config(

@@ -1,0 +1,125 @@
+"""A DiT run: its resolved configuration, the training task for the shared Trainer, loading it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from dynamiccity.diffusion import Diffusion, DiffusionConfig
+from dynamiccity.dit.config import DiTConfig
+from dynamiccity.dit.latents import LatentSet
+from dynamiccity.dit.model import HexPlaneDiT
+from dynamiccity.rollout import build_rollout
+from dynamiccity.train.checkpoint import load_checkpoint, load_extra
+from dynamiccity.train.config import TrainConfig
+
+TRAIN_SPLITS = ("train", "training")
+VAL_SPLITS = ("val", "validation")
+
+
+@dataclass(frozen=True)
+class DiTRunConfig:
+    """Everything that defines a DiT run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
+
+    preset: str
+    model: DiTConfig
+    diffusion: DiffusionConfig
+    train: TrainConfig
+    latents: str
+    val_windows: int = 16
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "model": self.model.to_dict(),
+            "diffusion": self.diffusion.to_dict(),
+            "train": self.train.to_dict(),
+            "latents": self.latents,
+            "val_windows": self.val_windows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DiTRunConfig:
+        known = {"preset", "model", "diffusion", "train", "latents", "val_windows"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown DiT run config key {unknown[0]!r}.")
+        return cls(
+            preset=data["preset"],
+            model=DiTConfig.from_dict(data["model"]),
+            diffusion=DiffusionConfig.from_dict(data["diffusion"]),
+            train=TrainConfig.from_dict(data["train"]),
+            latents=data["latents"],
+            val_windows=data.get("val_windows", 16),
+        )
+
+    def save(self, path: Path) -> None:
+        from dynamiccity.atomic import write_text
+
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: Path) -> DiTRunConfig:
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+
+
+class DiTTask:
+    """Denoising training on rolled-out, normalised HexPlanes; validation = masked loss on held-out latents."""
+
+    def __init__(self, cfg: DiTRunConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.train_data = LatentSet(cfg.latents, TRAIN_SPLITS)
+        if len(self.train_data) == 0:
+            raise ValueError(f"{cfg.latents}: no training windows in the latent set.")
+        val = LatentSet(cfg.latents, VAL_SPLITS)
+        self.val_data = val if len(val) else self.train_data
+        self.diffusion = Diffusion(cfg.diffusion)
+        self.rollout = build_rollout(cfg.model.rollout, cfg.model.latent_sizes, cfg.model.patch)
+        self.mask = self.rollout.pixel_mask().float().to(device)
+
+    def build_model(self) -> nn.Module:
+        return HexPlaneDiT(self.cfg.model)
+
+    def train_dataset(self) -> LatentSet:
+        return self.train_data
+
+    def maps(self, data: LatentSet, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.rollout.roll(data.hexplane(batch)).to(self.device)
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x0 = self.maps(self.train_data, batch)
+        return self.diffusion.loss(model, x0, self.mask), {}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Masked denoising loss over up to `val_windows` held-out windows, with fixed noise and timesteps."""
+        from torch.utils.data import default_collate
+
+        n = min(len(self.val_data), self.cfg.val_windows)
+        batch = default_collate([self.val_data[i] for i in range(n)])
+        g = torch.Generator(device=self.device).manual_seed(0)
+        model.eval()
+        loss = float(self.diffusion.loss(model, self.maps(self.val_data, batch), self.mask, generator=g))
+        return {"score": -loss, "val_loss": loss}
+
+
+def load_dit(
+    run_dir: str | Path, which: str = "best", ema: bool = True, device: str | torch.device = "cpu"
+) -> tuple[HexPlaneDiT, DiTRunConfig, dict]:
+    """A trained DiT (its EMA weights when the run kept them) with its run config and checkpoint meta."""
+    folder = Path(run_dir) / "checkpoints"
+    if which == "best" and not (folder / "best.json").is_file():
+        which = "last"
+    weights, meta = load_checkpoint(folder, which)
+    cfg = DiTRunConfig.from_dict(meta["config"])
+    if ema and cfg.train.ema:
+        weights = load_extra(folder, which, "ema")
+    model = HexPlaneDiT(cfg.model)
+    model.load_state_dict(weights)
+    meta["checkpoint"] = str(folder / f"{which}.safetensors")
+    return model.to(device).eval(), cfg, meta

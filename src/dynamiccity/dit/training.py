@@ -1,0 +1,87 @@
+"""Starting or resuming a DiT run from the command line's choices."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dynamiccity.diffusion import DiffusionConfig
+from dynamiccity.dit.config import DiTConfig, dit_preset
+from dynamiccity.dit.latents import LatentSet
+from dynamiccity.dit.run import DiTRunConfig, DiTTask
+from dynamiccity.train.config import TrainConfig, route_overrides
+from dynamiccity.train.distributed import cleanup, setup_distributed
+from dynamiccity.train.loop import Trainer
+
+# the release's recipe: AdamW 1e-4, constant rate, EMA 0.9999 (set ema lower for short runs)
+DEFAULT_TRAIN = {"lr": 1e-4, "schedule": "constant", "ema": 0.9999, "grad_clip": 1.0, "eval_every": 500}
+
+
+def resolve_dit_config(
+    preset: str, latents: Path, steps: int | None, epochs: int | None, overrides: dict[str, Any]
+) -> DiTRunConfig:
+    """The preset's network at the latent set's sizes, with `overrides` routed to their sections."""
+    sections = {
+        "model": {f.name for f in fields(DiTConfig)} - {"latent_channels", "latent_sizes"},
+        "diffusion": {f.name for f in fields(DiffusionConfig)},
+        "train": {f.name for f in fields(TrainConfig)},
+        "run": {"val_windows"},
+    }
+    routed = route_overrides(overrides, sections)
+    data = LatentSet(latents)
+    model = dit_preset(preset).with_overrides(
+        latent_channels=data.channels, latent_sizes=data.sizes, **routed["model"]
+    )
+    train = {**DEFAULT_TRAIN, **routed["train"]}
+    if steps is not None:
+        train["steps"] = steps
+    if epochs is not None:
+        train["epochs"] = epochs
+    if "steps" not in train and "epochs" not in train:
+        raise ValueError("say how long to train: --steps N or --epochs N.")
+    return DiTRunConfig(
+        preset,
+        model,
+        DiffusionConfig(**routed["diffusion"]),
+        TrainConfig(**train),
+        str(latents),
+        **routed["run"],
+    )
+
+
+def train_dit_run(
+    preset: str,
+    latents: Path,
+    out: Path,
+    steps: int | None,
+    epochs: int | None,
+    overrides: dict,
+    resume: bool,
+    device: str | None = None,
+) -> dict | None:
+    """Train (or resume) a DiT run in `out` with the shared Trainer; returns the summary on rank 0."""
+    info = setup_distributed(device)
+    try:
+        config_path = Path(out) / "config.yaml"
+        if resume and config_path.is_file():
+            cfg = DiTRunConfig.load(config_path)
+            extend = {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}
+            cfg = DiTRunConfig(
+                cfg.preset, cfg.model, cfg.diffusion, cfg.train.with_overrides(**extend), cfg.latents,
+                cfg.val_windows,
+            )  # fmt: skip
+        else:
+            cfg = resolve_dit_config(preset, latents, steps, epochs, overrides)
+        if info.enabled and info.device.type == "cpu":
+            torch.set_num_threads(max(1, torch.get_num_threads() // info.world_size))
+        if info.is_main:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            cfg.save(config_path)
+        trainer = Trainer(DiTTask(cfg, info.device), cfg.train, Path(out), info, cfg.to_dict())
+        summary = trainer.run(resume=resume)
+        return summary if info.is_main else None
+    finally:
+        cleanup(info)
