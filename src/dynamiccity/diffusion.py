@@ -133,3 +133,17 @@ class Diffusion:
             if progress is not None:
                 progress(i)
         return x
+
+
+def guided(model, cond: torch.Tensor, null: torch.Tensor, scale: float) -> Denoiser:
+    """Classifier-free guidance: eps_null + scale * (eps_cond - eps_null), both from one doubled batch.
+
+    model(x, t, cond) -> prediction; cond and null: (B, ...) condition and its "no condition" value.
+    """
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, null]))
+        with_cond, without = both.chunk(2)
+        return without + scale * (with_cond - without)
+
+    return denoise

@@ -36,3 +36,30 @@ def bench_vae(
     payload = results[0] if len(results) == 1 else {"results": results}
     if json_out is not None:
         write_text(json_out, json.dumps(payload, indent=1) + "\n")
+
+
+@bench_app.command("dit")
+def bench_dit(
+    preset: Annotated[str, typer.Option(help="DiT preset, e.g. carlasc.")] = "carlasc",
+    sampler: Annotated[
+        list[str] | None, typer.Option(help="Sampler-steps to time end to end, e.g. dpmpp-20 (repeatable).")
+    ] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions after one warm-up.")] = 2,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
+) -> None:
+    """DiT training step (batch 1 and 8), peak memory, and seconds to generate one guided scene + decode."""
+    from dynamiccity.atomic import write_text
+    from dynamiccity.bench.dit import measure_isolated
+
+    samplers = []
+    for item in sampler or ["dpmpp-20", "ddim-50"]:
+        name, _, steps = item.partition("-")
+        if name not in ("ddpm", "ddim", "dpmpp") or not steps.isdigit():
+            raise typer.BadParameter(f"--sampler takes NAME-STEPS (ddpm|ddim|dpmpp), got {item!r}.")
+        samplers.append((name, int(steps)))
+    result = measure_isolated(preset, samplers, repeats, device)
+    text = json.dumps(result, indent=1)
+    typer.echo(text)
+    if json_out is not None:
+        write_text(json_out, text + "\n")

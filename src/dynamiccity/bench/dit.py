@@ -1,0 +1,114 @@
+"""`dynamiccity bench dit`: DiT training-step time and memory, and seconds to generate one scene."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+
+import torch
+
+from dynamiccity.bench.vae import _timed
+from dynamiccity.diffusion import Diffusion, DiffusionConfig, guided
+from dynamiccity.dit.config import dit_preset
+from dynamiccity.dit.model import HexPlaneDiT
+
+GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu") -> dict:
+    """Time training steps at batch 1 and 8, one guided denoiser step, and whole guided generations."""
+    from dynamiccity.vae.config import vae_preset
+    from dynamiccity.vae.model import HexPlaneVAE
+
+    torch.manual_seed(0)
+    cfg = dit_preset(preset)
+    base = _rss_mb()
+    model = HexPlaneDiT(cfg).to(device)
+    diffusion = Diffusion(DiffusionConfig())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    mask = model.pixel_mask
+    shape = (cfg.latent_channels, model.rollout.height, model.rollout.width)
+
+    def step(batch: int):
+        x0 = torch.randn(batch, *shape, device=device) * mask
+        loss = diffusion.loss(model, x0, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step_s = _timed(lambda: step(1), repeats, device)
+    peak_b1 = _peak(device, base)
+    step_b8 = _timed(lambda: step(8), 1, device)
+    model.eval()
+    cond = torch.zeros(1, cfg.hidden, device=device)
+    denoise = guided(model, cond, torch.zeros_like(cond), GUIDANCE)
+    x = torch.randn(1, *shape, device=device)
+    t = torch.tensor([500], device=device)
+    with torch.no_grad():
+        per_step = _timed(lambda: denoise(x, t), repeats, device)
+    vae_cfg = vae_preset(preset)
+    vae = HexPlaneVAE(vae_cfg).to(device).eval()
+    latent = model.unroll(torch.randn(1, *shape, device=device) * mask)
+    with torch.no_grad():
+        decode_s = _timed(lambda: vae.decode(latent).argmax(-1), 1, device)
+    sample_s = {}
+    for sampler, steps in samplers:
+        start = time.perf_counter()
+        with torch.no_grad():
+            grid = diffusion.sample(
+                denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask
+            )
+            scene = vae.decode(model.unroll(grid)).argmax(-1)
+        _sync(device)
+        sample_s[f"{sampler}-{steps}"] = time.perf_counter() - start
+        del scene
+    return {
+        "preset": preset,
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "params": sum(p.numel() for p in model.parameters()),
+        "tokens": model.num_tokens,
+        "real_tokens": model.num_real_tokens,
+        "train_step_s": step_s,
+        "train_step_s_b8": step_b8,
+        "peak_mem_mb": peak_b1,
+        "peak_mem_mb_with_b8": _peak(device, base),
+        "per_step_s": per_step,
+        "guidance_scale": GUIDANCE,
+        "decode_s": decode_s,
+        "sample_s": sample_s,
+        "sample_s_estimated": {"ddpm-1000": 1000 * per_step + decode_s},
+    }
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _peak(device: str, base: float) -> float:
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return _rss_mb() - base
+
+
+def _child(queue, preset, samplers, repeats, device) -> None:
+    queue.put(measure(preset, samplers, repeats, device))
+
+
+def measure_isolated(
+    preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu"
+) -> dict:
+    """`measure` in a fresh process, so the peak memory belongs to this run alone."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, preset, samplers, repeats, device))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
