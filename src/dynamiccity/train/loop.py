@@ -60,6 +60,18 @@ def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr
 
 
+def bf16_pays(device: torch.device) -> bool:
+    """bf16 autocast helps on CUDA and on CPUs whose oneDNN has native bf16 (AVX-512 BF16 / AMX).
+
+    Elsewhere (e.g. AVX2-only CPUs) bf16 matmuls and convolutions are emulated and 10-100x slower.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def epoch_batches(n: int, cfg: TrainConfig, epoch: int, info: DistInfo) -> list[np.ndarray]:
     """This rank's batches of dataset indices for an epoch: a seeded shuffle split evenly across ranks."""
     order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
@@ -82,6 +94,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ddp = DistributedDataParallel(self.model) if info.enabled else self.model
         self.state = TrainState()
+        self.autocast = cfg.bf16 and bf16_pays(info.device)
         self.writer = None
         self._stop = False
 
@@ -152,7 +165,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.ddp.train()
-        loss, scalars = self.task.loss(self.ddp, batch)
+        with torch.autocast(self.info.device.type, torch.bfloat16, enabled=self.autocast):
+            loss, scalars = self.task.loss(self.ddp, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip:
