@@ -59,3 +59,14 @@ def test_rejects_bad_input():
         occupancy_iou(torch.zeros(3), torch.zeros(4), 2)
     with pytest.raises(ValueError, match=r"class ids must lie in \[0, 2\)"):
         occupancy_iou(torch.tensor([0, 2]), torch.tensor([0, 1]), 2)
+
+
+def test_class_histogram_and_distance():
+    from dynamiccity.metrics import class_histogram, histogram_distance
+
+    labels = np.array([[0, 0, 1, 1], [1, 2, 0, 3]])
+    np.testing.assert_allclose(class_histogram(labels, 4), [0, 0.6, 0.2, 0.2])
+    np.testing.assert_allclose(class_histogram(labels, 4, occupied_only=False), [0.375, 0.375, 0.125, 0.125])
+    assert histogram_distance([0, 1, 0], [0, 1, 0]) == 0
+    assert histogram_distance([0, 1, 0], [0, 0, 1]) == 1
+    assert histogram_distance(class_histogram(labels, 4), [0, 0.5, 0.5, 0]) == pytest.approx(0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from dynamiccity.data.classes import FREE
@@ -57,3 +58,22 @@ def occupancy_iou(
     cm = ConfusionMatrix(num_classes)
     cm.update(pred, target, valid)
     return cm.compute()
+
+
+def class_histogram(
+    labels: torch.Tensor | np.ndarray, num_classes: int, occupied_only: bool = True
+) -> np.ndarray:
+    """Share of each class among the voxels of `labels` (any shape); with `occupied_only`, among the
+    non-free voxels (class 0 gets 0). Sums to 1 unless there is nothing to count."""
+    counts = np.bincount(np.asarray(labels).reshape(-1), minlength=num_classes)[:num_classes].astype(
+        np.float64
+    )
+    if occupied_only:
+        counts[0] = 0.0
+    total = counts.sum()
+    return counts / total if total else counts
+
+
+def histogram_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Total-variation distance 0.5 * sum |p - q| between two class histograms (0 same, 1 disjoint)."""
+    return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())

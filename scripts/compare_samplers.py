@@ -1,0 +1,67 @@
+"""Compare samplers of a trained DiT: seconds per scene and class-histogram distance to a reference sampler.
+
+    python scripts/compare_samplers.py --dit RUN --vae RUN --num 8 --out docs/results/dit-.../samplers.json \
+        ddpm-1000 ddim-50 dpmpp-20 dpmpp-50
+
+The first sampler is the reference. Every sampler starts from the same seed. The real data's histogram
+(the windows the latents were encoded from) is reported beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from dynamiccity.atomic import write_text
+from dynamiccity.data import open_dataset
+from dynamiccity.dit.latents import read_manifest
+from dynamiccity.dit.run import load_dit
+from dynamiccity.dit.sampling import generate
+from dynamiccity.metrics import class_histogram, histogram_distance
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dit", required=True)
+    parser.add_argument("--vae", required=True)
+    parser.add_argument("--num", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("samplers", nargs="+", help="NAME-STEPS, the first is the reference")
+    args = parser.parse_args()
+
+    _, cfg, _ = load_dit(args.dit)
+    manifest = read_manifest(cfg.latents)
+    k = manifest["vae_config"]["num_classes"]
+    data = manifest["data"]
+    windows = open_dataset(data["path"], data["format"], frames=manifest["frames"], stride=manifest["frames"])
+    real = class_histogram(np.stack([windows[i].labels for i in range(len(windows))]), k)
+    results, reference = {}, None
+    for spec in args.samplers:
+        name, steps = spec.split("-")
+        scenes, facts = generate(args.dit, args.vae, args.num, name, int(steps), args.seed, args.batch)
+        hist = class_histogram(scenes, k)
+        reference = hist if reference is None else reference
+        results[spec] = {
+            "seconds_per_scene": facts["seconds_per_scene"],
+            "tv_to_reference": histogram_distance(hist, reference),
+            "tv_to_real": histogram_distance(hist, real),
+            "occupied_share": float((scenes != 0).mean()),
+            "histogram": hist.round(5).tolist(),
+        }
+        print(spec, json.dumps({k2: v for k2, v in results[spec].items() if k2 != "histogram"}), flush=True)
+    payload = {
+        "reference": args.samplers[0],
+        "num": args.num,
+        "seed": args.seed,
+        "real_histogram": real.round(5).tolist(),
+        "samplers": results,
+    }
+    write_text(args.out, json.dumps(payload, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
