@@ -56,7 +56,7 @@ DIT_PRESETS: dict[str, DiTConfig] = {
     "carlasc": DiTConfig(latent_sizes=(8, 64, 64, 4), hidden=384, depth=16, heads=8),
     "occ3d-waymo": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
     "occ3d-nuscenes": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
-    "synthtown-tiny": DiTConfig(latent_sizes=(4, 32, 32, 4), hidden=192, depth=8, heads=4),
+    "synthtown-tiny": DiTConfig(latent_sizes=(4, 32, 32, 4), hidden=128, depth=6, heads=4),
     "synthtown-micro": DiTConfig(
         latent_channels=8, latent_sizes=(2, 16, 16, 2), hidden=64, depth=2, heads=2, freq_dim=64
     ),
