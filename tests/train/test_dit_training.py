@@ -76,3 +76,12 @@ def test_wrong_vae_and_missing_latents_are_refused(latents, tmp_path):
     assert not (tmp_path / "s").exists()
     with pytest.raises(SystemExit):
         train_dit(tmp_path / "nowhere", tmp_path / "dit2", "--steps", "1")
+
+
+def test_ema_decay_warms_up_to_its_target():
+    from dynamiccity.train.loop import ema_decay
+
+    assert ema_decay(0.9999, 0) == 0.1
+    assert ema_decay(0.9999, 90) == pytest.approx(0.91)
+    assert ema_decay(0.9999, 10**6) == 0.9999
+    assert all(ema_decay(0.999, s) <= ema_decay(0.999, s + 1) for s in range(2000))

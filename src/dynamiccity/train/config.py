@@ -12,8 +12,8 @@ Schedule = Literal["constant", "step", "cosine"]
 class TrainConfig:
     """steps or epochs bound the run (steps wins when both are set). Learning rate: `lr`, linear warm-up
     over `warmup_steps`, then "step" (x `lr_gamma` every `lr_step_every` steps), "cosine" or "constant".
-    `ema`: decay of an exponential moving average of the weights, or None. `eval_every`: steps between
-    validations (None: at the end of every epoch). `bf16`: autocast to bfloat16 where it pays (CUDA, and
+    `ema`: decay of an exponential moving average of the weights (warmed up, see `loop.ema_decay`), or
+    None. `eval_every`: steps between validations (None: at the end of every epoch). `bf16`: autocast to bfloat16 where it pays (CUDA, and
     CPUs with native bf16; see `loop.bf16_pays`)."""
 
     steps: int | None = None

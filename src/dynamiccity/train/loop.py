@@ -60,6 +60,15 @@ def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr
 
 
+def ema_decay(target: float, step: int) -> float:
+    """The EMA decay at `step`, warmed up as min(target, (1 + step) / (10 + step)).
+
+    A fixed 0.9999 keeps e^-1 of the initial weights after 10,000 steps, which leaves short runs with an
+    average of an untrained model; the warm-up lets the average follow early training and reach the target.
+    """
+    return min(target, (1.0 + step) / (10.0 + step))
+
+
 def bf16_pays(device: torch.device) -> bool:
     """bf16 autocast helps on CUDA and on CPUs whose oneDNN has native bf16 (AVX-512 BF16 / AMX).
 
@@ -175,9 +184,10 @@ class Trainer:
             )
         self.optimizer.step()
         if self.ema is not None:
+            decay = ema_decay(self.cfg.ema, self.state.step)
             with torch.no_grad():
                 for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
-                    e.lerp_(p, 1.0 - self.cfg.ema)
+                    e.lerp_(p, 1.0 - decay)
         return {"loss": float(loss.detach()), "lr": lr, **scalars}
 
     def validate(self) -> None:
