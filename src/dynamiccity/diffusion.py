@@ -9,17 +9,21 @@ All samplers work on maps whose padding is fixed at zero: a `mask` keeps it ther
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
+
+from dynamiccity.config import StrictConfig
 
 Prediction = Literal["epsilon", "v_prediction"]
 SAMPLERS = ("ddpm", "ddim", "dpmpp")
 
 
 @dataclass(frozen=True)
-class DiffusionConfig:
+class DiffusionConfig(StrictConfig):
+    label = "diffusion config"
+
     train_steps: int = 1000
     beta_schedule: str = "linear"  # a diffusers name: linear, scaled_linear, squaredcos_cap_v2
     beta_start: float = 1e-4
@@ -29,16 +33,6 @@ class DiffusionConfig:
     def __post_init__(self) -> None:
         if self.prediction not in Prediction.__args__:
             raise ValueError(f"prediction must be one of {Prediction.__args__}, got {self.prediction!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DiffusionConfig:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown diffusion config key {unknown[0]!r}.")
-        return cls(**data)
 
     def _common(self) -> dict[str, Any]:
         return {

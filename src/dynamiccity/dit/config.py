@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
+from dynamiccity.config import StrictConfig
 from dynamiccity.rollout import ROLLOUTS
 
 
 @dataclass(frozen=True)
-class DiTConfig:
+class DiTConfig(StrictConfig):
     """The HexPlane DiT (paper Sec. 4.2; DESIGN.md, DiT).
 
     latent_sizes: the HexPlane's (T', X', Y', Z'); latent_channels its width C. rollout: "padded" (PRO),
     "vertical" or "unfold" (Table 5 ablations). The map is cut into patch x patch tokens of width `hidden`.
     """
+
+    label = "DiT config"
 
     latent_channels: int = 16
     latent_sizes: tuple[int, int, int, int] = (8, 64, 64, 4)
@@ -33,23 +35,6 @@ class DiTConfig:
             raise ValueError(f"hidden {self.hidden} must be divisible by heads {self.heads}.")
         if self.hidden % 4:
             raise ValueError(f"hidden {self.hidden} must be divisible by 4 (2D sin-cos position embedding).")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DiTConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown DiT config key {unknown[0]!r}.")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-    def with_overrides(self, **overrides: Any) -> DiTConfig:
-        unknown = sorted(set(overrides) - {f.name for f in fields(self)})
-        if unknown:
-            raise ValueError(f"unknown DiT config key {unknown[0]!r}.")
-        return replace(self, **overrides)
 
 
 DIT_PRESETS: dict[str, DiTConfig] = {

@@ -6,15 +6,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from dynamiccity.diffusion import DiffusionConfig
 from dynamiccity.dit.config import DiTConfig, dit_preset
 from dynamiccity.dit.latents import LatentSet
 from dynamiccity.dit.run import DiTRunConfig, DiTTask
 from dynamiccity.train.config import TrainConfig, route_overrides
-from dynamiccity.train.distributed import cleanup, setup_distributed
-from dynamiccity.train.loop import Trainer
+from dynamiccity.train.launch import launch_training
 
 # the release's recipe: AdamW 1e-4, constant rate, EMA 0.9999 (set ema lower for short runs)
 DEFAULT_TRAIN = {"lr": 1e-4, "schedule": "constant", "ema": 0.9999, "grad_clip": 1.0, "eval_every": 500}
@@ -63,25 +60,7 @@ def train_dit_run(
     device: str | None = None,
 ) -> dict | None:
     """Train (or resume) a DiT run in `out` with the shared Trainer; returns the summary on rank 0."""
-    info = setup_distributed(device)
-    try:
-        config_path = Path(out) / "config.yaml"
-        if resume and config_path.is_file():
-            cfg = DiTRunConfig.load(config_path)
-            extend = {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}
-            cfg = DiTRunConfig(
-                cfg.preset, cfg.model, cfg.diffusion, cfg.train.with_overrides(**extend), cfg.latents,
-                cfg.val_windows,
-            )  # fmt: skip
-        else:
-            cfg = resolve_dit_config(preset, latents, steps, epochs, overrides)
-        if info.enabled and info.device.type == "cpu":
-            torch.set_num_threads(max(1, torch.get_num_threads() // info.world_size))
-        if info.is_main:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            cfg.save(config_path)
-        trainer = Trainer(DiTTask(cfg, info.device), cfg.train, Path(out), info, cfg.to_dict())
-        summary = trainer.run(resume=resume)
-        return summary if info.is_main else None
-    finally:
-        cleanup(info)
+    return launch_training(
+        out, resume, device, steps, epochs, DiTRunConfig,
+        lambda: resolve_dit_config(preset, latents, steps, epochs, overrides), DiTTask,
+    )  # fmt: skip

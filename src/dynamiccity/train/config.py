@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from dynamiccity.config import StrictConfig
 
 Schedule = Literal["constant", "step", "cosine"]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(StrictConfig):
     """steps or epochs bound the run (steps wins when both are set). Learning rate: `lr`, linear warm-up
     over `warmup_steps`, then "step" (x `lr_gamma` every `lr_step_every` steps), "cosine" or "constant".
     `ema`: decay of an exponential moving average of the weights (warmed up, see `loop.ema_decay`), or
     None. `eval_every`: steps between validations (None: at the end of every epoch). `bf16`: autocast to bfloat16 where it pays (CUDA, and
     CPUs with native bf16; see `loop.bf16_pays`)."""
+
+    label = "train config"
 
     steps: int | None = None
     epochs: int | None = None
@@ -39,19 +43,6 @@ class TrainConfig:
             raise ValueError("set steps or epochs.")
         if self.schedule not in Schedule.__args__:
             raise ValueError(f"schedule must be one of {Schedule.__args__}, got {self.schedule!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown train config key {unknown[0]!r}.")
-        return cls(**data)
-
-    def with_overrides(self, **overrides: Any) -> TrainConfig:
-        return TrainConfig.from_dict({**self.to_dict(), **overrides}) if overrides else replace(self)
 
 
 def route_overrides(overrides: dict[str, Any], sections: dict[str, set[str]]) -> dict[str, dict[str, Any]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
+
+from dynamiccity.config import StrictConfig
 
 EncoderKind = Literal["projection", "avgpool"]
 DecoderKind = Literal["ess", "query"]
@@ -11,7 +13,7 @@ FusionKind = Literal["product", "sum"]
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(StrictConfig):
     """The HexPlane VAE (paper Sec. 4.1; DESIGN.md, VAE).
 
     frames, grid: the input window (T, (X, Y, Z)). downsample: (dT, dX, dY, dZ), the HexPlane is
@@ -19,6 +21,8 @@ class VAEConfig:
     (ablation). decoder: "ess" (Expansion & Squeeze then a conv decoder) or "query" (ablation: sample the
     planes at every voxel and decode per point). fusion: "product" (Hadamard, Eq. 2) or "sum" (ablation).
     """
+
+    label = "VAE config"
 
     num_classes: int = 12
     frames: int = 16
@@ -62,25 +66,6 @@ class VAEConfig:
     def feature_grid(self) -> tuple[int, int, int]:
         """(X', Y', Z') of the per-frame encoder features."""
         return self.latent_grid[1:]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VAEConfig:
-        """Strict: an unknown key is an error; tuples are restored from lists."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown VAE config key {unknown[0]!r}.")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**values)
-
-    def with_overrides(self, **overrides: Any) -> VAEConfig:
-        unknown = sorted(set(overrides) - {f.name for f in fields(self)})
-        if unknown:
-            raise ValueError(f"unknown VAE config key {unknown[0]!r}.")
-        return replace(self, **overrides)
 
 
 VAE_PRESETS: dict[str, VAEConfig] = {

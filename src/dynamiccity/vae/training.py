@@ -7,11 +7,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from dynamiccity.train.config import TrainConfig, route_overrides
-from dynamiccity.train.distributed import cleanup, setup_distributed
-from dynamiccity.train.loop import Trainer
+from dynamiccity.train.launch import launch_training
 from dynamiccity.vae.config import VAEConfig, vae_preset
 from dynamiccity.vae.run import DataSpec, LossSpec, VAERunConfig, VAETask
 
@@ -68,22 +65,7 @@ def train_vae_run(
     device: str | None = None,
 ) -> dict | None:
     """Train (or resume) a VAE run in `out`; returns the summary on rank 0."""
-    info = setup_distributed(device)
-    try:
-        config_path = Path(out) / "config.yaml"
-        if resume and config_path.is_file():
-            cfg = VAERunConfig.load(config_path)
-            extend = {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}
-            cfg = VAERunConfig(cfg.preset, cfg.model, cfg.train.with_overrides(**extend), cfg.data, cfg.loss)
-        else:
-            cfg = resolve_run_config(preset, data, format, steps, epochs, overrides, options)
-        if info.enabled and info.device.type == "cpu":
-            torch.set_num_threads(max(1, torch.get_num_threads() // info.world_size))
-        if info.is_main:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            cfg.save(config_path)
-        trainer = Trainer(VAETask(cfg, info.device), cfg.train, Path(out), info, cfg.to_dict())
-        summary = trainer.run(resume=resume)
-        return summary if info.is_main else None
-    finally:
-        cleanup(info)
+    return launch_training(
+        out, resume, device, steps, epochs, VAERunConfig,
+        lambda: resolve_run_config(preset, data, format, steps, epochs, overrides, options), VAETask,
+    )  # fmt: skip
