@@ -85,3 +85,20 @@ def test_ema_decay_warms_up_to_its_target():
     assert ema_decay(0.9999, 90) == pytest.approx(0.91)
     assert ema_decay(0.9999, 10**6) == 0.9999
     assert all(ema_decay(0.999, s) <= ema_decay(0.999, s + 1) for s in range(2000))
+
+
+def test_two_process_ddp_ends_with_identical_weights(latents, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "dynamiccity", "train-dit", "--preset", "synthtown-micro", "--latents", str(latents / "lat"),
+           "--out", str(out), "--steps", "2", "--set", "batch_size=2", *DIT_SET]  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step"] == 2 and len(summary["rank_checksums"]) == 2
+    assert summary["rank_checksums"][0] == summary["rank_checksums"][1]
