@@ -19,6 +19,7 @@ Nothing here depends on the batch size: masks are per map and apply to any batch
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,8 +47,8 @@ class Placement:
     col: int
 
 
-class Rollout:
-    """A layout of the six planes in one map. Subclasses define `placements` and the map size."""
+class Rollout(ABC):
+    """A layout of the six planes in one (C, H, W) map, cut into patch x patch tokens."""
 
     def __init__(self, sizes: tuple[int, int, int, int], patch: int) -> None:
         self.sizes = tuple(sizes)
@@ -60,50 +61,21 @@ class Rollout:
                 f"is not divisible by patch {patch}."
             )
 
-    # layout -------------------------------------------------------------------------------------------
+    @abstractmethod
     def _map_size(self) -> tuple[int, int]:
-        raise NotImplementedError
+        """(H, W) of the map."""
 
-    def placements(self) -> list[Placement]:
-        raise NotImplementedError
-
-    def _extent(self, place: Placement) -> tuple[int, int]:
-        rows, cols = self.shapes[place.name]
-        return (cols, rows) if place.transpose else (rows, cols)
-
-    # map <-> hexplane ---------------------------------------------------------------------------------
+    @abstractmethod
     def roll(self, hexplane: HexPlane) -> torch.Tensor:
         """HexPlane (B, C, ...) -> map (B, C, H, W), zero outside the planes."""
-        self._check(hexplane)
-        first = hexplane.xy
-        out = first.new_zeros(first.shape[0], first.shape[1], self.height, self.width)
-        planes = hexplane.as_dict()
-        for place in self.placements():
-            plane = planes[place.name]
-            plane = plane.transpose(-1, -2) if place.transpose else plane
-            h, w = plane.shape[-2:]
-            out[:, :, place.row : place.row + h, place.col : place.col + w] = plane
-        return out
 
+    @abstractmethod
     def unroll(self, grid: torch.Tensor) -> HexPlane:
         """map (B, C, H, W) -> HexPlane: the exact inverse of `roll` on the real region."""
-        if grid.ndim != 4 or tuple(grid.shape[-2:]) != (self.height, self.width):
-            raise ValueError(f"expected a (B, C, {self.height}, {self.width}) map, got {tuple(grid.shape)}.")
-        planes = {}
-        for place in self.placements():
-            h, w = self._extent(place)
-            plane = grid[:, :, place.row : place.row + h, place.col : place.col + w]
-            planes[place.name] = plane.transpose(-1, -2) if place.transpose else plane
-        return HexPlane.from_planes({k: v.contiguous() for k, v in planes.items()})
 
-    # masks --------------------------------------------------------------------------------------------
+    @abstractmethod
     def pixel_mask(self) -> torch.Tensor:
         """(H, W) bool: True where a plane feature lies."""
-        mask = torch.zeros(self.height, self.width, dtype=torch.bool)
-        for place in self.placements():
-            h, w = self._extent(place)
-            mask[place.row : place.row + h, place.col : place.col + w] = True
-        return mask
 
     def token_mask(self) -> torch.Tensor:
         """(H/p * W/p,) bool in patch row-major order: True for patches holding any real feature."""
@@ -122,8 +94,52 @@ class Rollout:
             if got != self.shapes[name]:
                 raise ValueError(f"plane {name} is {got}, the rollout expects {self.shapes[name]}.")
 
+    def _check_map(self, grid: torch.Tensor) -> None:
+        if grid.ndim != 4 or tuple(grid.shape[-2:]) != (self.height, self.width):
+            raise ValueError(f"expected a (B, C, {self.height}, {self.width}) map, got {tuple(grid.shape)}.")
 
-class PaddedRollout(Rollout):
+
+class PlacedRollout(Rollout):
+    """A rollout that places each whole plane (possibly transposed) at a corner of the map."""
+
+    @abstractmethod
+    def placements(self) -> list[Placement]:
+        """Where each of the six planes goes."""
+
+    def _extent(self, place: Placement) -> tuple[int, int]:
+        rows, cols = self.shapes[place.name]
+        return (cols, rows) if place.transpose else (rows, cols)
+
+    def roll(self, hexplane: HexPlane) -> torch.Tensor:
+        self._check(hexplane)
+        first = hexplane.xy
+        out = first.new_zeros(first.shape[0], first.shape[1], self.height, self.width)
+        planes = hexplane.as_dict()
+        for place in self.placements():
+            plane = planes[place.name]
+            plane = plane.transpose(-1, -2) if place.transpose else plane
+            h, w = plane.shape[-2:]
+            out[:, :, place.row : place.row + h, place.col : place.col + w] = plane
+        return out
+
+    def unroll(self, grid: torch.Tensor) -> HexPlane:
+        self._check_map(grid)
+        planes = {}
+        for place in self.placements():
+            h, w = self._extent(place)
+            plane = grid[:, :, place.row : place.row + h, place.col : place.col + w]
+            planes[place.name] = plane.transpose(-1, -2) if place.transpose else plane
+        return HexPlane.from_planes({k: v.contiguous() for k, v in planes.items()})
+
+    def pixel_mask(self) -> torch.Tensor:
+        mask = torch.zeros(self.height, self.width, dtype=torch.bool)
+        for place in self.placements():
+            h, w = self._extent(place)
+            mask[place.row : place.row + h, place.col : place.col + w] = True
+        return mask
+
+
+class PaddedRollout(PlacedRollout):
     """The Padded Rollout Operation: an (X'+T'+Z') x (Y'+Z'+T') map (square when X' = Y')."""
 
     def _map_size(self) -> tuple[int, int]:
@@ -142,7 +158,7 @@ class PaddedRollout(Rollout):
         ]
 
 
-class VerticalConcat(Rollout):
+class VerticalConcat(PlacedRollout):
     """Ablation: the planes stacked vertically as stored, each padded on the right to the widest plane."""
 
     def _map_size(self) -> tuple[int, int]:
@@ -169,9 +185,6 @@ class DirectUnfold(Rollout):
                 raise ValueError(f"DirectUnfold: plane {name} ({r}x{c}) is not divisible by patch {p}.")
         return p, sum(r * c for r, c in self.shapes.values()) // p
 
-    def placements(self) -> list[Placement]:
-        raise TypeError("DirectUnfold reorders patches; it has no plane placements.")
-
     def roll(self, hexplane: HexPlane) -> torch.Tensor:
         self._check(hexplane)
         p = self.patch
@@ -179,8 +192,7 @@ class DirectUnfold(Rollout):
         return torch.cat(strips, dim=-1)
 
     def unroll(self, grid: torch.Tensor) -> HexPlane:
-        if grid.ndim != 4 or tuple(grid.shape[-2:]) != (self.height, self.width):
-            raise ValueError(f"expected a (B, C, {self.height}, {self.width}) map, got {tuple(grid.shape)}.")
+        self._check_map(grid)
         p, planes, col = self.patch, {}, 0
         for name in PLANES:
             r, c = self.shapes[name]

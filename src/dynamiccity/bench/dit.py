@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import resource
 import time
 
 import torch
 
-from dynamiccity.bench.vae import _timed
+from dynamiccity.bench.common import peak_mb, rss_mb, run_isolated, sync, timed
 from dynamiccity.diffusion import Diffusion, DiffusionConfig, guided
 from dynamiccity.dit.config import dit_preset
 from dynamiccity.dit.model import HexPlaneDiT
 
 GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu") -> dict:
@@ -27,7 +21,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     torch.manual_seed(0)
     cfg = dit_preset(preset)
-    base = _rss_mb()
+    base = rss_mb()
     model = HexPlaneDiT(cfg).to(device)
     diffusion = Diffusion(DiffusionConfig())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -41,21 +35,21 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         loss.backward()
         opt.step()
 
-    step_s = _timed(lambda: step(1), repeats, device)
-    peak_b1 = _peak(device, base)
-    step_b8 = _timed(lambda: step(8), 1, device)
+    step_s = timed(lambda: step(1), repeats, device)
+    peak_b1 = peak_mb(device, base)
+    step_b8 = timed(lambda: step(8), 1, device)
     model.eval()
     cond = torch.zeros(1, cfg.hidden, device=device)
     denoise = guided(model, cond, torch.zeros_like(cond), GUIDANCE)
     x = torch.randn(1, *shape, device=device)
     t = torch.tensor([500], device=device)
     with torch.no_grad():
-        per_step = _timed(lambda: denoise(x, t), repeats, device)
+        per_step = timed(lambda: denoise(x, t), repeats, device)
     vae_cfg = vae_preset(preset)
     vae = HexPlaneVAE(vae_cfg).to(device).eval()
     latent = model.unroll(torch.randn(1, *shape, device=device) * mask)
     with torch.no_grad():
-        decode_s = _timed(lambda: vae.decode(latent).argmax(-1), 1, device)
+        decode_s = timed(lambda: vae.decode(latent).argmax(-1), 1, device)
     sample_s = {}
     for sampler, steps in samplers:
         start = time.perf_counter()
@@ -64,7 +58,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
                 denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask
             )
             scene = vae.decode(model.unroll(grid)).argmax(-1)
-        _sync(device)
+        sync(device)
         sample_s[f"{sampler}-{steps}"] = time.perf_counter() - start
         del scene
     return {
@@ -77,7 +71,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         "train_step_s": step_s,
         "train_step_s_b8": step_b8,
         "peak_mem_mb": peak_b1,
-        "peak_mem_mb_with_b8": _peak(device, base),
+        "peak_mem_mb_with_b8": peak_mb(device, base),
         "per_step_s": per_step,
         "guidance_scale": GUIDANCE,
         "decode_s": decode_s,
@@ -86,29 +80,8 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     }
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def _peak(device: str, base: float) -> float:
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated() / 2**20
-    return _rss_mb() - base
-
-
-def _child(queue, preset, samplers, repeats, device) -> None:
-    queue.put(measure(preset, samplers, repeats, device))
-
-
 def measure_isolated(
     preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu"
 ) -> dict:
     """`measure` in a fresh process, so the peak memory belongs to this run alone."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, preset, samplers, repeats, device))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    return run_isolated(measure, preset, samplers, repeats, device)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import resource
-import time
 from dataclasses import asdict, dataclass
 
 import torch
 
+from dynamiccity.bench.common import peak_mb, rss_mb, run_isolated, timed
 from dynamiccity.losses import vae_loss
 from dynamiccity.vae.config import VAEConfig
 
@@ -29,10 +27,6 @@ class VAEBench:
     device: str
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
     """A real SynthTown window at the model's grid (structure matters for nothing here but realism)."""
     from dynamiccity.data.scene import GridSpec
@@ -49,7 +43,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
 
     torch.manual_seed(0)
     labels = _structured_labels(cfg, batch).to(device)
-    base = _rss_mb()
+    base = rss_mb()
     model = HexPlaneVAE(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
@@ -60,15 +54,15 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
         loss.backward()
         opt.step()
 
-    step_s = _timed(step, repeats, device)
+    step_s = timed(step, repeats, device)
     model.eval()
 
     def infer() -> None:
         with torch.no_grad():
             model.decode(model.encode(labels)).argmax(-1)
 
-    infer_s = _timed(infer, repeats, device)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else _rss_mb() - base
+    infer_s = timed(infer, repeats, device)
+    peak = peak_mb(device, base)
     latent = model.encode(labels[:1]).numel_per_sample()
     voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
     return VAEBench(
@@ -77,31 +71,12 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     )  # fmt: skip
 
 
-def _timed(fn, repeats: int, device: str) -> float:
-    fn()  # warm-up
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
-
-
-def _child(queue, preset, cfg, batch, repeats, device) -> None:
-    queue.put(asdict(measure(preset, cfg, batch, repeats, device)))
+def _measure_as_dict(preset: str, cfg: VAEConfig, batch: int, repeats: int, device: str) -> dict:
+    return asdict(measure(preset, cfg, batch, repeats, device))
 
 
 def measure_isolated(
     preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, device: str = "cpu"
 ) -> dict:
     """`measure` in a fresh process, so the peak memory belongs to this configuration alone."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, preset, cfg, batch, repeats, device))
-    proc.start()
-    proc.join()
-    if proc.exitcode != 0:
-        raise RuntimeError(f"the benchmark process for {preset} ({cfg.encoder}/{cfg.decoder}) failed.")
-    return queue.get()
+    return run_isolated(_measure_as_dict, preset, cfg, batch, repeats, device)

@@ -10,6 +10,10 @@ from dynamiccity.data.derive import CommandRule, bev_layout, ego_command, ego_tr
 from dynamiccity.data.reader import OccupancyReader
 from dynamiccity.data.scene import SceneInfo
 
+# split names that mean "training" and "held-out validation" across the supported layouts
+TRAIN_SPLITS = ("train", "training")
+VAL_SPLITS = ("val", "validation")
+
 
 class Window(NamedTuple):
     """One training window (collates with torch's default collate into batched tensors).

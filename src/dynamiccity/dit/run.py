@@ -10,6 +10,7 @@ import torch
 import yaml
 from torch import nn
 
+from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
 from dynamiccity.diffusion import Diffusion, DiffusionConfig
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.latents import LatentSet
@@ -17,9 +18,6 @@ from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.rollout import build_rollout
 from dynamiccity.train.checkpoint import load_checkpoint, load_extra
 from dynamiccity.train.config import TrainConfig
-
-TRAIN_SPLITS = ("train", "training")
-VAL_SPLITS = ("val", "validation")
 
 
 @dataclass(frozen=True)

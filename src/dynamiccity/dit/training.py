@@ -10,7 +10,7 @@ from dynamiccity.diffusion import DiffusionConfig
 from dynamiccity.dit.config import DiTConfig, dit_preset
 from dynamiccity.dit.latents import LatentSet
 from dynamiccity.dit.run import DiTRunConfig, DiTTask
-from dynamiccity.train.config import TrainConfig, route_overrides
+from dynamiccity.train.config import TrainConfig, resolve_train, route_overrides
 from dynamiccity.train.launch import launch_training
 
 # the release's recipe: AdamW 1e-4, constant rate, EMA 0.9999 (set ema lower for short runs)
@@ -32,18 +32,12 @@ def resolve_dit_config(
     model = dit_preset(preset).with_overrides(
         latent_channels=data.channels, latent_sizes=data.sizes, **routed["model"]
     )
-    train = {**DEFAULT_TRAIN, **routed["train"]}
-    if steps is not None:
-        train["steps"] = steps
-    if epochs is not None:
-        train["epochs"] = epochs
-    if "steps" not in train and "epochs" not in train:
-        raise ValueError("say how long to train: --steps N or --epochs N.")
+    train = resolve_train(DEFAULT_TRAIN, routed["train"], steps, epochs)
     return DiTRunConfig(
         preset,
         model,
         DiffusionConfig(**routed["diffusion"]),
-        TrainConfig(**train),
+        train,
         str(latents),
         **routed["run"],
     )

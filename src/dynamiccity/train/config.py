@@ -56,3 +56,14 @@ def route_overrides(overrides: dict[str, Any], sections: dict[str, set[str]]) ->
             raise ValueError(f"unknown config key {key!r}.")
         routed[owners[0]][name] = tuple(value) if isinstance(value, list) else value
     return routed
+
+
+def resolve_train(
+    defaults: dict[str, Any], overrides: dict[str, Any], steps: int | None, epochs: int | None
+) -> TrainConfig:
+    """A model's training defaults, then `--set` overrides, then the run length from --steps/--epochs."""
+    train = {**defaults, **overrides}
+    train.update({k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None})
+    if train.get("steps") is None and train.get("epochs") is None:
+        raise ValueError("say how long to train: --steps N or --epochs N.")
+    return TrainConfig(**train)

@@ -8,7 +8,8 @@ import torch
 
 from dynamiccity.data import open_dataset
 from dynamiccity.data.classes import CLASS_NAMES
-from dynamiccity.vae.run import TRAIN_SPLITS, VAL_SPLITS, check_grid, confusion_of, load_vae, val_indices
+from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
+from dynamiccity.vae.run import check_grid, confusion_of, load_vae, val_indices
 
 SPLITS = {"train": TRAIN_SPLITS, "val": VAL_SPLITS, "all": None}
 

@@ -13,7 +13,7 @@ import yaml
 from torch import nn
 
 from dynamiccity.data import open_dataset
-from dynamiccity.data.windows import WindowDataset
+from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS, WindowDataset
 from dynamiccity.losses import class_weights, vae_loss
 from dynamiccity.metrics import ConfusionMatrix
 from dynamiccity.train.checkpoint import load_checkpoint
@@ -22,9 +22,6 @@ from dynamiccity.vae.config import VAEConfig
 from dynamiccity.vae.model import HexPlaneVAE
 
 log = logging.getLogger(__name__)
-
-TRAIN_SPLITS = ("train", "training")
-VAL_SPLITS = ("val", "validation")
 
 
 @dataclass(frozen=True)

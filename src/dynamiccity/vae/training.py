@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from dynamiccity.train.config import TrainConfig, route_overrides
+from dynamiccity.train.config import TrainConfig, resolve_train, route_overrides
 from dynamiccity.train.launch import launch_training
 from dynamiccity.vae.config import VAEConfig, vae_preset
 from dynamiccity.vae.run import DataSpec, LossSpec, VAERunConfig, VAETask
@@ -39,17 +39,11 @@ def resolve_run_config(
 ) -> VAERunConfig:
     routed = split_overrides(overrides)
     model = vae_preset(preset).with_overrides(**routed["model"])
-    train = {**DEFAULT_TRAIN, **routed["train"]}
-    if steps is not None:
-        train["steps"] = steps
-    if epochs is not None:
-        train["epochs"] = epochs
-    if "steps" not in train and "epochs" not in train:
-        raise ValueError("say how long to train: --steps N or --epochs N.")
+    train = resolve_train(DEFAULT_TRAIN, routed["train"], steps, epochs)
     spec = DataSpec(
         path=str(data), format=format, options={k: str(v) for k, v in options.items()}, **routed["data"]
     )
-    return VAERunConfig(preset, model, TrainConfig(**train), spec, LossSpec(**routed["loss"]))
+    return VAERunConfig(preset, model, train, spec, LossSpec(**routed["loss"]))
 
 
 def train_vae_run(
