@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields, replace
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 C = TypeVar("C", bound="StrictConfig")
@@ -29,3 +30,20 @@ class StrictConfig:
         if unknown:
             raise ValueError(f"unknown {cls.label} key {unknown[0]!r}.")
         return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+class YamlRunFile:
+    """Mixin for run configs (with `to_dict`/`from_dict`): RUN_DIR/config.yaml written atomically and read back."""
+
+    def save(self, path: str | Path) -> None:
+        import yaml
+
+        from dynamiccity.atomic import write_text
+
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: str | Path):
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()))

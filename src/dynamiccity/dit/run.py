@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
+from dynamiccity.config import YamlRunFile
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
 from dynamiccity.diffusion import Diffusion, DiffusionConfig
 from dynamiccity.dit.config import DiTConfig
@@ -21,7 +21,7 @@ from dynamiccity.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
-class DiTRunConfig:
+class DiTRunConfig(YamlRunFile):
     """Everything that defines a DiT run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
 
     preset: str
@@ -55,15 +55,6 @@ class DiTRunConfig:
             latents=data["latents"],
             val_windows=data.get("val_windows", 16),
         )
-
-    def save(self, path: Path) -> None:
-        from dynamiccity.atomic import write_text
-
-        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    @classmethod
-    def load(cls, path: Path) -> DiTRunConfig:
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
 
 
 class DiTTask:

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
+from dynamiccity.config import YamlRunFile
 from dynamiccity.data import open_dataset
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS, WindowDataset
 from dynamiccity.losses import class_weights, vae_loss
@@ -43,7 +43,7 @@ class LossSpec:
 
 
 @dataclass(frozen=True)
-class VAERunConfig:
+class VAERunConfig(YamlRunFile):
     """Everything that defines a VAE run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
 
     preset: str
@@ -73,15 +73,6 @@ class VAERunConfig:
             data=_strict(DataSpec, data["data"]),
             loss=_strict(LossSpec, data.get("loss", {})),
         )
-
-    def save(self, path: Path) -> None:
-        from dynamiccity.atomic import write_text
-
-        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    @classmethod
-    def load(cls, path: Path) -> VAERunConfig:
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
 
 
 def _strict(kind, data: dict[str, Any]):
