@@ -115,7 +115,9 @@ class Diffusion:
         """
         scheduler = make_scheduler(self.cfg, sampler)
         scheduler.set_timesteps(steps, device=device)
-        x = torch.randn(shape, generator=generator, device=device) * scheduler.init_noise_sigma
+        # noise is drawn where the generator lives, so a seed gives the same scene on every device
+        noise_device = generator.device if generator is not None else device
+        x = torch.randn(shape, generator=generator, device=noise_device).to(device) * scheduler.init_noise_sigma
         if mask is not None:
             x = x * mask
         for i, t in enumerate(scheduler.timesteps):

@@ -10,6 +10,7 @@ from dynamiccity.bench.common import peak_mb, rss_mb, run_isolated, sync, timed
 from dynamiccity.diffusion import Diffusion, DiffusionConfig, guided
 from dynamiccity.dit.config import dit_preset
 from dynamiccity.dit.model import HexPlaneDiT
+from dynamiccity.train.loop import bf16_pays
 
 GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
 
@@ -20,6 +21,11 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     from dynamiccity.vae.model import HexPlaneVAE
 
     torch.manual_seed(0)
+    bf16 = bf16_pays(torch.device(device))
+
+    def autocast() -> torch.autocast:
+        return torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
+
     cfg = dit_preset(preset)
     base = rss_mb()
     model = HexPlaneDiT(cfg).to(device)
@@ -30,7 +36,8 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     def step(batch: int):
         x0 = torch.randn(batch, *shape, device=device) * mask
-        loss = diffusion.loss(model, x0, mask)
+        with autocast():
+            loss = diffusion.loss(model, x0, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -43,19 +50,19 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     denoise = guided(model, cond, torch.zeros_like(cond), GUIDANCE)
     x = torch.randn(1, *shape, device=device)
     t = torch.tensor([500], device=device)
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         per_step = timed(lambda: denoise(x, t), repeats, device)
     vae_cfg = vae_preset(preset)
     vae = HexPlaneVAE(vae_cfg).to(device).eval()
     latent = model.unroll(torch.randn(1, *shape, device=device) * mask)
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         decode_s = timed(lambda: vae.decode(latent).argmax(-1), 1, device)
     sample_s = {}
     for sampler, steps in samplers:
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             grid = diffusion.sample(
-                denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask
+                denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask, device
             )
             scene = vae.decode(model.unroll(grid)).argmax(-1)
         sync(device)
@@ -65,6 +72,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         "preset": preset,
         "device": device,
         "threads": torch.get_num_threads(),
+        "autocast_bf16": bf16,
         "params": sum(p.numel() for p in model.parameters()),
         "tokens": model.num_tokens,
         "real_tokens": model.num_real_tokens,

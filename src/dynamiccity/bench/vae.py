@@ -8,6 +8,7 @@ import torch
 
 from dynamiccity.bench.common import peak_mb, rss_mb, run_isolated, timed
 from dynamiccity.losses import vae_loss
+from dynamiccity.train.loop import bf16_pays
 from dynamiccity.vae.config import VAEConfig
 
 
@@ -25,6 +26,7 @@ class VAEBench:
     compression_ratio: float
     latent_floats: int
     device: str
+    autocast_bf16: bool
 
 
 def _structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
@@ -42,14 +44,20 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     from dynamiccity.vae.model import HexPlaneVAE
 
     torch.manual_seed(0)
+    bf16 = bf16_pays(torch.device(device))
+
+    def autocast() -> torch.autocast:
+        return torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
+
     labels = _structured_labels(cfg, batch).to(device)
     base = rss_mb()
     model = HexPlaneVAE(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def step() -> None:
-        out = model(labels)
-        loss = vae_loss(out.logits, labels, out.posterior.kl()).total
+        with autocast():
+            out = model(labels)
+            loss = vae_loss(out.logits, labels, out.posterior.kl()).total
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -58,7 +66,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     model.eval()
 
     def infer() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model.decode(model.encode(labels)).argmax(-1)
 
     infer_s = timed(infer, repeats, device)
@@ -67,7 +75,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
     return VAEBench(
         preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, peak,
-        sum(p.numel() for p in model.parameters()), voxels / latent, latent, device,
+        sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16,
     )  # fmt: skip
 
 
