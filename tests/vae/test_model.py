@@ -162,3 +162,13 @@ def test_overfit_one_batch():
         opt.step()
     pred = model.decode(model.encode(labels)).argmax(-1)
     assert occupancy_iou(pred, labels, 12)["miou"] > 0.9
+
+
+def test_chunked_attention_matches_one_call(monkeypatch):
+    """Attention over more sequences than one kernel call takes is split, with the same result."""
+    from dynamiccity.vae import projection
+
+    q, k, v = (torch.randn(10, 2, 5, 4) for _ in range(3))
+    whole = F.scaled_dot_product_attention(q, k, v)
+    monkeypatch.setattr(projection, "MAX_SEQUENCES", 3)
+    torch.testing.assert_close(projection.chunked_attention(q, k, v), whole)
