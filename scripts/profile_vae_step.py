@@ -57,8 +57,10 @@ def main() -> None:
     for _ in range(args.repeats):
         step()
     sync()
-    print(f"{args.preset} {args.encoder}/{args.decoder} on {device}, cudnn.benchmark={args.cudnn_benchmark}, "
-          f"bf16={bf16}: {(time.perf_counter() - start) / args.repeats:.4f} s/step")
+    print(
+        f"{args.preset} {args.encoder}/{args.decoder} on {device}, cudnn.benchmark={args.cudnn_benchmark}, "
+        f"bf16={bf16}: {(time.perf_counter() - start) / args.repeats:.4f} s/step"
+    )
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)

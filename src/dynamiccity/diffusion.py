@@ -117,7 +117,10 @@ class Diffusion:
         scheduler.set_timesteps(steps, device=device)
         # noise is drawn where the generator lives, so a seed gives the same scene on every device
         noise_device = generator.device if generator is not None else device
-        x = torch.randn(shape, generator=generator, device=noise_device).to(device) * scheduler.init_noise_sigma
+        x = (
+            torch.randn(shape, generator=generator, device=noise_device).to(device)
+            * scheduler.init_noise_sigma
+        )
         if mask is not None:
             x = x * mask
         for i, t in enumerate(scheduler.timesteps):

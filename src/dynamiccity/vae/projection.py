@@ -13,7 +13,6 @@ from torch import nn
 
 from dynamiccity.vae.config import VAEConfig
 
-
 MAX_SEQUENCES = 16384
 """Sequences per attention call: CUDA kernels put the batch in a grid axis of at most 65535 blocks, and the
 Occ3D presets reduce ~80,000 sequences (x heads) at once: cuDNN fails outright there."""
