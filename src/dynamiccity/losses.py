@@ -19,13 +19,15 @@ IGNORE = 255
 def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
     """Gradient of the Lovasz extension of the Jaccard loss w.r.t. sorted errors (Berman et al. 2018, Alg. 1).
 
-    gt_sorted: (P, C) float 0/1 foreground indicators, each column sorted by decreasing error.
+    gt_sorted: (C, P) float 0/1 foreground indicators, each row sorted by decreasing error. Rows, not
+    columns: a scan along the last axis is parallel over P, while CUDA's scan along the first axis of a
+    (P, C) tensor runs one thread per column (1.2 s of a 1.3 s CarlaSC training step on an H200).
     """
-    gts = gt_sorted.sum(dim=0, keepdim=True)
-    intersection = gts - gt_sorted.cumsum(dim=0)
-    union = gts + (1.0 - gt_sorted).cumsum(dim=0)
+    gts = gt_sorted.sum(dim=1, keepdim=True)
+    intersection = gts - gt_sorted.cumsum(dim=1)
+    union = gts + (1.0 - gt_sorted).cumsum(dim=1)
     jaccard = 1.0 - intersection / union
-    return torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]], dim=0)
+    return torch.cat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], dim=1)
 
 
 def lovasz_softmax(probs: torch.Tensor, labels: torch.Tensor, ignore: int | None = None) -> torch.Tensor:
@@ -44,11 +46,11 @@ def lovasz_softmax(probs: torch.Tensor, labels: torch.Tensor, ignore: int | None
     if labels.numel() == 0:
         return probs.sum() * 0.0
     present = torch.unique(labels)
-    fg = (labels[:, None] == present[None]).to(probs.dtype)  # (N, C present)
-    errors = (fg - probs[:, present]).abs()
-    errors_sorted, order = torch.sort(errors, dim=0, descending=True)
-    grad = lovasz_grad(torch.gather(fg, 0, order))
-    return (errors_sorted * grad).sum(dim=0).mean()
+    fg = (labels[None] == present[:, None]).to(probs.dtype)  # (C present, N)
+    errors = (fg - probs.T[present]).abs()
+    errors_sorted, order = torch.sort(errors, dim=1, descending=True)
+    grad = lovasz_grad(torch.gather(fg, 1, order))
+    return (errors_sorted * grad).sum(dim=1).mean()
 
 
 def class_weights(counts: np.ndarray | torch.Tensor, power: float = 1.0 / 3.0) -> torch.Tensor:
