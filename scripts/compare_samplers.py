@@ -4,7 +4,9 @@
         ddpm-1000 ddim-50 dpmpp-20 dpmpp-50
 
 The first sampler is the reference. Every sampler starts from the same seed. The real data's histogram
-(the windows the latents were encoded from) is reported beside them.
+(the windows the latents were encoded from) is reported beside them, and so is the noise floor: the
+distance between the reference and the reference run again from another seed. A sampler whose distance to
+the reference is at that floor cannot be told apart from it with `--num` scenes.
 """
 
 from __future__ import annotations
@@ -53,8 +55,13 @@ def main() -> None:
             "histogram": hist.round(5).tolist(),
         }
         print(spec, json.dumps({k2: v for k2, v in results[spec].items() if k2 != "histogram"}), flush=True)
+    name, steps = args.samplers[0].split("-")
+    reseeded, _ = generate(args.dit, args.vae, args.num, name, int(steps), args.seed + 1, args.batch)
+    floor = histogram_distance(class_histogram(reseeded, k), reference)
+    print(f"noise floor ({args.samplers[0]}, seed {args.seed} vs {args.seed + 1}): {floor:.4f}", flush=True)
     payload = {
         "reference": args.samplers[0],
+        "noise_floor": floor,
         "num": args.num,
         "seed": args.seed,
         "real_histogram": real.round(5).tolist(),
