@@ -72,7 +72,7 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     "carlasc": VAEConfig(num_classes=12, frames=16, grid=(128, 128, 8)),
     "occ3d-waymo": VAEConfig(num_classes=12, frames=16, grid=(200, 200, 16)),
     "occ3d-nuscenes": VAEConfig(num_classes=12, frames=16, grid=(200, 200, 16)),
-    "synthtown-tiny": VAEConfig(frames=8, grid=(64, 64, 8), dec_channels=32, query_hidden=32),
+    "synthtown-tiny": VAEConfig(frames=8, grid=(64, 64, 8), dec_channels=64, query_hidden=32),
     "synthtown-micro": VAEConfig(
         frames=4, grid=(32, 32, 4), channels=8, embed_dim=8, latent_channels=8, proj_mlp=16,
         dec_channels=16, out_channels=16, query_hidden=16, pe_freqs=2,
