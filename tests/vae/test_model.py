@@ -172,3 +172,24 @@ def test_chunked_attention_matches_one_call(monkeypatch):
     whole = F.scaled_dot_product_attention(q, k, v)
     monkeypatch.setattr(projection, "MAX_SEQUENCES", 3)
     torch.testing.assert_close(projection.chunked_attention(q, k, v), whole)
+
+
+@pytest.mark.parametrize("decoder", ["ess", "query"])
+def test_recompute_gives_the_same_gradients(decoder):
+    """Activation checkpointing changes memory, not the loss or a single gradient (dropout included)."""
+    cfg = vae_preset("synthtown-micro").with_overrides(decoder=decoder)
+    labels = torch.randint(0, cfg.num_classes, (2, cfg.frames, *cfg.grid))
+    grads = []
+    for recompute in (False, True):
+        torch.manual_seed(0)
+        model = HexPlaneVAE(cfg.with_overrides(recompute=recompute)).train()
+        torch.manual_seed(1)
+        out = model(labels)
+        loss = (
+            F.cross_entropy(out.logits.reshape(-1, cfg.num_classes), labels.reshape(-1)) + out.posterior.kl()
+        )
+        loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], msg=name)

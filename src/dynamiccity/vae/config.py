@@ -20,6 +20,9 @@ class VAEConfig(StrictConfig):
     (T/dT, X/dX, Y/dY, Z/dZ). encoder: "projection" (transformers reading a learned token) or "avgpool"
     (ablation). decoder: "ess" (Expansion & Squeeze then a conv decoder) or "query" (ablation: sample the
     planes at every voxel and decode per point). fusion: "product" (Hadamard, Eq. 2) or "sum" (ablation).
+    recompute: in training, keep only the inputs of the encoders, the plane encoder and the voxel decoder,
+    and recompute their insides during backward (activation checkpointing): the same gradients for less
+    memory and one more forward pass. It changes how the model runs, not what it computes.
     """
 
     label = "VAE config"
@@ -43,6 +46,7 @@ class VAEConfig(StrictConfig):
     encoder: EncoderKind = "projection"
     decoder: DecoderKind = "ess"
     fusion: FusionKind = "product"
+    recompute: bool = False
 
     def __post_init__(self) -> None:
         choices = {"encoder": EncoderKind, "decoder": DecoderKind, "fusion": FusionKind}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from einops import rearrange
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from dynamiccity.hexplane import HexPlane
 from dynamiccity.vae.config import VAEConfig
@@ -53,9 +54,15 @@ class HexPlaneVAE(nn.Module):
             )
         # a channels-last (N, E, X, Y, Z) view: oneDNN's 3D convolutions are ~1.4x faster in that layout
         x = rearrange(self.embed(labels.long()), "b t x y z e -> (b t) e x y z")
-        spatial = rearrange(self.spatial_encoder(x), "(b t) c x y z -> b t c x y z", b=b)
-        temporal = rearrange(self.temporal_encoder(x), "(b t) c x y z -> b t c x y z", b=b)
-        return self.latent_head(self.plane_encoder(spatial, temporal))
+        spatial = rearrange(self._run(self.spatial_encoder, x), "(b t) c x y z -> b t c x y z", b=b)
+        temporal = rearrange(self._run(self.temporal_encoder, x), "(b t) c x y z -> b t c x y z", b=b)
+        return self.latent_head(self._run(self.plane_encoder, spatial, temporal))
+
+    def _run(self, stage: nn.Module, *inputs):
+        """stage(*inputs), recomputed in backward when `cfg.recompute` (activation checkpointing)."""
+        if self.cfg.recompute and self.training and torch.is_grad_enabled():
+            return checkpoint(stage, *inputs, use_reentrant=False)
+        return stage(*inputs)
 
     @torch.no_grad()
     def encode(self, labels: torch.Tensor) -> HexPlane:
@@ -70,7 +77,7 @@ class HexPlaneVAE(nn.Module):
     def decode(self, latent: HexPlane) -> torch.Tensor:
         """HexPlane (B, C_latent, ...) -> logits (B, T, X, Y, Z, K), a channels-last view."""
         b = latent.batch_size
-        logits = self.voxel_decoder(self.latent_decoder(latent))  # (B*T, K, X, Y, Z)
+        logits = self._run(self.voxel_decoder, self.latent_decoder(latent))  # (B*T, K, X, Y, Z)
         return rearrange(logits, "(b t) k x y z -> b t x y z k", b=b)
 
     def forward(self, labels: torch.Tensor, sample: bool = True) -> VAEOutput:
