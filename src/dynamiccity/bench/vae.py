@@ -27,6 +27,7 @@ class VAEBench:
     latent_floats: int
     device: str
     autocast_bf16: bool
+    recompute: bool
 
 
 def _structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
@@ -75,7 +76,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
     return VAEBench(
         preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, peak,
-        sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16,
+        sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16, cfg.recompute,
     )  # fmt: skip
 
 

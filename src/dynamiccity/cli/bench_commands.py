@@ -19,17 +19,23 @@ def bench_vae(
     batch: Annotated[int, typer.Option(min=1)] = 1,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions after one warm-up.")] = 2,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a model config value: key=value (e.g. recompute=true)."),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
     """Training step, encode+decode time, peak memory, parameters and compression of the VAE."""
     from dynamiccity.atomic import write_text
     from dynamiccity.bench.vae import measure_isolated
+    from dynamiccity.cli.vae_commands import parse_overrides
     from dynamiccity.vae.config import vae_preset
 
+    overrides = parse_overrides(set_)
     results = []
     for enc in encoder or ["projection"]:
         for dec in decoder or ["ess"]:
-            cfg = vae_preset(preset).with_overrides(encoder=enc, decoder=dec)
+            cfg = vae_preset(preset).with_overrides(**{**overrides, "encoder": enc, "decoder": dec})
             result = measure_isolated(preset, cfg, batch, repeats, device)
             typer.echo(json.dumps(result))
             results.append(result)
