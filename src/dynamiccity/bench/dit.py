@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from dynamiccity.bench.common import peak_mb, rss_mb, run_isolated, sync, timed
+from dynamiccity.bench.common import PeakMemory, run_isolated, sync, timed
 from dynamiccity.diffusion import Diffusion, DiffusionConfig, guided
 from dynamiccity.dit.config import dit_preset
 from dynamiccity.dit.model import HexPlaneDiT
@@ -27,7 +27,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         return torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
 
     cfg = dit_preset(preset)
-    base = rss_mb()
+    memory = PeakMemory(device)
     model = HexPlaneDiT(cfg).to(device)
     diffusion = Diffusion(DiffusionConfig())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -43,7 +43,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         opt.step()
 
     step_s = timed(lambda: step(1), repeats, device)
-    peak_b1 = peak_mb(device, base)
+    peak_b1 = memory.mb()
     step_b8 = timed(lambda: step(8), 1, device)
     model.eval()
     cond = torch.zeros(1, cfg.hidden, device=device)
@@ -68,6 +68,8 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         sync(device)
         sample_s[f"{sampler}-{steps}"] = time.perf_counter() - start
         del scene
+    peak_all = memory.mb()
+    memory.stop()
     return {
         "preset": preset,
         "device": device,
@@ -79,7 +81,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         "train_step_s": step_s,
         "train_step_s_b8": step_b8,
         "peak_mem_mb": peak_b1,
-        "peak_mem_mb_with_b8": peak_mb(device, base),
+        "peak_mem_mb_with_b8": peak_all,
         "per_step_s": per_step,
         "guidance_scale": GUIDANCE,
         "decode_s": decode_s,

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from dynamiccity.bench.common import peak_mb, rss_mb, run_isolated, timed
+from dynamiccity.bench.common import PeakMemory, run_isolated, timed
 from dynamiccity.losses import vae_loss
 from dynamiccity.train.loop import bf16_pays
 from dynamiccity.vae.config import VAEConfig
@@ -51,7 +51,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
         return torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
 
     labels = _structured_labels(cfg, batch).to(device)
-    base = rss_mb()
+    memory = PeakMemory(device)
     model = HexPlaneVAE(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
@@ -71,7 +71,8 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
             model.decode(model.encode(labels)).argmax(-1)
 
     infer_s = timed(infer, repeats, device)
-    peak = peak_mb(device, base)
+    peak = memory.mb()
+    memory.stop()
     latent = model.encode(labels[:1]).numel_per_sample()
     voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
     return VAEBench(
