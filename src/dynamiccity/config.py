@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, get_type_hints
 
 C = TypeVar("C", bound="StrictConfig")
 
@@ -26,14 +26,26 @@ class StrictConfig:
 
     @classmethod
     def _checked(cls, data: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown {cls.label} key {unknown[0]!r}.")
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in _known(cls, data, cls.label).items()}
 
 
 class YamlRunFile:
-    """Mixin for run configs (with `to_dict`/`from_dict`): RUN_DIR/config.yaml written atomically and read back."""
+    """Mixin for run-config dataclasses whose fields are plain values or config dataclasses.
+
+    The dict form follows the fields (nested configs as dicts); reading it back refuses unknown keys at
+    every level and lets missing keys take their defaults. RUN_DIR/config.yaml is that dict, written
+    atomically.
+    """
+
+    label: ClassVar[str] = "run config"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        hints = get_type_hints(cls)
+        return cls(**{k: _built(hints[k], v) for k, v in _known(cls, data, cls.label).items()})
 
     def save(self, path: str | Path) -> None:
         import yaml
@@ -47,3 +59,24 @@ class YamlRunFile:
         import yaml
 
         return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+
+
+def _known(kind: type, data: dict[str, Any], label: str) -> dict[str, Any]:
+    unknown = sorted(set(data) - {f.name for f in fields(kind)})
+    if unknown:
+        raise ValueError(f"unknown {label} key {unknown[0]!r}.")
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, StrictConfig):
+        return value.to_dict()
+    return asdict(value) if is_dataclass(value) else value
+
+
+def _built(kind: Any, value: Any) -> Any:
+    if isinstance(kind, type) and issubclass(kind, StrictConfig):
+        return kind.from_dict(value)
+    if isinstance(kind, type) and is_dataclass(kind):
+        return kind(**_known(kind, value, kind.__name__))
+    return value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -31,30 +30,7 @@ class DiTRunConfig(YamlRunFile):
     latents: str
     val_windows: int = 16
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "preset": self.preset,
-            "model": self.model.to_dict(),
-            "diffusion": self.diffusion.to_dict(),
-            "train": self.train.to_dict(),
-            "latents": self.latents,
-            "val_windows": self.val_windows,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DiTRunConfig:
-        known = {"preset", "model", "diffusion", "train", "latents", "val_windows"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown DiT run config key {unknown[0]!r}.")
-        return cls(
-            preset=data["preset"],
-            model=DiTConfig.from_dict(data["model"]),
-            diffusion=DiffusionConfig.from_dict(data["diffusion"]),
-            train=TrainConfig.from_dict(data["train"]),
-            latents=data["latents"],
-            val_windows=data.get("val_windows", 16),
-        )
+    label = "DiT run config"
 
 
 class DiTTask:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,35 +51,6 @@ class VAERunConfig(YamlRunFile):
     train: TrainConfig
     data: DataSpec
     loss: LossSpec = LossSpec()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "preset": self.preset,
-            "model": self.model.to_dict(),
-            "train": self.train.to_dict(),
-            "data": asdict(self.data),
-            "loss": asdict(self.loss),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VAERunConfig:
-        unknown = sorted(set(data) - {"preset", "model", "train", "data", "loss"})
-        if unknown:
-            raise ValueError(f"unknown run config key {unknown[0]!r}.")
-        return cls(
-            preset=data["preset"],
-            model=VAEConfig.from_dict(data["model"]),
-            train=TrainConfig.from_dict(data["train"]),
-            data=_strict(DataSpec, data["data"]),
-            loss=_strict(LossSpec, data.get("loss", {})),
-        )
-
-
-def _strict(kind, data: dict[str, Any]):
-    unknown = sorted(set(data) - {f.name for f in fields(kind)})
-    if unknown:
-        raise ValueError(f"unknown {kind.__name__} key {unknown[0]!r}.")
-    return kind(**data)
 
 
 def open_windows(spec: DataSpec, frames: int, splits: tuple[str, ...] | None) -> WindowDataset:
