@@ -14,7 +14,7 @@ import torch
 
 from dynamiccity.bench.vae import _structured_labels
 from dynamiccity.losses import vae_loss
-from dynamiccity.train.loop import bf16_pays
+from dynamiccity.train.loop import bf16_autocast, bf16_pays
 from dynamiccity.vae.config import vae_preset
 from dynamiccity.vae.model import HexPlaneVAE
 
@@ -39,7 +39,7 @@ def main() -> None:
     bf16 = bf16_pays(device)
 
     def step() -> None:
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+        with bf16_autocast(device):
             out = model(labels)
             loss = vae_loss(out.logits, labels, out.posterior.kl()).total
         opt.zero_grad(set_to_none=True)

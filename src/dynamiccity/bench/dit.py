@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import torch
 
@@ -10,7 +11,7 @@ from dynamiccity.bench.common import PeakMemory, run_isolated, sync, timed
 from dynamiccity.diffusion import Diffusion, DiffusionConfig, guided
 from dynamiccity.dit.config import dit_preset
 from dynamiccity.dit.model import HexPlaneDiT
-from dynamiccity.train.loop import bf16_pays
+from dynamiccity.train.loop import bf16_autocast, bf16_pays
 
 GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
 
@@ -22,10 +23,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
-
-    def autocast() -> torch.autocast:
-        return torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
-
+    autocast = partial(bf16_autocast, torch.device(device))
     cfg = dit_preset(preset)
     memory = PeakMemory(device)
     model = HexPlaneDiT(cfg).to(device)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 
 from dynamiccity.bench.common import PeakMemory, run_isolated, timed
 from dynamiccity.losses import vae_loss
-from dynamiccity.train.loop import bf16_pays
+from dynamiccity.train.loop import bf16_autocast, bf16_pays
 from dynamiccity.vae.config import VAEConfig
 
 
@@ -46,10 +47,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
-
-    def autocast() -> torch.autocast:
-        return torch.autocast(torch.device(device).type, torch.bfloat16, enabled=bf16)
-
+    autocast = partial(bf16_autocast, torch.device(device))
     labels = _structured_labels(cfg, batch).to(device)
     memory = PeakMemory(device)
     model = HexPlaneVAE(cfg).to(device)

@@ -81,6 +81,11 @@ def bf16_pays(device: torch.device) -> bool:
     return False
 
 
+def bf16_autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast on `device` where it pays (`bf16_pays`), a no-op context elsewhere."""
+    return torch.autocast(device.type, torch.bfloat16, enabled=bf16_pays(device))
+
+
 def epoch_batches(n: int, cfg: TrainConfig, epoch: int, info: DistInfo) -> list[np.ndarray]:
     """This rank's batches of dataset indices for an epoch: a seeded shuffle split evenly across ranks."""
     order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
