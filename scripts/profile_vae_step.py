@@ -1,6 +1,6 @@
 """Profile one VAE training step (forward, loss, backward, AdamW) and list the most expensive operators.
 
-    python scripts/profile_vae_step.py --preset carlasc --device cuda [--cudnn-benchmark] [--rows 25]
+    python scripts/profile_vae_step.py --preset carlasc --device cuda [--cudnn-benchmark] [--rows 25] [--shapes]
 
 The same labels and loss as `dynamiccity bench vae`; bf16 autocast where it pays.
 """
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--cudnn-benchmark", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, default=25)
+    parser.add_argument("--shapes", action="store_true", help="Group operators by their input shapes.")
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     device = torch.device(args.device)
@@ -64,11 +65,11 @@ def main() -> None:
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
-    with torch.profiler.profile(activities=activities) as prof:
+    with torch.profiler.profile(activities=activities, record_shapes=args.shapes) as prof:
         step()
         sync()
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    print(prof.key_averages().table(sort_by=key, row_limit=args.rows, max_name_column_width=60))
+    print(prof.key_averages(group_by_input_shape=args.shapes).table(sort_by=key, row_limit=args.rows, max_name_column_width=60))
 
 
 if __name__ == "__main__":

@@ -136,3 +136,24 @@ def test_set_overrides_parse_numbers_and_lists():
         "encoder": "avgpool",
         "steps": 5,
     }
+
+
+def test_synth_extent_sets_the_voxel_size(tmp_path, capsys):
+    """Half CarlaSC's extent on a 16x16x4 grid: voxels half the size of the default extent's."""
+    default, half = tmp_path / "default", tmp_path / "half"
+    common = ["--scenes", "1", "--frames", "3", "--seed", "11", "--grid", "16", "16", "4"]
+    assert run(["synth", str(default), *common], capsys)[0] == 0
+    extent = ["--extent", "-12.8", "-12.8", "-2", "12.8", "12.8", "1"]
+    assert run(["synth", str(half), *common, *extent], capsys)[0] == 0
+    a, b = (open_reader(p, "synthtown") for p in (default, half))
+    assert b.grid.extent == (-12.8, -12.8, -2.0, 12.8, 12.8, 1.0)
+    assert b.grid.voxel_size == pytest.approx((1.6, 1.6, 0.75))
+    assert a.grid.voxel_size == pytest.approx((3.2, 3.2, 0.75))
+    labels = b.read_frames(b.scenes()[0], 0, 3)[0]
+    assert labels.shape == (3, 16, 16, 4) and (labels > 0).any()
+
+
+def test_synth_rejects_an_extent_without_the_ego(tmp_path, capsys):
+    code, _, err = run(["synth", str(tmp_path / "x"), "--extent", "1", "-5", "-2", "9", "5", "1"], capsys)
+    assert code != 0 and "ego" in err
+    assert not (tmp_path / "x").exists()

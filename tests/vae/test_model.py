@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from dynamiccity.hexplane import HexPlane
 from dynamiccity.vae.config import VAE_PRESETS, VAEConfig, vae_preset
-from dynamiccity.vae.decoder import PositionalHead, sinusoids
-from dynamiccity.vae.encoder import FrameIndexConv
+from dynamiccity.vae.decoder import PositionalHead, expand_and_squeeze, sinusoids
+from dynamiccity.vae.encoder import FrameIndexConv, InstanceNorm
 from dynamiccity.vae.model import HexPlaneVAE
 from dynamiccity.vae.projection import ProjectionBlock
 
@@ -119,6 +119,38 @@ def test_positional_head_equals_concatenated_encoding():
     w = torch.cat([head.features.weight] + [a.weight[:, :, None, None, None] for a in head.axes], dim=1)
     h = F.leaky_relu(F.conv3d(torch.cat([x, full], dim=1), w, head.features.bias), 0.1)
     torch.testing.assert_close(head(x), head.out(h), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fusion", ["product", "sum"])
+def test_expand_and_squeeze_equals_broadcast_formula_and_is_channels_last(fusion):
+    torch.manual_seed(0)
+    b, c, t, x, y, z = 2, 3, 4, 5, 6, 2
+    shapes = {"xy": (x, y), "xz": (x, z), "yz": (y, z), "tx": (t, x), "ty": (t, y), "tz": (t, z)}
+    planes = HexPlane.from_planes({k: torch.randn(b, c, *v) for k, v in shapes.items()})
+    at = {  # every plane broadcast to (B, C, T, X, Y, Z)
+        "xy": planes.xy[:, :, None, :, :, None], "xz": planes.xz[:, :, None, :, None, :],
+        "yz": planes.yz[:, :, None, None], "tx": planes.tx[..., None, None],
+        "ty": planes.ty[:, :, :, None, :, None], "tz": planes.tz[:, :, :, None, None],
+    }  # fmt: skip
+    expected = torch.ones(()) if fusion == "product" else torch.zeros(())
+    for plane in at.values():
+        expected = expected * plane if fusion == "product" else expected + plane
+    vol = expand_and_squeeze(planes, fusion)
+    torch.testing.assert_close(vol, expected.transpose(1, 2))
+    assert vol.reshape(b * t, c, x, y, z).is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def test_instance_norm_equals_torch_and_keeps_the_layout():
+    x = torch.randn(3, 4, 5, 6, 2, dtype=torch.float64)
+    reference = torch.nn.InstanceNorm3d(4)
+    for layout in (torch.contiguous_format, torch.channels_last_3d):
+        inp = x.contiguous(memory_format=layout).requires_grad_()
+        out = InstanceNorm()(inp)
+        assert out.is_contiguous(memory_format=layout)
+        torch.testing.assert_close(out, reference(x))
+        grad = torch.autograd.grad(out, inp, torch.cos(x))[0]
+        x_ref = x.clone().requires_grad_()
+        torch.testing.assert_close(grad, torch.autograd.grad(reference(x_ref), x_ref, torch.cos(x))[0])
 
 
 def test_first_token_only_layer_equals_full_layer():

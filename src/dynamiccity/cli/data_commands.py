@@ -59,6 +59,10 @@ def synth(
     scenes: Annotated[int, typer.Option(min=1, help="Number of scenes.")] = 20,
     frames: Annotated[int, typer.Option(min=1, help="Frames per scene (10 Hz).")] = 16,
     grid: Annotated[tuple[int, int, int], typer.Option(help="Voxel grid X Y Z.")] = (128, 128, 8),
+    extent: Annotated[
+        tuple[float, float, float, float, float, float],
+        typer.Option(help="Metric extent x0 y0 z0 x1 y1 z1 around the ego (default: CarlaSC's)."),
+    ] = (-25.6, -25.6, -2.0, 25.6, 25.6, 1.0),
     seed: Annotated[int, typer.Option(help="Base seed; scene i is seeded from (seed, i).")] = 0,
     val_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of scenes in 'val'.")] = 0.1,
     format: Annotated[
@@ -66,9 +70,13 @@ def synth(
     ] = SynthFormat.synthtown,
 ) -> None:
     """Synthesise SynthTown: procedural driving scenes with moving traffic and an ego vehicle."""
-    from dynamiccity.synthtown.dataset import synthesize
+    from dynamiccity.synthtown.dataset import synth_grid, synthesize
 
-    synthesize(out, scenes, frames, grid, seed, val_fraction, format.value, progress=True)
+    try:
+        spec = synth_grid(grid, extent)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    synthesize(out, scenes, frames, grid, seed, val_fraction, format.value, progress=True, extent=spec.extent)
     typer.echo(f"wrote {scenes} scenes of {frames} frames to {out} ({format.value})")
 
 

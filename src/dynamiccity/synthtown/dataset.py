@@ -16,9 +16,23 @@ log = logging.getLogger(__name__)
 CARLASC_DENSITY = {"low": "Light", "medium": "Medium", "high": "Heavy"}
 
 
-def synth_grid(shape: tuple[int, int, int]) -> GridSpec:
-    """A SynthTown grid of any shape over CarlaSC's metric extent (51.2 x 51.2 x 3 m, 10 Hz)."""
-    return GridSpec(tuple(int(v) for v in shape), CARLASC_GRID.extent, CARLASC_GRID.hz)
+Extent = tuple[float, float, float, float, float, float]
+
+
+def synth_grid(shape: tuple[int, int, int], extent: Extent = CARLASC_GRID.extent) -> GridSpec:
+    """A SynthTown grid of any shape over a metric extent [x0, y0, z0, x1, y1, z1] around the ego, 10 Hz.
+
+    The default extent is CarlaSC's (51.2 x 51.2 x 3 m); a smaller one keeps CarlaSC's voxel size on a
+    smaller grid (64x64x8 over [-12.8, -12.8, -2, 12.8, 12.8, 1] has its 0.4 x 0.4 x 0.375 m voxels).
+    """
+    if len(extent) != 6 or not all(np.isfinite(v) for v in extent):
+        raise ValueError(f"extent must be six finite numbers x0 y0 z0 x1 y1 z1, got {extent!r}.")
+    lo, hi = extent[:3], extent[3:]
+    if not all(a < 0.0 < b for a, b in zip(lo[:2], hi[:2], strict=True)) or not lo[2] < hi[2]:
+        raise ValueError(
+            f"extent {list(extent)} must have x0 < 0 < x1 and y0 < 0 < y1 (the ego sits at the origin) and z0 < z1."
+        )
+    return GridSpec(tuple(int(v) for v in shape), tuple(float(v) for v in extent), CARLASC_GRID.hz)
 
 
 def scene_seed(seed: int, index: int) -> int:
@@ -48,15 +62,18 @@ def synthesize(
     val_fraction: float = 0.1,
     format: str = "synthtown",
     progress: bool = False,
+    extent: Extent = CARLASC_GRID.extent,
 ) -> Path:
     """Generate `scenes` SynthTown scenes and write them under `out` as "synthtown" or "carlasc".
 
-    The CarlaSC layout needs the 128x128x8 grid; sequences are named `SynthTown<i>_<Light|Medium|Heavy>`
+    `extent` is the grid's metric extent (see `synth_grid`). The CarlaSC layout needs the 128x128x8 grid; sequences are named `SynthTown<i>_<Light|Medium|Heavy>`
     after their traffic density, in `Train/` or `Val/`.
     """
     from tqdm import tqdm
 
-    spec = synth_grid(grid)
+    spec = synth_grid(grid, extent)
+    if format == "carlasc" and spec.extent != CARLASC_GRID.extent:
+        raise ValueError(f"the CarlaSC layout needs CarlaSC's extent {list(CARLASC_GRID.extent)}, got {list(extent)}.")
     pairs = tqdm(
         generate_scenes(scenes, frames, spec, seed, val_fraction), total=scenes, disable=not progress
     )

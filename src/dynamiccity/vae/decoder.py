@@ -14,7 +14,7 @@ from torch import nn
 
 from dynamiccity.hexplane import HexPlane
 from dynamiccity.vae.config import VAEConfig
-from dynamiccity.vae.encoder import ResBlock3d
+from dynamiccity.vae.encoder import InstanceNorm, ResBlock3d
 
 
 def sinusoids(length: int, freqs: int) -> torch.Tensor:
@@ -43,30 +43,32 @@ class PositionalHead(nn.Module):
         self.out = nn.Conv3d(hidden, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B*T, C, X, Y, Z) -> logits (B*T, K, X, Y, Z)."""
+        """x: (B*T, C, X, Y, Z) -> logits (B*T, K, X, Y, Z), channels-last when x is."""
         n, _, sx, sy, sz = x.shape
-        h = self.features(x).view(n // self.frames, self.frames, -1, sx, sy, sz)
-        t, px, py, pz = (axis(getattr(self, f"pe{i}")) for i, axis in enumerate(self.axes))
-        h = h + t[None, :, :, None, None, None] + px.T[None, None, :, :, None, None]
-        h = h + py.T[None, None, :, None, :, None] + pz.T[None, None, :, None, None, :]
-        return self.out(F.leaky_relu(h.view(n, -1, sx, sy, sz), 0.1))
+        # work on (B, T, X, Y, Z, H), hidden last: a free view of a channels-last result, and the layout
+        # in which backward's reductions of the broadcast PE terms run fast
+        h = self.features(x).permute(0, 2, 3, 4, 1).reshape(n // self.frames, self.frames, sx, sy, sz, -1)
+        t, px, py, pz = (axis(getattr(self, f"pe{i}")) for i, axis in enumerate(self.axes))  # (len, H)
+        pe = t[:, None, None, None] + px[:, None, None] + py[:, None] + pz  # (T, X, Y, Z, H)
+        h = F.leaky_relu(h + pe, 0.1).reshape(n, sx, sy, sz, -1).permute(0, 4, 1, 2, 3)
+        return self.out(h)
 
 
 def expand_and_squeeze(planes: HexPlane, fusion: str) -> torch.Tensor:
-    """Eq. (2): broadcast the six planes to (B, T, C, X, Y, Z) and fuse them (Hadamard product, or sum)."""
-    xy, xz, yz = planes.xy, planes.xz, planes.yz  # (B, C, X, Y), (B, C, X, Z), (B, C, Y, Z)
-    tx, ty, tz = planes.tx, planes.ty, planes.tz  # (B, C, T, X), (B, C, T, Y), (B, C, T, Z)
-    if fusion == "product":
-        space = xy[..., None] * xz[:, :, :, None, :] * yz[:, :, None]  # (B, C, X, Y, Z)
-        time = tx[..., None, None] * ty[:, :, :, None, :, None] * tz[:, :, :, None, None, :]
-        vol = space[:, :, None] * time  # (B, C, T, X, Y, Z)
-    elif fusion == "sum":
-        space = xy[..., None] + xz[:, :, :, None, :] + yz[:, :, None]
-        time = tx[..., None, None] + ty[:, :, :, None, :, None] + tz[:, :, :, None, None, :]
-        vol = space[:, :, None] + time
-    else:
+    """Eq. (2): broadcast the six planes to (B, T, C, X, Y, Z) and fuse them (Hadamard product, or sum).
+
+    The volume is built channels-last in memory, (B, T, X, Y, Z, C), and returned as a (B, T, C, X, Y, Z)
+    view, so that its (B*T, C, X, Y, Z) reshape is a free channels_last_3d tensor for the convolutions.
+    """
+    if fusion not in ("product", "sum"):
         raise ValueError(f"unknown fusion {fusion!r}.")
-    return vol.transpose(1, 2)  # (B, T, C, X, Y, Z)
+    combine = torch.mul if fusion == "product" else torch.add
+    xy, xz, yz, tx, ty, tz = (p.movedim(1, -1).contiguous() for p in planes.planes())
+    # xy (B, X, Y, C), xz (B, X, Z, C), yz (B, Y, Z, C); tx (B, T, X, C), ty (B, T, Y, C), tz (B, T, Z, C)
+    space = combine(combine(xy[:, :, :, None], xz[:, :, None]), yz[:, None])  # (B, X, Y, Z, C)
+    time = combine(combine(tx[:, :, :, None, None], ty[:, :, None, :, None]), tz[:, :, None, None])
+    vol = combine(space[:, None], time)  # (B, T, X, Y, Z, C)
+    return vol.permute(0, 1, 5, 2, 3, 4)
 
 
 class ESSDecoder(nn.Module):
@@ -79,7 +81,7 @@ class ESSDecoder(nn.Module):
         self.inp = nn.Conv3d(cfg.channels, cfg.dec_channels, 1)
         self.blocks = nn.Sequential(*(ResBlock3d(cfg.dec_channels) for _ in range(cfg.dec_blocks)))
         self.up = nn.ConvTranspose3d(cfg.dec_channels, cfg.out_channels, kernel_size=factors, stride=factors)
-        self.up_norm = nn.InstanceNorm3d(cfg.out_channels)
+        self.up_norm = InstanceNorm()
         sizes = (cfg.frames, *cfg.grid)
         self.head = PositionalHead(cfg.out_channels, cfg.out_channels, cfg.num_classes, sizes, cfg.pe_freqs)
 

@@ -7,15 +7,33 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class InstanceNorm(nn.Module):
+    """Instance normalisation without affine parameters (as nn.InstanceNorm3d) that keeps the input's layout.
+
+    nn.InstanceNorm3d returns a channels-first tensor whatever its input, so in a channels-last network
+    every convolution after it would first convert its input back (oneDNN's 3D convolutions and their
+    backward passes are 1.3-3x faster channels-last on CPU). Group normalisation with one group per channel
+    is the same computation, and its CPU kernel keeps a channels-last layout.
+    """
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, C, *spatial), normalised over the spatial axes of each (sample, channel)."""
+        return F.group_norm(x, x.shape[1], eps=self.eps)
+
+
 class ResBlock3d(nn.Module):
-    """x + (conv3 - InstanceNorm - LeakyReLU(0.1) - conv3 - InstanceNorm)(x), channels-first (N, C, X, Y, Z)."""
+    """x + (conv3 - InstanceNorm - LeakyReLU(0.1) - conv3 - InstanceNorm)(x), on (N, C, X, Y, Z)."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv3d(channels, channels, 3, padding=1)
-        self.norm1 = nn.InstanceNorm3d(channels)
+        self.norm1 = InstanceNorm()
         self.conv2 = nn.Conv3d(channels, channels, 3, padding=1)
-        self.norm2 = nn.InstanceNorm3d(channels)
+        self.norm2 = InstanceNorm()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.leaky_relu(self.norm1(self.conv1(x)), 0.1)
@@ -68,7 +86,7 @@ class FrameEncoder(nn.Module):
             self.conv_in = FrameIndexConv(in_channels, channels, frames)
         self.res1 = ResBlock3d(channels)
         self.down = nn.Conv3d(channels, channels, kernel_size=factors, stride=factors)
-        self.down_norm = nn.InstanceNorm3d(channels)
+        self.down_norm = InstanceNorm()
         self.res2 = ResBlock3d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
