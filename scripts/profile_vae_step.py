@@ -69,7 +69,11 @@ def main() -> None:
         step()
         sync()
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    print(prof.key_averages(group_by_input_shape=args.shapes).table(sort_by=key, row_limit=args.rows, max_name_column_width=60))
+    print(
+        prof.key_averages(group_by_input_shape=args.shapes).table(
+            sort_by=key, row_limit=args.rows, max_name_column_width=60
+        )
+    )
 
 
 if __name__ == "__main__":

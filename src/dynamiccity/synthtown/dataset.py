@@ -73,7 +73,9 @@ def synthesize(
 
     spec = synth_grid(grid, extent)
     if format == "carlasc" and spec.extent != CARLASC_GRID.extent:
-        raise ValueError(f"the CarlaSC layout needs CarlaSC's extent {list(CARLASC_GRID.extent)}, got {list(extent)}.")
+        raise ValueError(
+            f"the CarlaSC layout needs CarlaSC's extent {list(CARLASC_GRID.extent)}, got {list(extent)}."
+        )
     pairs = tqdm(
         generate_scenes(scenes, frames, spec, seed, val_fraction), total=scenes, disable=not progress
     )
