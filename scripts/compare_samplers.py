@@ -6,7 +6,8 @@
 The first sampler is the reference. Every sampler starts from the same seed. The real data's histogram
 (the windows the latents were encoded from) is reported beside them, and so is the noise floor: the
 distance between the reference and the reference run again from another seed. A sampler whose distance to
-the reference is at that floor cannot be told apart from it with `--num` scenes.
+the reference is at that floor cannot be told apart from it with `--num` scenes. `temporal_change`
+(`dynamiccity.metrics`) measures how much each set's frames change from one to the next, beside the data's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dynamiccity.data import open_dataset
 from dynamiccity.dit.latents import read_manifest
 from dynamiccity.dit.run import load_dit
 from dynamiccity.dit.sampling import generate
-from dynamiccity.metrics import class_histogram, histogram_distance
+from dynamiccity.metrics import class_histogram, histogram_distance, temporal_change
 
 
 def main() -> None:
@@ -40,7 +41,9 @@ def main() -> None:
     k = manifest["vae_config"]["num_classes"]
     data = manifest["data"]
     windows = open_dataset(data["path"], data["format"], frames=manifest["frames"], stride=manifest["frames"])
-    real = class_histogram(np.stack([windows[i].labels for i in range(len(windows))]), k)
+    real_windows = np.stack([windows[i].labels for i in range(len(windows))])
+    real, real_change = class_histogram(real_windows, k), temporal_change(real_windows)
+    print(f"real data: {len(real_windows)} windows, temporal change {real_change:.4f}", flush=True)
     results, reference = {}, None
     for spec in args.samplers:
         name, steps = spec.split("-")
@@ -52,6 +55,7 @@ def main() -> None:
             "tv_to_reference": histogram_distance(hist, reference),
             "tv_to_real": histogram_distance(hist, real),
             "occupied_share": float((scenes != 0).mean()),
+            "temporal_change": temporal_change(scenes),
             "histogram": hist.round(5).tolist(),
         }
         print(spec, json.dumps({k2: v for k2, v in results[spec].items() if k2 != "histogram"}), flush=True)
@@ -65,6 +69,8 @@ def main() -> None:
         "num": args.num,
         "seed": args.seed,
         "real_histogram": real.round(5).tolist(),
+        "real_occupied_share": float((real_windows != 0).mean()),
+        "real_temporal_change": real_change,
         "samplers": results,
     }
     write_text(args.out, json.dumps(payload, indent=1) + "\n")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynamiccity.metrics import ConfusionMatrix, occupancy_iou
+from dynamiccity.metrics import ConfusionMatrix, occupancy_iou, temporal_change
 
 
 def reference(pred: np.ndarray, target: np.ndarray, k: int, valid=None) -> dict:
@@ -70,3 +70,16 @@ def test_class_histogram_and_distance():
     assert histogram_distance([0, 1, 0], [0, 1, 0]) == 0
     assert histogram_distance([0, 1, 0], [0, 0, 1]) == 1
     assert histogram_distance(class_histogram(labels, 4), [0, 0.5, 0.5, 0]) == pytest.approx(0.3)
+
+
+def test_temporal_change_counts_changed_occupied_voxels():
+    seq = np.zeros((1, 3, 2, 2, 1), dtype=np.uint8)
+    seq[0, 0, 0, 0] = 3  # frame 0: one voxel of class 3
+    seq[0, 1, 0, 0] = 3  # frame 1: the same voxel, and a new one of class 5
+    seq[0, 1, 1, 1] = 5
+    seq[0, 2, 0, 0] = 4  # frame 2: the first voxel relabelled, the second gone
+    # pairs (0,1): 2 occupied-in-either, 1 changed; (1,2): 2 occupied-in-either, 2 changed
+    assert temporal_change(seq) == pytest.approx(3 / 4)
+    assert temporal_change(np.repeat(seq[:, :1], 4, axis=1)) == 0.0
+    with pytest.raises(ValueError, match="T>=2"):
+        temporal_change(seq[:, :1])

@@ -77,3 +77,19 @@ def class_histogram(
 def histogram_distance(p: np.ndarray, q: np.ndarray) -> float:
     """Total-variation distance 0.5 * sum |p - q| between two class histograms (0 same, 1 disjoint)."""
     return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
+
+
+def temporal_change(labels: torch.Tensor | np.ndarray) -> float:
+    """How much a sequence changes from frame to frame: over consecutive frames of labels (N, T, X, Y, Z),
+    the share of voxels occupied in either frame whose label differs between the two (0 for a frozen scene).
+
+    Ego motion and moving actors make real data change too, so compare a model's value with the data's: a
+    generator whose frames are each plausible but unrelated scores far above it.
+    """
+    seq = np.asarray(labels)
+    if seq.ndim != 5 or seq.shape[1] < 2:
+        raise ValueError(f"labels must be (N, T>=2, X, Y, Z), got {seq.shape}.")
+    before, after = seq[:, :-1], seq[:, 1:]
+    either = (before != 0) | (after != 0)
+    total = int(either.sum())
+    return float(((before != after) & either).sum() / total) if total else 0.0
