@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dynamiccity.hexplane import PLANES, HexPlane
-from dynamiccity.rollout import PaddedRollout, build_rollout, plane_shapes
+from dynamiccity.rollout import PaddedRollout, build_rollout, loss_weight, plane_shapes
 
 SIZES = [(8, 64, 64, 4), (4, 32, 32, 4), (2, 16, 16, 2), (4, 16, 24, 2)]
 
@@ -68,3 +68,22 @@ def test_bad_sizes_and_shapes_are_refused():
         rollout.roll(random_hexplane((4, 16, 16, 4)))
     with pytest.raises(ValueError, match="map"):
         rollout.unroll(torch.zeros(1, 3, 10, 10))
+
+
+@pytest.mark.parametrize("kind", ["padded", "vertical", "unfold"])
+def test_plane_loss_weight_gives_every_plane_the_same_total(kind):
+    rollout = build_rollout(kind, (4, 16, 24, 2), patch=2)
+    mask = rollout.pixel_mask()
+    assert torch.equal(loss_weight(rollout, "uniform"), mask.float())
+    weight = loss_weight(rollout, "plane")
+    assert (weight[~mask] == 0).all() and (weight[mask] > 0).all()
+    assert weight[mask].mean().item() == pytest.approx(1.0)
+    # the weight each plane receives, read back through unroll: equal totals, uniform within a plane
+    planes = rollout.unroll(weight[None, None])
+    totals = [getattr(planes, n).sum().item() for n in PLANES]
+    assert totals == pytest.approx([totals[0]] * 6)
+    for name in PLANES:
+        plane = getattr(planes, name)
+        assert torch.allclose(plane, plane.flatten()[0].expand_as(plane))
+    with pytest.raises(ValueError, match="loss weight"):
+        loss_weight(rollout, "voxel")

@@ -75,11 +75,13 @@ class Diffusion:
         x0: torch.Tensor,
         mask: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Masked MSE between the model's prediction and its target at random timesteps.
 
         model(x_t, t) -> prediction; x0: clean maps (B, C, H, W); mask: (H, W) or broadcastable, 1 on real
-        features: the loss is the mean over real features only.
+        features: the loss is the mean over real features only. weight: per-position weights of that mean
+        (default: the mask), zero on padding.
         """
         b = x0.shape[0]
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
@@ -94,7 +96,7 @@ class Diffusion:
         err = (model(xt, t) - target).square()
         if mask is None:
             return err.mean()
-        weight = mask.expand_as(err)
+        weight = (mask if weight is None else weight).expand_as(err)
         return (err * weight).sum() / weight.sum().clamp_min(1)
 
     @torch.no_grad()

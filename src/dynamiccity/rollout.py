@@ -212,6 +212,31 @@ ROLLOUTS: dict[str, type[Rollout]] = {
 }
 
 
+LOSS_WEIGHTS = ("uniform", "plane")
+"""How the denoising loss weighs the map's real positions (see `loss_weight`)."""
+
+
+def loss_weight(rollout: Rollout, kind: str) -> torch.Tensor:
+    """(H, W) weights of the denoising loss over the map, 0 on padding, mean 1 over the real positions.
+
+    "uniform": every real position alike, so a plane counts by its size (xy dominates).
+    "plane": every plane alike, each position weighted by 1 / (cells in its plane). Each voxel the VAE
+    decodes reads one cell of every plane, so a cell's reach in the decoded volume is inversely proportional
+    to its plane's size: a tz cell (4x4 of them in `synthtown-tiny`) sets a whole (X, Y) slab of one frame.
+    """
+    if kind not in LOSS_WEIGHTS:
+        raise ValueError(f"loss weight must be one of {LOSS_WEIGHTS}, got {kind!r}.")
+    mask = rollout.pixel_mask()
+    if kind == "uniform":
+        return mask.float()
+    fill = {
+        name: torch.full((1, 1, *shape), 1.0 / (shape[0] * shape[1]))
+        for name, shape in rollout.shapes.items()
+    }
+    weight = rollout.roll(HexPlane.from_planes(fill))[0, 0] * mask
+    return weight / weight[mask].mean()
+
+
 def build_rollout(kind: str, sizes: tuple[int, int, int, int], patch: int) -> Rollout:
     """The rollout named `kind` for HexPlane sizes (T', X', Y', Z') and patch size `patch`."""
     if kind not in ROLLOUTS:

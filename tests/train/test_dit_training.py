@@ -47,6 +47,17 @@ def test_end_to_end_sample_decode_render(latents, tmp_path):
         assert facts["sampler"] == sampler and facts["seconds_per_scene"] > 0
 
 
+def test_plane_loss_weight_trains_and_reports_both_losses(latents, tmp_path):
+    train_dit(latents, tmp_path / "dit", "--steps", "2", "--set", "loss_weight=plane")
+    meta = json.loads((tmp_path / "dit" / "checkpoints" / "last.json").read_text())
+    assert meta["config"]["loss_weight"] == "plane"
+    metrics = meta["metrics"]
+    assert metrics["score"] == -metrics["val_loss_plane"] and metrics["val_loss"] > 0
+    with pytest.raises(SystemExit):
+        train_dit(latents, tmp_path / "bad", "--steps", "1", "--set", "loss_weight=voxel")
+    assert not (tmp_path / "bad" / "checkpoints").exists()
+
+
 def test_sampling_is_reproducible(latents, tmp_path):
     from dynamiccity.dit.sampling import generate
 

@@ -14,7 +14,7 @@ from dynamiccity.diffusion import Diffusion, DiffusionConfig
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.latents import LatentSet
 from dynamiccity.dit.model import HexPlaneDiT
-from dynamiccity.rollout import build_rollout
+from dynamiccity.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
 from dynamiccity.train.checkpoint import load_checkpoint, load_extra
 from dynamiccity.train.config import TrainConfig
 
@@ -29,8 +29,13 @@ class DiTRunConfig(YamlRunFile):
     train: TrainConfig
     latents: str
     val_windows: int = 16
+    loss_weight: str = "uniform"
 
     label = "DiT run config"
+
+    def __post_init__(self) -> None:
+        if self.loss_weight not in LOSS_WEIGHTS:
+            raise ValueError(f"loss_weight must be one of {LOSS_WEIGHTS}, got {self.loss_weight!r}.")
 
 
 class DiTTask:
@@ -46,6 +51,7 @@ class DiTTask:
         self.diffusion = Diffusion(cfg.diffusion)
         self.rollout = build_rollout(cfg.model.rollout, cfg.model.latent_sizes, cfg.model.patch)
         self.mask = self.rollout.pixel_mask().float().to(device)
+        self.weight = loss_weight(self.rollout, cfg.loss_weight).to(device)
 
     def build_model(self) -> nn.Module:
         return HexPlaneDiT(self.cfg.model)
@@ -58,19 +64,30 @@ class DiTTask:
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x0 = self.maps(self.train_data, batch)
-        return self.diffusion.loss(model, x0, self.mask), {}
+        return self.diffusion.loss(model, x0, self.mask, weight=self.weight), {}
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Masked denoising loss over up to `val_windows` held-out windows, with fixed noise and timesteps."""
+        """Masked denoising loss over up to `val_windows` held-out windows, with fixed noise and timesteps.
+
+        `val_loss` weighs every real position alike, whatever the run trains with, so runs compare; the
+        score is the loss the run trains on.
+        """
         from torch.utils.data import default_collate
 
         n = min(len(self.val_data), self.cfg.val_windows)
         batch = default_collate([self.val_data[i] for i in range(n)])
-        g = torch.Generator(device=self.device).manual_seed(0)
+        x0 = self.maps(self.val_data, batch)
         model.eval()
-        loss = float(self.diffusion.loss(model, self.maps(self.val_data, batch), self.mask, generator=g))
-        return {"score": -loss, "val_loss": loss}
+        losses = {}
+        for kind in dict.fromkeys(("uniform", self.cfg.loss_weight)):
+            g = torch.Generator(device=self.device).manual_seed(0)
+            weight = loss_weight(self.rollout, kind).to(self.device)
+            losses[kind] = float(self.diffusion.loss(model, x0, self.mask, generator=g, weight=weight))
+        metrics = {"score": -losses[self.cfg.loss_weight], "val_loss": losses["uniform"]}
+        if self.cfg.loss_weight != "uniform":
+            metrics[f"val_loss_{self.cfg.loss_weight}"] = losses[self.cfg.loss_weight]
+        return metrics
 
 
 def load_dit(

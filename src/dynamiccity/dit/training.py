@@ -25,7 +25,7 @@ def resolve_dit_config(
         "model": {f.name for f in fields(DiTConfig)} - {"latent_channels", "latent_sizes"},
         "diffusion": {f.name for f in fields(DiffusionConfig)},
         "train": {f.name for f in fields(TrainConfig)},
-        "run": {"val_windows"},
+        "run": {"val_windows", "loss_weight"},
     }
     routed = route_overrides(overrides, sections)
     data = LatentSet(latents)
