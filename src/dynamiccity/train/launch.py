@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from dynamiccity.train.distributed import cleanup, setup_distributed
+from dynamiccity.train.distributed import barrier, cleanup, setup_distributed
 from dynamiccity.train.loop import Task, Trainer
 
 
@@ -45,6 +45,7 @@ def launch_training(
             cfg.save(config_path)
         trainer = Trainer(make_task(cfg, info.device), cfg.train, Path(out), info, cfg.to_dict())
         summary = trainer.run(resume=resume)
+        barrier(info)  # no rank leaves the process group while another still writes its files
         return summary if info.is_main else None
     finally:
         cleanup(info)
