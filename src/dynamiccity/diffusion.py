@@ -94,9 +94,10 @@ class Diffusion:
         else:
             target = self.train_scheduler.get_velocity(x0, noise, t)
         err = (model(xt, t) - target).square()
-        if mask is None:
+        weight = mask if weight is None else weight
+        if weight is None:
             return err.mean()
-        weight = (mask if weight is None else weight).expand_as(err)
+        weight = weight.expand_as(err)
         return (err * weight).sum() / weight.sum().clamp_min(1)
 
     @torch.no_grad()

@@ -70,13 +70,9 @@ def synth(
     ] = SynthFormat.synthtown,
 ) -> None:
     """Synthesise SynthTown: procedural driving scenes with moving traffic and an ego vehicle."""
-    from dynamiccity.synthtown.dataset import synth_grid, synthesize
+    from dynamiccity.synthtown.dataset import synthesize
 
-    try:
-        spec = synth_grid(grid, extent)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from err
-    synthesize(out, scenes, frames, grid, seed, val_fraction, format.value, progress=True, extent=spec.extent)
+    synthesize(out, scenes, frames, grid, seed, val_fraction, format.value, progress=True, extent=extent)
     typer.echo(f"wrote {scenes} scenes of {frames} frames to {out} ({format.value})")
 
 

@@ -51,7 +51,11 @@ class DiTTask:
         self.diffusion = Diffusion(cfg.diffusion)
         self.rollout = build_rollout(cfg.model.rollout, cfg.model.latent_sizes, cfg.model.patch)
         self.mask = self.rollout.pixel_mask().float().to(device)
-        self.weight = loss_weight(self.rollout, cfg.loss_weight).to(device)
+        # the run's loss weighting, and the uniform one that validation always reports
+        self.weights = {
+            kind: loss_weight(self.rollout, kind).to(device)
+            for kind in dict.fromkeys(("uniform", cfg.loss_weight))
+        }
 
     def build_model(self) -> nn.Module:
         return HexPlaneDiT(self.cfg.model)
@@ -64,7 +68,7 @@ class DiTTask:
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x0 = self.maps(self.train_data, batch)
-        return self.diffusion.loss(model, x0, self.mask, weight=self.weight), {}
+        return self.diffusion.loss(model, x0, self.mask, weight=self.weights[self.cfg.loss_weight]), {}
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
@@ -80,9 +84,8 @@ class DiTTask:
         x0 = self.maps(self.val_data, batch)
         model.eval()
         losses = {}
-        for kind in dict.fromkeys(("uniform", self.cfg.loss_weight)):
+        for kind, weight in self.weights.items():
             g = torch.Generator(device=self.device).manual_seed(0)
-            weight = loss_weight(self.rollout, kind).to(self.device)
             losses[kind] = float(self.diffusion.loss(model, x0, self.mask, generator=g, weight=weight))
         metrics = {"score": -losses[self.cfg.loss_weight], "val_loss": losses["uniform"]}
         if self.cfg.loss_weight != "uniform":

@@ -66,8 +66,9 @@ def synthesize(
 ) -> Path:
     """Generate `scenes` SynthTown scenes and write them under `out` as "synthtown" or "carlasc".
 
-    `extent` is the grid's metric extent (see `synth_grid`). The CarlaSC layout needs the 128x128x8 grid; sequences are named `SynthTown<i>_<Light|Medium|Heavy>`
-    after their traffic density, in `Train/` or `Val/`.
+    `extent` is the grid's metric extent (see `synth_grid`). The CarlaSC layout needs CarlaSC's 128x128x8
+    grid and extent; sequences are named `SynthTown<i>_<Light|Medium|Heavy>` after their traffic density,
+    in `Train/` or `Val/`.
     """
     from tqdm import tqdm
 
