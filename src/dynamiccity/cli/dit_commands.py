@@ -51,9 +51,10 @@ def sample(
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same scenes.")] = 0,
     batch: Annotated[int, typer.Option(min=1, help="Scenes sampled together.")] = 4,
     gifs: Annotated[bool, typer.Option(help="Write a 3D GIF per scene.")] = True,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
 ) -> None:
     """Generate scenes with the DiT's EMA weights and decode them with the VAE."""
     from dynamiccity.dit.sampling import sample_run
 
-    facts = sample_run(dit, vae, num, out, sampler.value, steps, seed, batch, gifs)
+    facts = sample_run(dit, vae, num, out, sampler.value, steps, seed, batch, gifs, device)
     typer.echo(json.dumps(facts, indent=1))

@@ -99,12 +99,13 @@ def reconstruct(
     max_windows: Annotated[int, typer.Option(min=1, help="Windows to reconstruct.")] = 8,
     gifs: Annotated[bool, typer.Option(help="Write input|reconstruction GIFs.")] = True,
     mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
 ) -> None:
     """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
     from dynamiccity.vae.outputs import reconstruct_run
 
     count = reconstruct_run(
-        run_dir, data, format.value, out, split, max_windows, gifs, reader_options(format, mask, None)
+        run_dir, data, format.value, out, split, max_windows, gifs, reader_options(format, mask, None), device
     )
     typer.echo(f"wrote {count} reconstructions to {out}")
 
@@ -116,11 +117,12 @@ def encode(
     out: Annotated[Path, typer.Option(help="Latent folder for the DiT stage.")],
     stride: Annotated[int, typer.Option(min=1, help="Frames between window starts.")] = 1,
     mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
     from dynamiccity.vae.outputs import encode_run
 
     manifest = encode_run(
-        run_dir, data, format.value, out, stride, reader_options(format, mask, None), progress=True
+        run_dir, data, format.value, out, stride, reader_options(format, mask, None), True, device
     )
     typer.echo(f"encoded {manifest['windows']} windows to {out}")

@@ -16,18 +16,22 @@ from dynamiccity.diffusion import Diffusion
 from dynamiccity.dit.latents import denormalise, read_manifest
 from dynamiccity.dit.run import load_dit
 from dynamiccity.train.checkpoint import file_sha256
+from dynamiccity.train.distributed import pick_device
 from dynamiccity.vae.run import load_vae
 
 
 def generate(
-    dit_dir, vae_dir, num: int, sampler: str = "dpmpp", steps: int = 20, seed: int = 0, batch: int = 4
-) -> tuple[np.ndarray, dict]:
+    dit_dir, vae_dir, num: int, sampler: str = "dpmpp", steps: int = 20, seed: int = 0, batch: int = 4,
+    device: str | None = None,
+) -> tuple[np.ndarray, dict]:  # fmt: skip
     """`num` scenes (num, T, X, Y, Z) uint8 and facts about the run (seconds per scene, checkpoints).
 
-    Seeded: the same (seed, num, batch) gives the same scenes. The DiT's EMA weights are used.
+    Seeded: the same (seed, num, batch) gives the same scenes on a device (the noise is drawn on the CPU,
+    so devices differ only by their arithmetic). The DiT's EMA weights are used.
     """
-    dit, cfg, dit_meta = load_dit(dit_dir)
-    vae, vae_meta = load_vae(vae_dir)
+    device = pick_device(device)
+    dit, cfg, dit_meta = load_dit(dit_dir, device=device)
+    vae, vae_meta = load_vae(vae_dir, device=device)
     manifest = read_manifest(cfg.latents)
     if file_sha256(vae_meta["checkpoint"]) != manifest["vae_sha256"]:
         raise ValueError(
@@ -39,10 +43,12 @@ def generate(
     scenes, start = [], time.perf_counter()
     for first in range(0, num, batch):
         n = min(batch, num - first)
-        grid = diffusion.sample(dit, (n, c, h, w), sampler, steps, generator=g, mask=dit.pixel_mask)
+        grid = diffusion.sample(
+            dit, (n, c, h, w), sampler, steps, generator=g, mask=dit.pixel_mask, device=device
+        )
         hexplane = denormalise(manifest, dit.unroll(grid))
         with torch.no_grad():
-            scenes.append(vae.decode(hexplane).argmax(-1).to(torch.uint8).numpy())
+            scenes.append(vae.decode(hexplane).argmax(-1).to(torch.uint8).cpu().numpy())
     seconds = time.perf_counter() - start
     facts = {
         "sampler": sampler,
@@ -60,12 +66,12 @@ def generate(
 
 def sample_run(
     dit_dir, vae_dir, num: int, out, sampler: str = "dpmpp", steps: int = 20, seed: int = 0,
-    batch: int = 4, gifs: bool = True,
+    batch: int = 4, gifs: bool = True, device: str | None = None,
 ) -> dict:  # fmt: skip
     """Generate and write OUT as a SynthTown dataset (scenes sample_XXXX) + gifs/ + sample.json."""
     from dynamiccity.viz import render_3d, save_animation
 
-    scenes, facts = generate(dit_dir, vae_dir, num, sampler, steps, seed, batch)
+    scenes, facts = generate(dit_dir, vae_dir, num, sampler, steps, seed, batch, device)
     grid = _grid(read_manifest(facts["latents"]), scenes.shape[2:])
     out = Path(out)
     frames = scenes.shape[1]

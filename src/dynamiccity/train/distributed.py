@@ -25,12 +25,18 @@ class DistInfo:
         return self.world_size > 1
 
 
+def pick_device(device: str | None = None, local_rank: int = 0) -> torch.device:
+    """The device a command runs on: `device` when given ("cpu", "cuda"), else CUDA when available."""
+    use_cuda = device == "cuda" or (device is None and torch.cuda.is_available())
+    return torch.device(f"cuda:{local_rank}" if use_cuda else (device or "cpu"))
+
+
 def setup_distributed(device: str | None = None) -> DistInfo:
     """Join the process group torchrun describes in the environment (if any) and pick the device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device == "cuda" or (device is None and torch.cuda.is_available())
-    target = torch.device(f"cuda:{local}" if use_cuda else (device or "cpu"))
+    target = pick_device(device, local)
+    use_cuda = target.type == "cuda"
     if use_cuda:
         torch.cuda.set_device(target)
     if world > 1 and not dist.is_initialized():

@@ -14,6 +14,7 @@ from dynamiccity.atomic import atomic_path, write_text
 from dynamiccity.data import Scene, open_dataset, write_synthtown
 from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.train.checkpoint import file_sha256
+from dynamiccity.train.distributed import pick_device
 from dynamiccity.vae.evaluate import SPLITS
 from dynamiccity.vae.run import check_grid, load_vae
 
@@ -30,12 +31,13 @@ def reconstruct_run(
     max_windows: int | None = 8,
     gifs: bool = True,
     options=None,
+    device: str | None = None,
 ) -> int:
     """Reconstruct non-overlapping windows of `split`; write them as a SynthTown dataset plus GIFs of
     input (left) and reconstruction (right). Returns the number of windows written."""
     from dynamiccity.viz import render_3d, save_animation, tile_images
 
-    model, _ = load_vae(run_dir)
+    model, _ = load_vae(run_dir, device=pick_device(device))
     cfg = model.cfg
     windows = open_dataset(
         data, format, frames=cfg.frames, stride=cfg.frames, splits=SPLITS[split], **(options or {})
@@ -46,8 +48,8 @@ def reconstruct_run(
     for i in indices:
         w = windows[i]
         with torch.no_grad():
-            pred = model.decode(model.encode(torch.from_numpy(w.labels)[None])).argmax(-1)[0]
-        recon = pred.numpy().astype(np.uint8)
+            pred = model.decode(_encode(model, w.labels)).argmax(-1)[0]
+        recon = pred.cpu().numpy().astype(np.uint8)
         name = f"{windows.scenes[w.scene].name.replace('/', '_')}_t{w.start:04d}"
         pairs.append((Scene(recon, w.poses, None, name=name, meta={"source_window": i}), "recon"))
         if gifs:
@@ -63,7 +65,14 @@ def reconstruct_run(
 
 
 def encode_run(
-    run_dir, data, format: str, out, stride: int = 1, options=None, progress: bool = False
+    run_dir,
+    data,
+    format: str,
+    out,
+    stride: int = 1,
+    options=None,
+    progress: bool = False,
+    device: str | None = None,
 ) -> dict:
     """Encode every window (all splits) to its HexPlane; write shards, conditions and a manifest.
 
@@ -74,7 +83,7 @@ def encode_run(
     """
     from tqdm import tqdm
 
-    model, meta = load_vae(run_dir)
+    model, meta = load_vae(run_dir, device=pick_device(device))
     cfg = model.cfg
     windows = open_dataset(data, format, frames=cfg.frames, stride=stride, **(options or {}))
     check_grid(windows, cfg)
@@ -84,7 +93,7 @@ def encode_run(
     total, sq_total, count, shards = 0.0, 0.0, 0, []
     for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
         batch = [windows[i] for i in range(first, min(first + SHARD, len(windows)))]
-        latents = HexPlane.cat([_encode(model, w.labels) for w in batch])
+        latents = HexPlane.cat([_encode(model, w.labels).map(torch.Tensor.cpu) for w in batch])
         tensors = {**latents.as_dict(), **_conditions(windows, batch, first)}
         path = out / f"shard_{first // SHARD:05d}.safetensors"
         with atomic_path(path) as tmp:
@@ -128,7 +137,8 @@ def encode_run(
 
 @torch.no_grad()
 def _encode(model, labels: np.ndarray) -> HexPlane:
-    return model.encode(torch.from_numpy(labels)[None])
+    device = next(model.parameters()).device
+    return model.encode(torch.from_numpy(labels)[None].to(device))
 
 
 def _conditions(windows, batch, first: int) -> dict[str, torch.Tensor]:
