@@ -14,7 +14,7 @@ import torch
 
 from dynamiccity.bench.vae import _structured_labels
 from dynamiccity.losses import vae_loss
-from dynamiccity.train.loop import bf16_autocast, bf16_pays
+from dynamiccity.train.loop import adamw, bf16_autocast, bf16_pays
 from dynamiccity.vae.config import vae_preset
 from dynamiccity.vae.model import HexPlaneVAE
 
@@ -36,7 +36,7 @@ def main() -> None:
     torch.manual_seed(0)
     labels = _structured_labels(cfg, 1).to(device)
     model = HexPlaneVAE(cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = adamw(model.parameters(), lr=1e-3)
     bf16 = bf16_pays(device)
 
     def step() -> None:

@@ -11,7 +11,7 @@ from dynamiccity.bench.common import PeakMemory, run_isolated, sync, timed
 from dynamiccity.diffusion import Diffusion, DiffusionConfig, guided
 from dynamiccity.dit.config import dit_preset
 from dynamiccity.dit.model import HexPlaneDiT
-from dynamiccity.train.loop import bf16_autocast, bf16_pays
+from dynamiccity.train.loop import adamw, bf16_autocast, bf16_pays
 
 GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
 
@@ -28,7 +28,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     memory = PeakMemory(device)
     model = HexPlaneDiT(cfg).to(device)
     diffusion = Diffusion(DiffusionConfig())
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = adamw(model.parameters(), lr=1e-4)
     mask = model.pixel_mask
     shape = (cfg.latent_channels, model.rollout.height, model.rollout.width)
 

@@ -9,7 +9,7 @@ import torch
 
 from dynamiccity.bench.common import PeakMemory, run_isolated, timed
 from dynamiccity.losses import vae_loss
-from dynamiccity.train.loop import bf16_autocast, bf16_pays
+from dynamiccity.train.loop import adamw, bf16_autocast, bf16_pays
 from dynamiccity.vae.config import VAEConfig
 
 
@@ -51,7 +51,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     labels = _structured_labels(cfg, batch).to(device)
     memory = PeakMemory(device)
     model = HexPlaneVAE(cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = adamw(model.parameters(), lr=1e-3)
 
     def step() -> None:
         with autocast():

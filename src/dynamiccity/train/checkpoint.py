@@ -51,6 +51,14 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
         pid, key = flat.split(".", 1)
         state.setdefault(int(pid), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
+    # Saved tensors come back contiguous; a state tensor must share its parameter's memory layout (e.g.
+    # channels-last convolution weights), because fused optimizer kernels walk all of them as flat memory.
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            slots = optimizer.state.get(param, {})
+            for key, value in slots.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    slots[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def save_checkpoint(

