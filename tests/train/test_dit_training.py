@@ -22,7 +22,7 @@ def latents(tmp_path_factory):
     cli("train-vae", "--preset", "synthtown-micro", "--data", root / "town", "--format", "synthtown",
         "--out", root / "vae", "--steps", "2", *TINY_SET)  # fmt: skip
     cli("encode", root / "vae", "--data", root / "town", "--format", "synthtown", "--out", root / "lat",
-        "--stride", "1")  # fmt: skip
+        "--stride", "1", "--device", "cpu")  # fmt: skip
     return root
 
 
@@ -39,7 +39,7 @@ def test_end_to_end_sample_decode_render(latents, tmp_path):
     for sampler, steps in (("ddim", "3"), ("dpmpp", "3")):
         out = tmp_path / f"samples-{sampler}"
         cli("sample", "--dit", tmp_path / "dit", "--vae", latents / "vae", "--num", "2", "--out", out,
-            "--sampler", sampler, "--steps", steps, "--batch", "1")  # fmt: skip
+            "--sampler", sampler, "--steps", steps, "--batch", "1", "--device", "cpu")  # fmt: skip
         labels = np.load(out / "sample_0001" / "labels.npy")
         assert labels.shape == (4, 16, 16, 4) and labels.dtype == np.uint8 and labels.max() < 12
         assert len(list((out / "gifs").glob("*.gif"))) == 2
