@@ -56,6 +56,8 @@ def test_class_weights():
     w = class_weights(np.array([800, 100, 0, 100]))
     assert w[0] == pytest.approx(1.0) and w[1] == pytest.approx(2.0)
     assert w[2] == pytest.approx(2.0)  # unseen classes take the largest weight
+    w = class_weights(np.array([800, 100, 0, 200]), power=0.5)
+    assert w.tolist() == pytest.approx([1.0, 8**0.5, 8**0.5, 2.0])
 
 
 def test_vae_loss_ignores_invalid_voxels():

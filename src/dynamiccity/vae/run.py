@@ -40,6 +40,7 @@ class LossSpec:
     lovasz_weight: float = 1.0
     kl_weight: float = 0.005
     weight_frames: int = 200
+    class_weight_power: float = 1.0 / 3.0  # CE weight of class c: (max_share / share_c) ** power
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class VAETask:
         val = open_windows(cfg.data, cfg.model.frames, VAL_SPLITS)
         self.val_data = val if len(val) else self.train_data
         counts = frequency_counts(self.train_data, cfg.loss.weight_frames)[: cfg.model.num_classes]
-        self.weights = class_weights(counts).to(device)
+        self.weights = class_weights(counts, cfg.loss.class_weight_power).to(device)
         log.info("class weights %s", np.round(self.weights.cpu().numpy(), 3).tolist())
 
     def build_model(self) -> nn.Module:
