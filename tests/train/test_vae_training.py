@@ -66,7 +66,7 @@ def test_eval_vae_json(town, tmp_path, capsys):
     train(town, tmp_path / "run", "--steps", "2")
     capsys.readouterr()
     cli("eval-vae", tmp_path / "run", "--data", town, "--format", "synthtown", "--json", tmp_path / "m.json",
-        "--split", "all")  # fmt: skip
+        "--split", "all", "--device", "cpu")  # fmt: skip
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics) >= {"miou", "iou", "per_class"} and 0.0 <= metrics["miou"] <= 1.0
     assert "road" in metrics["per_class"] and "free" not in metrics["per_class"]

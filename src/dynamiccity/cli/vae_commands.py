@@ -75,12 +75,13 @@ def eval_vae(
     max_windows: Annotated[int | None, typer.Option(min=1, help="Score at most this many windows.")] = None,
     stride: Annotated[int | None, typer.Option(min=1, help="Window stride (default: the model's T).")] = None,
     mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
     from dynamiccity.vae.evaluate import evaluate_run
 
     metrics = evaluate_run(
-        run_dir, data, format.value, split, max_windows, stride, reader_options(format, mask, None)
+        run_dir, data, format.value, split, max_windows, stride, reader_options(format, mask, None), device
     )
     text = json.dumps(metrics, indent=1)
     if json_out is not None:

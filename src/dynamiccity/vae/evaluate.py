@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from dynamiccity.data import open_dataset
 from dynamiccity.data.classes import CLASS_NAMES
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
+from dynamiccity.train.distributed import pick_device
 from dynamiccity.vae.run import check_grid, confusion_of, load_vae, val_indices
 
 SPLITS = {"train": TRAIN_SPLITS, "val": VAL_SPLITS, "all": None}
@@ -22,6 +21,7 @@ def evaluate_run(
     max_windows: int | None = None,
     stride: int | None = None,
     options: dict | None = None,
+    device: str | None = None,
 ) -> dict:
     """{"miou", "iou", "per_class": {name: iou}, "windows", "checkpoint"} over windows of `split`.
 
@@ -29,7 +29,8 @@ def evaluate_run(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
-    model, meta = load_vae(run_dir)
+    device = pick_device(device)
+    model, meta = load_vae(run_dir, device=device)
     cfg = model.cfg
     windows = open_dataset(
         data, format, frames=cfg.frames, stride=stride or cfg.frames, splits=SPLITS[split], **(options or {})
@@ -38,7 +39,7 @@ def evaluate_run(
     if len(windows) == 0:
         raise ValueError(f"{data}: no {split} windows of {cfg.frames} frames.")
     indices = val_indices(windows, max_windows) if max_windows else list(range(len(windows)))
-    result = confusion_of(model, windows, indices, torch.device("cpu"))
+    result = confusion_of(model, windows, indices, device)
     return {
         "miou": result["miou"],
         "iou": result["iou"],
