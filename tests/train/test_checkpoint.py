@@ -50,3 +50,16 @@ def test_restored_adamw_continues_exactly(tmp_path):
 
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_a_checkpoint_moves_between_fused_and_unfused(tmp_path):
+    model = _model()
+    fused = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=True)
+    _step(model, fused, 0)
+    save_checkpoint(tmp_path, "last", model.state_dict(), {"step": 1}, fused)
+    _, meta = load_checkpoint(tmp_path, "last")
+    plain = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    restore_optimizer(plain, load_extra(tmp_path, "last", "optim"), meta["optimizer"])
+    assert not plain.param_groups[0]["fused"] and plain.param_groups[0]["lr"] == 1e-2
+    _step(model, plain, 1)
+    assert all(int(plain.state[p]["step"]) == 2 for p in model.parameters())

@@ -50,7 +50,14 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     for flat, value in [*tensors.items(), *rest["scalars"].items()]:
         pid, key = flat.split(".", 1)
         state.setdefault(int(pid), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
+    # hyper-parameters come from the checkpoint; how the update runs (fused kernel or not) stays this
+    # optimizer's, so a checkpoint moves between PyTorch builds and devices with and without fused kernels
+    implementation = ("fused", "foreach")
+    groups = [
+        {**saved, **{k: live[k] for k in implementation if k in live}}
+        for saved, live in zip(rest["param_groups"], optimizer.param_groups, strict=True)
+    ]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
     # Saved tensors come back contiguous; a state tensor must share its parameter's memory layout (e.g.
     # channels-last convolution weights), because fused optimizer kernels walk all of them as flat memory.
     for group in optimizer.param_groups:
