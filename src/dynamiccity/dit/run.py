@@ -50,8 +50,7 @@ class DiTTask:
         self.val_data = val if len(val) else self.train_data
         self.diffusion = Diffusion(cfg.diffusion)
         self.rollout = build_rollout(cfg.model.rollout, cfg.model.latent_sizes, cfg.model.patch)
-        self.mask = self.rollout.pixel_mask().float().to(device)
-        # the run's loss weighting, and the uniform one that validation always reports
+        # the run's loss weighting, and the uniform one (the real-position mask) that validation always reports
         self.weights = {
             kind: loss_weight(self.rollout, kind).to(device)
             for kind in dict.fromkeys(("uniform", cfg.loss_weight))
@@ -68,7 +67,7 @@ class DiTTask:
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x0 = self.maps(self.train_data, batch)
-        return self.diffusion.loss(model, x0, self.mask, weight=self.weights[self.cfg.loss_weight]), {}
+        return self.diffusion.loss(model, x0, weight=self.weights[self.cfg.loss_weight]), {}
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
@@ -86,7 +85,7 @@ class DiTTask:
         losses = {}
         for kind, weight in self.weights.items():
             g = torch.Generator(device=self.device).manual_seed(0)
-            losses[kind] = float(self.diffusion.loss(model, x0, self.mask, generator=g, weight=weight))
+            losses[kind] = float(self.diffusion.loss(model, x0, generator=g, weight=weight))
         metrics = {"score": -losses[self.cfg.loss_weight], "val_loss": losses["uniform"]}
         if self.cfg.loss_weight != "uniform":
             metrics[f"val_loss_{self.cfg.loss_weight}"] = losses[self.cfg.loss_weight]
