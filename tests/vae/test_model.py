@@ -48,6 +48,20 @@ def test_shapes_and_gradients_reach_every_parameter(variant):
     assert all(".conv1." in n or ".norm." in n for n in missing), missing
 
 
+@pytest.mark.parametrize("decoder", ["ess", "query"])
+def test_wider_fusion_keeps_the_latent_and_trains_every_parameter(decoder):
+    cfg = TINY.with_overrides(decoder=decoder, fused_channels=12)
+    torch.manual_seed(0)
+    model = HexPlaneVAE(cfg)
+    out = model(labels_for(cfg))
+    assert out.logits.shape == (2, 4, 16, 16, 4, 5)
+    assert out.latent.sizes == (4, 2, 8, 8, 2)  # latent_channels, not the fused width
+    assert model.latent_decoder(out.latent).xy.shape == (2, 12, 8, 8)
+    (out.logits.square().mean() + out.posterior.kl()).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert all(".conv1." in n or ".norm." in n for n in missing), missing
+
+
 @pytest.mark.parametrize("name", list(VAE_PRESETS))
 @pytest.mark.parametrize("decoder", ["ess", "query"])
 def test_presets_at_full_size_on_meta(name, decoder):
@@ -91,6 +105,8 @@ def test_bad_config_values():
         TINY.with_overrides(encoder="mlp")
     with pytest.raises(ValueError, match="does not divide Z=4"):
         TINY.with_overrides(downsample=(2, 2, 2, 3))
+    with pytest.raises(ValueError, match="fused_channels must be positive"):
+        TINY.with_overrides(fused_channels=0)
     with pytest.raises(ValueError, match="unknown VAE config key 'depth'"):
         TINY.with_overrides(depth=3)
     with pytest.raises(ValueError, match="unknown VAE preset"):

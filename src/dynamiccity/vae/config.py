@@ -20,7 +20,10 @@ class VAEConfig(StrictConfig):
     (T/dT, X/dX, Y/dY, Z/dZ). encoder: "projection" (transformers reading a learned token) or "avgpool"
     (ablation). decoder: "ess" (Expansion & Squeeze then a conv decoder) or "query" (ablation: sample the
     planes at every voxel and decode per point). fusion: "product" (Hadamard, Eq. 2) or "sum" (ablation).
-    recompute: in training, keep only the inputs of the encoders, the plane encoder and the voxel decoder,
+    fused_channels: the width of the decoder-side planes that ESS (or the query decoder) fuses; None keeps
+    `channels`, as released. The latent keeps `latent_channels`: a wider fusion lets the product of six
+    planes hold more distinct patterns (each fused channel is a product of six 2D maps) at no cost in
+    compression. recompute: in training, keep only the inputs of the encoders, the plane encoder and the voxel decoder,
     and recompute their insides during backward (activation checkpointing): the same gradients for less
     memory and one more forward pass. It changes how the model runs, not what it computes.
     """
@@ -43,6 +46,7 @@ class VAEConfig(StrictConfig):
     out_channels: int = 32
     query_hidden: int = 64
     pe_freqs: int = 4
+    fused_channels: int | None = None
     encoder: EncoderKind = "projection"
     decoder: DecoderKind = "ess"
     fusion: FusionKind = "product"
@@ -57,8 +61,15 @@ class VAEConfig(StrictConfig):
         for size, rate, axis in zip(dims, self.downsample, "TXYZ", strict=True):
             if rate < 1 or size % rate:
                 raise ValueError(f"downsample rate {rate} does not divide {axis}={size}.")
+        if self.fused_channels is not None and self.fused_channels < 1:
+            raise ValueError(f"fused_channels must be positive or None, got {self.fused_channels}.")
         if self.channels % self.proj_heads:
             raise ValueError(f"channels {self.channels} must be divisible by proj_heads {self.proj_heads}.")
+
+    @property
+    def fused_width(self) -> int:
+        """Channels of the six planes the voxel decoder fuses."""
+        return self.channels if self.fused_channels is None else self.fused_channels
 
     @property
     def latent_grid(self) -> tuple[int, int, int, int]:

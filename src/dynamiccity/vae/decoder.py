@@ -78,7 +78,7 @@ class ESSDecoder(nn.Module):
         super().__init__()
         self.fusion = cfg.fusion
         factors = cfg.downsample[1:]
-        self.inp = nn.Conv3d(cfg.channels, cfg.dec_channels, 1)
+        self.inp = nn.Conv3d(cfg.fused_width, cfg.dec_channels, 1)
         self.blocks = nn.Sequential(*(ResBlock3d(cfg.dec_channels) for _ in range(cfg.dec_blocks)))
         self.up = nn.ConvTranspose3d(cfg.dec_channels, cfg.out_channels, kernel_size=factors, stride=factors)
         self.up_norm = InstanceNorm()
@@ -104,7 +104,7 @@ class QueryDecoder(nn.Module):
         super().__init__()
         self.fusion, self.grid, self.frames = cfg.fusion, cfg.grid, cfg.frames
         sizes = (cfg.frames, *cfg.grid)
-        self.head = PositionalHead(cfg.channels, cfg.query_hidden, cfg.num_classes, sizes, cfg.pe_freqs)
+        self.head = PositionalHead(cfg.fused_width, cfg.query_hidden, cfg.num_classes, sizes, cfg.pe_freqs)
 
     def forward(self, planes: HexPlane) -> torch.Tensor:
         x, y, z = self.grid

@@ -87,7 +87,7 @@ class LatentDecoderHead(nn.Module):
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
-        c, cl, dt = cfg.channels, cfg.latent_channels, cfg.downsample[0]
+        c, cl, dt = cfg.fused_width, cfg.latent_channels, cfg.downsample[0]
         self.blocks = nn.ModuleDict({p: PlaneBlock(cl, c) for p in PLANES})
         self.time_up = nn.ModuleDict(
             {p: nn.ConvTranspose2d(c, c, (dt, 1), stride=(dt, 1)) for p in TIME_PLANES}
