@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynamiccity.metrics import ConfusionMatrix, occupancy_iou, temporal_change
+from dynamiccity.metrics import ConfusionMatrix, changing_voxels, occupancy_iou, temporal_change
 
 
 def reference(pred: np.ndarray, target: np.ndarray, k: int, valid=None) -> dict:
@@ -83,3 +83,27 @@ def test_temporal_change_counts_changed_occupied_voxels():
     assert temporal_change(np.repeat(seq[:, :1], 4, axis=1)) == 0.0
     with pytest.raises(ValueError, match="T>=2"):
         temporal_change(seq[:, :1])
+
+
+def test_precision_and_recall_by_hand():
+    target = torch.tensor([0, 0, 1, 1, 1, 2])
+    pred = torch.tensor([0, 1, 1, 1, 0, 0])
+    cm = ConfusionMatrix(4)
+    cm.update(pred, target)
+    rates = cm.rates()
+    # class 1: predicted 3 times, 2 right; present 3 times, 2 found. class 2: never predicted, 0 of 1 found.
+    assert rates["precision"] == pytest.approx({0: 1 / 3, 1: 2 / 3})
+    assert rates["recall"] == pytest.approx({0: 1 / 2, 1: 2 / 3, 2: 0.0})
+
+
+def test_changing_voxels_marks_positions_whose_label_changes_in_any_frame():
+    labels = torch.zeros(3, 2, 2, 1, dtype=torch.long)
+    labels[:, 0, 0] = 6  # static road
+    labels[2, 1, 0] = 10  # a vehicle arrives in the last frame
+    labels[0, 1, 1] = 4  # a pedestrian leaves after the first frame
+    moving = changing_voxels(labels)
+    assert moving.shape == labels.shape
+    expected = torch.tensor([[[False], [False]], [[True], [True]]]).expand(3, 2, 2, 1)
+    assert torch.equal(moving, expected)
+    with pytest.raises(ValueError, match=r"\(T, X, Y, Z\)"):
+        changing_voxels(labels[None])

@@ -51,6 +51,28 @@ class ConfusionMatrix:
         }
 
 
+    def rates(self) -> dict:
+        """{"precision": {class id: value}, "recall": {class id: value}}: precision of classes predicted at
+        least once, recall of classes present in the target. IoU hides which of the two a class lacks: a
+        decoder that smears a moving object along its path keeps its recall and loses precision."""
+        m = self.matrix.double()
+        tp, gt, pr = m.diag(), m.sum(dim=1), m.sum(dim=0)
+        k = range(self.num_classes)
+        return {
+            "precision": {c: float(tp[c] / pr[c]) for c in k if pr[c] > 0},
+            "recall": {c: float(tp[c] / gt[c]) for c in k if gt[c] > 0},
+        }
+
+
+def changing_voxels(labels: torch.Tensor) -> torch.Tensor:
+    """labels (T, X, Y, Z) -> bool (T, X, Y, Z): the positions whose label is not the same in every frame
+    (moving actors, and the world sliding past a moving ego), repeated over the T frames. Scoring on them
+    alone measures how well a 4D model keeps what moves; the rest of a window is a static scene."""
+    if labels.ndim != 4:
+        raise ValueError(f"labels must be (T, X, Y, Z), got {tuple(labels.shape)}.")
+    return (labels != labels[:1]).any(dim=0).expand_as(labels)
+
+
 def occupancy_iou(
     pred: torch.Tensor, target: torch.Tensor, num_classes: int, valid: torch.Tensor | None = None
 ) -> dict:

@@ -70,6 +70,10 @@ def test_eval_vae_json(town, tmp_path, capsys):
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics) >= {"miou", "iou", "per_class"} and 0.0 <= metrics["miou"] <= 1.0
     assert "road" in metrics["per_class"] and "free" not in metrics["per_class"]
+    assert all(0.0 <= v <= 1.0 for v in metrics["precision"].values()) and "free" not in metrics["precision"]
+    assert set(metrics["recall"]) == set(metrics["per_class"])
+    changing = metrics["changing"]
+    assert 0.0 < changing["share"] < 1.0 and set(changing["per_class"]) <= set(metrics["per_class"])
 
 
 def test_unknown_override_is_an_error(town, tmp_path, capsys):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from dynamiccity.data import open_dataset
-from dynamiccity.data.classes import CLASS_NAMES
+from dynamiccity.data.classes import CLASS_NAMES, FREE
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
 from dynamiccity.train.distributed import pick_device
-from dynamiccity.vae.run import check_grid, confusion_of, load_vae, val_indices
+from dynamiccity.vae.run import check_grid, confusions_of, load_vae, val_indices
 
 SPLITS = {"train": TRAIN_SPLITS, "val": VAL_SPLITS, "all": None}
 
@@ -23,7 +23,10 @@ def evaluate_run(
     options: dict | None = None,
     device: str | None = None,
 ) -> dict:
-    """{"miou", "iou", "per_class": {name: iou}, "windows", "checkpoint"} over windows of `split`.
+    """Reconstruction metrics over the windows of `split`: "miou", "iou", "per_class" {name: IoU},
+    "precision" and "recall" {name: value}, "changing" {"miou", "per_class", "share"} (the same scores over
+    the voxels whose label changes within the window, and their share of the valid voxels), "windows",
+    "checkpoint", "step".
 
     Windows default to stride T (non-overlapping); `max_windows` picks that many spread evenly.
     """
@@ -39,12 +42,25 @@ def evaluate_run(
     if len(windows) == 0:
         raise ValueError(f"{data}: no {split} windows of {cfg.frames} frames.")
     indices = val_indices(windows, max_windows) if max_windows else list(range(len(windows)))
-    result = confusion_of(model, windows, indices, device)
+    scores = confusions_of(model, windows, indices, device)
+    result, rates, changing = scores.all.compute(), scores.all.rates(), scores.changing.compute()
     return {
         "miou": result["miou"],
         "iou": result["iou"],
-        "per_class": {CLASS_NAMES[c]: v for c, v in result["per_class"].items() if c != 0},
+        "per_class": _by_name(result["per_class"]),
+        "precision": _by_name(rates["precision"]),
+        "recall": _by_name(rates["recall"]),
+        "changing": {
+            "miou": changing["miou"],
+            "per_class": _by_name(changing["per_class"]),
+            "share": float(scores.changing.matrix.sum() / scores.all.matrix.sum()),
+        },
         "windows": len(indices),
         "checkpoint": meta["checkpoint"],
         "step": meta["step"],
     }
+
+
+def _by_name(values: dict[int, float]) -> dict[str, float]:
+    """{class id: value} -> {class name: value}, free left out."""
+    return {CLASS_NAMES[c]: v for c, v in values.items() if c != FREE}

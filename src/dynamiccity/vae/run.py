@@ -15,7 +15,7 @@ from dynamiccity.config import YamlRunFile
 from dynamiccity.data import open_dataset
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS, WindowDataset
 from dynamiccity.losses import class_weights, vae_loss
-from dynamiccity.metrics import ConfusionMatrix
+from dynamiccity.metrics import ConfusionMatrix, changing_voxels
 from dynamiccity.train.checkpoint import load_checkpoint
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import VAEConfig
@@ -116,22 +116,36 @@ class VAETask:
         )
 
 
+@dataclass
+class Confusions:
+    """Confusion matrices of reconstructions: over all valid voxels, and over those whose target label
+    changes within the window (`metrics.changing_voxels`)."""
+
+    all: ConfusionMatrix
+    changing: ConfusionMatrix
+
+
 @torch.no_grad()
-def confusion_of(model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device) -> dict:
-    """Reconstruction metrics (ConfusionMatrix.compute) of windows `indices`: deterministic encode, argmax."""
+def confusions_of(
+    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+) -> Confusions:
+    """Score the reconstructions of windows `indices`: deterministic encode, decode, argmax."""
     model.eval()
-    cm = ConfusionMatrix(model.cfg.num_classes)
+    k = model.cfg.num_classes
+    out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k))
     for i in indices:
         window = data[i]
-        labels = torch.from_numpy(window.labels)[None].to(device)
-        pred = model.decode(model.encode(labels)).argmax(dim=-1)
-        cm.update(pred[0], labels[0], torch.from_numpy(window.valid))
-    return cm.compute()
+        target = torch.from_numpy(window.labels)
+        pred = model.decode(model.encode(target[None].to(device))).argmax(dim=-1)[0].cpu()
+        valid = torch.from_numpy(window.valid)
+        out.all.update(pred, target, valid)
+        out.changing.update(pred, target, valid & changing_voxels(target))
+    return out
 
 
 def evaluate_vae(model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device) -> dict:
     """Validation scalars for the trainer: score (= mIoU), miou, iou and iou_<class>."""
-    result = confusion_of(model, data, indices, device)
+    result = confusions_of(model, data, indices, device).all.compute()
     return {
         "score": result["miou"],
         "miou": result["miou"],
