@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from dynamiccity.hexplane import HexPlane
 from dynamiccity.vae.config import VAE_PRESETS, VAEConfig, vae_preset
 from dynamiccity.vae.decoder import PositionalHead, expand_and_squeeze, sinusoids
-from dynamiccity.vae.encoder import FrameIndexConv, InstanceNorm
+from dynamiccity.vae.encoder import FrameIndexConv, InstanceNorm, PointwiseConv3d
 from dynamiccity.vae.model import HexPlaneVAE
 from dynamiccity.vae.projection import ProjectionBlock
 
@@ -154,6 +154,24 @@ def test_expand_and_squeeze_equals_broadcast_formula_and_is_channels_last(fusion
     vol = expand_and_squeeze(planes, fusion)
     torch.testing.assert_close(vol, expected.transpose(1, 2))
     assert vol.reshape(b * t, c, x, y, z).is_contiguous(memory_format=torch.channels_last_3d)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last_3d])
+def test_pointwise_conv_equals_a_1x1x1_convolution(layout):
+    torch.manual_seed(0)
+    ours = PointwiseConv3d(6, 5)
+    ref = torch.nn.Conv3d(6, 5, 1)
+    ref.load_state_dict(ours.state_dict())  # the same parameters, so checkpoints do not change
+    x = torch.randn(2, 6, 4, 3, 2).contiguous(memory_format=layout)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = ours(xa), ref(xb)
+    torch.testing.assert_close(ya, yb)
+    assert ya.is_contiguous(memory_format=torch.channels_last_3d)
+    g = torch.randn_like(yb)
+    ya.backward(g), yb.backward(g)
+    torch.testing.assert_close(xa.grad, xb.grad)
+    torch.testing.assert_close(ours.weight.grad, ref.weight.grad)
+    torch.testing.assert_close(ours.bias.grad, ref.bias.grad)
 
 
 def test_instance_norm_equals_torch_and_keeps_the_layout():

@@ -14,7 +14,7 @@ from torch import nn
 
 from dynamiccity.hexplane import HexPlane
 from dynamiccity.vae.config import VAEConfig
-from dynamiccity.vae.encoder import InstanceNorm, ResBlock3d
+from dynamiccity.vae.encoder import InstanceNorm, PointwiseConv3d, ResBlock3d
 
 
 def sinusoids(length: int, freqs: int) -> torch.Tensor:
@@ -36,22 +36,23 @@ class PositionalHead(nn.Module):
     ) -> None:
         super().__init__()
         self.frames = sizes[0]
-        self.features = nn.Conv3d(in_channels, hidden, 1)
+        self.features = PointwiseConv3d(in_channels, hidden)
         self.axes = nn.ModuleList(nn.Linear(2 * freqs, hidden, bias=False) for _ in sizes)
         for i, n in enumerate(sizes):
             self.register_buffer(f"pe{i}", sinusoids(n, freqs), persistent=False)
-        self.out = nn.Conv3d(hidden, num_classes, 1)
+        self.out = PointwiseConv3d(hidden, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B*T, C, X, Y, Z) -> logits (B*T, K, X, Y, Z), channels-last when x is."""
+        """x: (B*T, C, X, Y, Z) -> logits (B*T, K, X, Y, Z), a channels-last view."""
         n, _, sx, sy, sz = x.shape
-        # work on (B, T, X, Y, Z, H), hidden last: a free view of a channels-last result, and the layout
-        # in which backward's reductions of the broadcast PE terms run fast
-        h = self.features(x).permute(0, 2, 3, 4, 1).reshape(n // self.frames, self.frames, sx, sy, sz, -1)
+        # work on (B, T, X, Y, Z, H), hidden last: a free view of a channels-last input, and the layout in
+        # which the 1x1x1 maps are plain matrix products and backward's reductions of the PE terms run fast
+        h = self.features.hidden_last(x.permute(0, 2, 3, 4, 1))
+        h = h.reshape(n // self.frames, self.frames, sx, sy, sz, -1)
         t, px, py, pz = (axis(getattr(self, f"pe{i}")) for i, axis in enumerate(self.axes))  # (len, H)
         pe = t[:, None, None, None] + px[:, None, None] + py[:, None] + pz  # (T, X, Y, Z, H)
-        h = F.leaky_relu(h + pe, 0.1).reshape(n, sx, sy, sz, -1).permute(0, 4, 1, 2, 3)
-        return self.out(h)
+        h = F.leaky_relu(h + pe, 0.1).reshape(n, sx, sy, sz, -1)
+        return self.out.hidden_last(h).permute(0, 4, 1, 2, 3)
 
 
 def expand_and_squeeze(planes: HexPlane, fusion: str) -> torch.Tensor:
@@ -78,7 +79,7 @@ class ESSDecoder(nn.Module):
         super().__init__()
         self.fusion = cfg.fusion
         factors = cfg.downsample[1:]
-        self.inp = nn.Conv3d(cfg.fused_width, cfg.dec_channels, 1)
+        self.inp = PointwiseConv3d(cfg.fused_width, cfg.dec_channels)
         self.blocks = nn.Sequential(*(ResBlock3d(cfg.dec_channels) for _ in range(cfg.dec_blocks)))
         self.up = nn.ConvTranspose3d(cfg.dec_channels, cfg.out_channels, kernel_size=factors, stride=factors)
         self.up_norm = InstanceNorm()
