@@ -50,7 +50,6 @@ class ConfusionMatrix:
             "per_class": per_class,
         }
 
-
     def rates(self) -> dict:
         """{"precision": {class id: value}, "recall": {class id: value}}: precision of classes predicted at
         least once, recall of classes present in the target. IoU hides which of the two a class lacks: a
