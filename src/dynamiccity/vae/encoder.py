@@ -28,9 +28,11 @@ class InstanceNorm(nn.Module):
 class PointwiseConv3d(nn.Conv3d):
     """A 1x1x1 convolution computed as a matrix product over the channels-last layout.
 
-    On a channels-last input, the (N, X, Y, Z, C) permutation is free and one GEMM does the work: forward
-    and backward are about 6x faster on CPU than oneDNN's 1x1x1 convolution at full voxel resolution. The
-    parameters are a Conv3d's, so checkpoints do not change. Returns a channels-last (N, C_out, X, Y, Z) view.
+    On a channels-last input, the (N, X, Y, Z, C) permutation is free and one GEMM does the work. Measured on
+    CPU at full voxel resolution (8 x 32 x 64 x 64 x 8, forward + backward): 5x faster than nn.Conv3d with
+    one thread, where PyTorch runs the 1x1x1 convolution on a slow path (one-thread DDP workers and
+    side-by-side runs), and the same speed with two. The parameters are a Conv3d's, so checkpoints do not
+    change. Returns a channels-last (N, C_out, X, Y, Z) view.
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
