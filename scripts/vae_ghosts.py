@@ -17,7 +17,7 @@ import torch
 from dynamiccity.data import open_dataset
 from dynamiccity.data.classes import CLASS_NAMES, FREE
 from dynamiccity.data.windows import VAL_SPLITS
-from dynamiccity.vae.run import load_vae
+from dynamiccity.vae.run import load_vae, reconstructions
 
 
 def main() -> None:
@@ -25,25 +25,23 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--data", required=True)
     parser.add_argument("--format", required=True)
-    parser.add_argument("--classes", nargs="+", default=["vehicle", "pedestrian", "other", "bicycle"])
+    parser.add_argument(
+        "--classes", nargs="+", choices=CLASS_NAMES[1:], default=["vehicle", "pedestrian", "other", "bicycle"]
+    )
     args = parser.parse_args()
     ids = {name: CLASS_NAMES.index(name) for name in args.classes}
     model, _ = load_vae(args.run)
-    model.eval()
     cfg = model.cfg
     windows = open_dataset(args.data, args.format, frames=cfg.frames, stride=cfg.frames, splits=VAL_SPLITS)
     false_pos = dict.fromkeys(ids, 0)
     ghosts = dict.fromkeys(ids, 0)
-    for i in range(len(windows)):
-        window = windows[i]
-        target = window.labels
-        with torch.no_grad():
-            pred = model.decode(model.encode(torch.from_numpy(target)[None])).argmax(-1)[0].numpy()
-        wrong_free = (target == FREE) & window.valid
+    indices = list(range(len(windows)))
+    for target, pred, valid in reconstructions(model, windows, indices, torch.device("cpu")):
+        wrong_free = (target == FREE) & valid
         for name, c in ids.items():
             wrong = wrong_free & (pred == c)
             false_pos[name] += int(wrong.sum())
-            ghosts[name] += int((wrong & (target == c).any(axis=0)[None]).sum())
+            ghosts[name] += int((wrong & (target == c).any(dim=0)).sum())
     print(f"{len(windows)} held-out windows of {args.data}")
     for name in ids:
         share = ghosts[name] / false_pos[name] if false_pos[name] else float("nan")

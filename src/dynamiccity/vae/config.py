@@ -23,7 +23,8 @@ class VAEConfig(StrictConfig):
     fused_channels: the width of the decoder-side planes that ESS (or the query decoder) fuses; None keeps
     `channels`, as released. The latent keeps `latent_channels`: a wider fusion lets the product of six
     planes hold more distinct patterns (each fused channel is a product of six 2D maps) at no cost in
-    compression. recompute: in training, keep only the inputs of the encoders, the plane encoder and the voxel decoder,
+    compression.
+    recompute: in training, keep only the inputs of the encoders, the plane encoder and the voxel decoder,
     and recompute their insides during backward (activation checkpointing): the same gradients for less
     memory and one more forward pass. It changes how the model runs, not what it computes.
     """

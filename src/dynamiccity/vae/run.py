@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,18 +127,26 @@ class Confusions:
 
 
 @torch.no_grad()
-def confusions_of(
+def reconstructions(
     model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
-) -> Confusions:
-    """Score the reconstructions of windows `indices`: deterministic encode, decode, argmax."""
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(target, prediction, valid) of windows `indices` on the CPU, each (T, X, Y, Z): deterministic encode,
+    decode, argmax."""
     model.eval()
-    k = model.cfg.num_classes
-    out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k))
     for i in indices:
         window = data[i]
         target = torch.from_numpy(window.labels)
         pred = model.decode(model.encode(target[None].to(device))).argmax(dim=-1)[0].cpu()
-        valid = torch.from_numpy(window.valid)
+        yield target, pred, torch.from_numpy(window.valid)
+
+
+def confusions_of(
+    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+) -> Confusions:
+    """Score the reconstructions of windows `indices`."""
+    k = model.cfg.num_classes
+    out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k))
+    for target, pred, valid in reconstructions(model, data, indices, device):
         out.all.update(pred, target, valid)
         out.changing.update(pred, target, valid & changing_voxels(target))
     return out
