@@ -19,10 +19,9 @@ import numpy as np
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import open_dataset
-from dynamiccity.dit.latents import read_manifest
-from dynamiccity.dit.run import load_dit
-from dynamiccity.dit.sampling import generate
 from dynamiccity.metrics import class_histogram, histogram_distance, temporal_change
+from dynamiccity.pipeline import SampleSpec
+from dynamiccity.pipeline.generate import generate_with, load_pair
 
 
 def main() -> None:
@@ -36,18 +35,18 @@ def main() -> None:
     parser.add_argument("samplers", nargs="+", help="NAME-STEPS, the first is the reference")
     args = parser.parse_args()
 
-    _, cfg, _ = load_dit(args.dit)
-    manifest = read_manifest(cfg.latents)
-    k = manifest["vae_config"]["num_classes"]
-    data = manifest["data"]
-    windows = open_dataset(data["path"], data["format"], frames=manifest["frames"], stride=manifest["frames"])
+    dit, vae = load_pair(args.dit, args.vae, "cpu")
+    manifest = dit.manifest
+    k = manifest.vae_config.num_classes
+    data = manifest.data
+    windows = open_dataset(data["path"], data["format"], frames=manifest.frames, stride=manifest.frames)
     real_windows = np.stack([windows[i].labels for i in range(len(windows))])
     real, real_change = class_histogram(real_windows, k), temporal_change(real_windows)
     print(f"real data: {len(real_windows)} windows, temporal change {real_change:.4f}", flush=True)
     results, reference = {}, None
     for spec in args.samplers:
         name, steps = spec.split("-")
-        scenes, facts = generate(args.dit, args.vae, args.num, name, int(steps), args.seed, args.batch)
+        scenes, facts = generate_with(dit, vae, args.num, SampleSpec(name, int(steps), args.seed, args.batch))
         hist = class_histogram(scenes, k)
         reference = hist if reference is None else reference
         results[spec] = {
@@ -60,7 +59,7 @@ def main() -> None:
         }
         print(spec, json.dumps({k2: v for k2, v in results[spec].items() if k2 != "histogram"}), flush=True)
     name, steps = args.samplers[0].split("-")
-    reseeded, _ = generate(args.dit, args.vae, args.num, name, int(steps), args.seed + 1, args.batch)
+    reseeded, _ = generate_with(dit, vae, args.num, SampleSpec(name, int(steps), args.seed + 1, args.batch))
     floor = histogram_distance(class_histogram(reseeded, k), reference)
     print(f"noise floor ({args.samplers[0]}, seed {args.seed} vs {args.seed + 1}): {floor:.4f}", flush=True)
     payload = {

@@ -14,10 +14,9 @@ import time
 
 import torch
 
-from dynamiccity.diffusion import Diffusion
-from dynamiccity.dit.latents import LatentSet
-from dynamiccity.dit.run import load_dit
+from dynamiccity.diffusion.process import Diffusion
 from dynamiccity.hexplane import PLANES
+from dynamiccity.pipeline import LatentSet, load_dit
 
 
 def roughness(plane: torch.Tensor) -> float:
@@ -34,7 +33,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("samplers", nargs="+", help="NAME-STEPS")
     args = parser.parse_args()
-    dit, cfg, _ = load_dit(args.dit)
+    trained = load_dit(args.dit)
+    dit, cfg = trained.model, trained.config
     data = LatentSet(cfg.latents)
     diffusion = Diffusion(cfg.diffusion)
     shape = (args.num, cfg.model.latent_channels, dit.rollout.height, dit.rollout.width)

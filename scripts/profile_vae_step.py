@@ -12,10 +12,11 @@ import time
 
 import torch
 
-from dynamiccity.bench.vae import _structured_labels
-from dynamiccity.losses import vae_loss
-from dynamiccity.train.loop import adamw, bf16_autocast, bf16_pays
+from dynamiccity.bench.vae import structured_labels
+from dynamiccity.device import autocast, bf16_pays
+from dynamiccity.train.loop import adamw
 from dynamiccity.vae.config import vae_preset
+from dynamiccity.vae.losses import vae_loss
 from dynamiccity.vae.model import HexPlaneVAE
 
 
@@ -34,13 +35,13 @@ def main() -> None:
     device = torch.device(args.device)
     cfg = vae_preset(args.preset).with_overrides(encoder=args.encoder, decoder=args.decoder)
     torch.manual_seed(0)
-    labels = _structured_labels(cfg, 1).to(device)
+    labels = structured_labels(cfg, 1).to(device)
     model = HexPlaneVAE(cfg).to(device)
     opt = adamw(model.parameters(), lr=1e-3)
     bf16 = bf16_pays(device)
 
     def step() -> None:
-        with bf16_autocast(device):
+        with autocast(device):
             out = model(labels)
             loss = vae_loss(out.logits, labels, out.posterior.kl()).total
         opt.zero_grad(set_to_none=True)

@@ -14,10 +14,10 @@ import argparse
 
 import torch
 
-from dynamiccity.data import open_dataset
 from dynamiccity.data.classes import CLASS_NAMES, FREE
-from dynamiccity.data.windows import VAL_SPLITS
-from dynamiccity.vae.run import load_vae, reconstructions
+from dynamiccity.pipeline import DataSpec, load_vae
+from dynamiccity.pipeline.datasets import open_windows
+from dynamiccity.pipeline.scoring import reconstructions
 
 
 def main() -> None:
@@ -30,13 +30,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     ids = {name: CLASS_NAMES.index(name) for name in args.classes}
-    model, _ = load_vae(args.run)
+    model = load_vae(args.run).model
     cfg = model.cfg
-    windows = open_dataset(args.data, args.format, frames=cfg.frames, stride=cfg.frames, splits=VAL_SPLITS)
+    windows = open_windows(DataSpec(args.data, args.format), cfg.frames, "val", default_stride=cfg.frames)
     false_pos = dict.fromkeys(ids, 0)
     ghosts = dict.fromkeys(ids, 0)
     indices = list(range(len(windows)))
-    for target, pred, valid in reconstructions(model, windows, indices, torch.device("cpu")):
+    for window, pred in reconstructions(model, windows, indices, torch.device("cpu")):
+        target, valid = torch.from_numpy(window.labels), torch.from_numpy(window.valid)
         wrong_free = (target == FREE) & valid
         for name, c in ids.items():
             wrong = wrong_free & (pred == c)

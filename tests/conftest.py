@@ -1,8 +1,19 @@
-"""Shared pytest options: slow tests run only with --runslow."""
+"""Shared test helpers and options: writers of tiny datasets in each dataset's real on-disk layout
+(independent of the package's readers), the in-process CLI, and --runslow for tests marked slow."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
+
+# --set options that shrink a synthtown-micro VAE run to a 16x16x4 grid of 4 frames
+TINY_VAE = [
+    "--set", "grid=[16,16,4]", "--set", "frames=4", "--set", "ckpt_every=2", "--set", "val_windows=2",
+    "--set", "weight_frames=8",
+]  # fmt: skip
 
 
 def pytest_addoption(parser):
@@ -16,3 +27,113 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def cli(*argv):
+    """Run the CLI in-process; typer exits with status 0 on success."""
+    from dynamiccity.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([str(a) for a in argv])
+    if exit_.value.code:
+        raise SystemExit(exit_.value.code)
+
+
+def tiny_town(root: Path) -> Path:
+    """Three SynthTown scenes of 6 frames on a 16x16x4 grid (two train, one val)."""
+    from dynamiccity.synthtown.dataset import synthesize
+
+    synthesize(root, scenes=3, frames=6, grid=(16, 16, 4), seed=5, val_fraction=0.34)
+    return root
+
+
+CARLA_SHAPE = (128, 128, 8)
+OCC3D_SHAPE = (200, 200, 16)
+
+
+def yaw_pose(x: float, y: float, yaw: float) -> np.ndarray:
+    pose = np.eye(4)
+    c, s = np.cos(yaw), np.sin(yaw)
+    pose[:2, :2] = [[c, -s], [s, c]]
+    pose[:2, 3] = x, y
+    return pose
+
+
+def raw_carlasc_frame(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Raw CarlaSC ids 0..22 (uint32) and point counts (float32) with some unobserved voxels."""
+    raw = rng.integers(0, 23, size=CARLA_SHAPE, dtype=np.uint32)
+    counts = rng.integers(0, 3, size=CARLA_SHAPE).astype(np.float32)
+    return raw, counts
+
+
+def write_carlasc(
+    root: Path, frames: int = 3, seed: int = 0, split: str = "Train", seq: str = "Town01_Light"
+):
+    """A CarlaSC root with one sequence; returns (raw labels (T,X,Y,Z), counts, poses (T,4,4))."""
+    rng = np.random.default_rng(seed)
+    folder = root / "Cartesian" / split / seq / "cartesian"
+    (folder / "evaluation").mkdir(parents=True)
+    raws, counts, poses = [], [], []
+    for t in range(frames):
+        raw, count = raw_carlasc_frame(rng)
+        raw.tofile(folder / "evaluation" / f"{t:06d}.label")
+        count.tofile(folder / "evaluation" / f"{t:06d}.bin")
+        raws.append(raw)
+        counts.append(count)
+        poses.append(yaw_pose(0.5 * t, 0.1 * t, 0.01 * t))
+    with open(folder / "poses.txt", "w") as f:
+        for pose in poses:
+            f.write(" ".join(str(v) for v in pose[:3].reshape(-1)) + "\n")
+    return np.stack(raws), np.stack(counts), np.stack(poses)
+
+
+def quaternion_wxyz(yaw: float) -> list[float]:
+    return [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))]
+
+
+def write_nuscenes(root: Path, scenes: dict[str, int], seed: int = 0) -> dict:
+    """An Occ3D-nuScenes root; frame tokens are listed out of time order on purpose."""
+    rng = np.random.default_rng(seed)
+    infos, truth = {}, {}
+    for s, (name, frames) in enumerate(scenes.items()):
+        tokens = [f"tok{s}_{t:02d}" for t in range(frames)]
+        infos[name] = {}
+        for t in reversed(range(frames)):
+            semantics = rng.integers(0, 18, size=OCC3D_SHAPE, dtype=np.uint8)
+            lidar = rng.random(OCC3D_SHAPE) < 0.7
+            camera = rng.random(OCC3D_SHAPE) < 0.5
+            path = root / "gts" / name / tokens[t] / "labels.npz"
+            path.parent.mkdir(parents=True)
+            np.savez_compressed(path, semantics=semantics, mask_lidar=lidar, mask_camera=camera)
+            infos[name][tokens[t]] = {
+                "timestamp": 1_000_000 + 500_000 * t,
+                "ego_pose": {"translation": [2.0 * t, 0.0, 0.0], "rotation": quaternion_wxyz(0.02 * t)},
+                "gt_path": f"gts/{name}/{tokens[t]}/labels.npz",
+            }
+            truth[(name, t)] = (semantics, lidar, camera)
+    names = list(scenes)
+    annotations = {"train_split": names[:-1], "val_split": names[-1:], "scene_infos": infos}
+    (root / "annotations.json").write_text(json.dumps(annotations))
+    return truth
+
+
+def write_waymo(root: Path, frames: int = 3, free_id: int = 23, seed: int = 0, ego2global: bool = True):
+    """An Occ3D-Waymo root with one training scene; returns the raw labels (T,X,Y,Z)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "training" / "000"
+    folder.mkdir(parents=True)
+    raws = []
+    for t in range(frames):
+        raw = rng.integers(0, 15, size=OCC3D_SHAPE, dtype=np.uint8)
+        raw[rng.random(OCC3D_SHAPE) < 0.6] = free_id
+        arrays = {
+            "voxel_label": raw,
+            "origin_voxel_state": rng.random(OCC3D_SHAPE) < 0.8,
+            "final_voxel_state": rng.random(OCC3D_SHAPE) < 0.6,
+            "infov": rng.random(OCC3D_SHAPE) < 0.9,
+        }
+        if ego2global:
+            arrays["ego2global"] = yaw_pose(t, 0.0, 0.0)
+        np.savez_compressed(folder / f"{t:03d}_04.npz", **arrays)
+        raws.append(raw)
+    return np.stack(raws)

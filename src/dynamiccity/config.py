@@ -10,9 +10,14 @@ C = TypeVar("C", bound="StrictConfig")
 
 
 class StrictConfig:
-    """Mixin for frozen config dataclasses. Unknown keys are errors; lists (from YAML/JSON) become tuples."""
+    """Mixin for frozen config dataclasses. Unknown keys are errors; lists (from YAML/JSON) become tuples.
+
+    `retired` names keys that older versions wrote and that no longer mean anything: reading an old run's
+    config drops them instead of refusing it.
+    """
 
     label: ClassVar[str] = "config"
+    retired: ClassVar[frozenset[str]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,11 +66,50 @@ class YamlRunFile:
         return cls.from_dict(yaml.safe_load(Path(path).read_text()))
 
 
+def numbers_read(value: Any) -> Any:
+    """`value` from YAML with the numbers YAML 1.1 leaves as strings ('2e-3') read as floats, in nested
+    mappings and lists too."""
+    if isinstance(value, dict):
+        return {k: numbers_read(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [numbers_read(v) for v in value]
+    if isinstance(value, str) and any(c.isdigit() for c in value):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def merged(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """`layer` over `base`: nested mappings merge key by key, any other value replaces."""
+    out = dict(base)
+    for key, value in layer.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else value
+    return out
+
+
+def check_keys(kind: type, data: dict[str, Any], where: str, prefix: str = "") -> None:
+    """Refuse a key of `data` (nested mappings too) that names no field of the config dataclass `kind`;
+    the error names `where` the mapping came from and the key's dotted path."""
+    hints, names = get_type_hints(kind), {f.name for f in fields(kind)}
+    for key, value in data.items():
+        if key in getattr(kind, "retired", ()):
+            continue
+        if key not in names:
+            raise ValueError(f"{where}: unknown config key {prefix + key!r}.")
+        nested = hints[key]
+        if isinstance(value, dict) and isinstance(nested, type) and is_dataclass(nested):
+            check_keys(nested, value, where, f"{prefix}{key}.")
+
+
 def _known(kind: type, data: dict[str, Any], label: str) -> dict[str, Any]:
-    unknown = sorted(set(data) - {f.name for f in fields(kind)})
+    retired = getattr(kind, "retired", frozenset())
+    unknown = sorted(set(data) - {f.name for f in fields(kind)} - retired)
     if unknown:
         raise ValueError(f"unknown {label} key {unknown[0]!r}.")
-    return data
+    return {k: v for k, v in data.items() if k not in retired}
 
 
 def _plain(value: Any) -> Any:

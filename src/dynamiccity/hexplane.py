@@ -8,6 +8,14 @@ from dataclasses import dataclass, fields
 import torch
 
 PLANES = ("xy", "xz", "yz", "tx", "ty", "tz")
+TIME_PLANES = ("tx", "ty", "tz")
+
+
+def plane_shapes(sizes: tuple[int, int, int, int]) -> dict[str, tuple[int, int]]:
+    """(T, X, Y, Z) -> each plane's (rows, cols) as the HexPlane stores it: the one place that says which
+    axes a plane spans."""
+    t, x, y, z = sizes
+    return {"xy": (x, y), "xz": (x, z), "yz": (y, z), "tx": (t, x), "ty": (t, y), "tz": (t, z)}
 
 
 @dataclass

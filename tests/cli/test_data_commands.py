@@ -12,7 +12,7 @@ import pytest
 
 from dynamiccity.cli.main import main
 from dynamiccity.data import open_reader
-from tests.data.layouts import write_carlasc, write_waymo
+from tests.conftest import write_carlasc, write_waymo
 
 
 def run(argv, capsys) -> tuple[int, str, str]:

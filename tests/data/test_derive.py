@@ -7,7 +7,7 @@ import pytest
 
 from dynamiccity.data import Command, CommandRule, bev_layout, ego_command, ego_trajectory
 from dynamiccity.data.classes import VEHICLE
-from tests.data.layouts import yaw_pose
+from tests.conftest import yaw_pose
 
 
 def path(xs, ys, yaws) -> np.ndarray:

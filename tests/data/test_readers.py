@@ -9,7 +9,7 @@ import pytest
 
 from dynamiccity.data import DataError, open_reader
 from dynamiccity.data.classes import CARLASC_TO_COMMON, NUSCENES_TO_COMMON, WAYMO_TO_COMMON
-from tests.data.layouts import OCC3D_SHAPE, write_carlasc, write_nuscenes, write_waymo, yaw_pose
+from tests.conftest import OCC3D_SHAPE, write_carlasc, write_nuscenes, write_waymo, yaw_pose
 
 
 class TestCarlaSC:

@@ -7,7 +7,7 @@ import pytest
 
 from dynamiccity.data import DataError, GridSpec, Scene, open_dataset, open_reader, write_synthtown
 from dynamiccity.data.classes import VEHICLE
-from tests.data.layouts import yaw_pose
+from tests.conftest import yaw_pose
 
 GRID = GridSpec((8, 8, 2), (-4.0, -4.0, -1.0, 4.0, 4.0, 1.0), hz=10.0)
 

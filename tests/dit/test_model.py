@@ -3,8 +3,7 @@ import torch
 
 from dynamiccity.dit import DIT_PRESETS, HexPlaneDiT, dit_preset
 from dynamiccity.dit.blocks import sincos_2d
-from dynamiccity.hexplane import PLANES, HexPlane
-from dynamiccity.rollout import plane_shapes
+from dynamiccity.hexplane import PLANES, HexPlane, plane_shapes
 
 MICRO = dit_preset("synthtown-micro")
 
@@ -24,7 +23,7 @@ def random_map(model: HexPlaneDiT, batch: int, seed: int = 0) -> torch.Tensor:
     shapes = plane_shapes(model.cfg.latent_sizes)
     c = model.cfg.latent_channels
     hp = HexPlane.from_planes({n: torch.randn(batch, c, *shapes[n], generator=g) for n in PLANES})
-    return model.roll(hp)
+    return model.rollout.roll(hp)
 
 
 @pytest.mark.parametrize("rollout", ["padded", "vertical", "unfold"])

@@ -212,8 +212,8 @@ def synthtown_window(frames: int = 4, grid=(16, 16, 4), seed: int = 3) -> torch.
 @pytest.mark.slow
 def test_overfit_one_batch():
     """A small VAE memorises one SynthTown window: reconstruction mIoU goes to near perfect."""
-    from dynamiccity.losses import vae_loss
     from dynamiccity.metrics import occupancy_iou
+    from dynamiccity.vae.losses import vae_loss
 
     torch.manual_seed(0)
     cfg = TINY.with_overrides(num_classes=12, latent_channels=8)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 
 import torch
 
 from dynamiccity.bench.common import PeakMemory, run_isolated, sync, timed
-from dynamiccity.diffusion import Diffusion, DiffusionConfig, guided
+from dynamiccity.device import autocast, bf16_pays
+from dynamiccity.diffusion.process import Diffusion, DiffusionConfig, guided
 from dynamiccity.dit.config import dit_preset
 from dynamiccity.dit.model import HexPlaneDiT
-from dynamiccity.train.loop import adamw, bf16_autocast, bf16_pays
+from dynamiccity.train.loop import adamw
 
 GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
 
@@ -23,7 +23,6 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
-    autocast = partial(bf16_autocast, torch.device(device))
     cfg = dit_preset(preset)
     memory = PeakMemory(device)
     model = HexPlaneDiT(cfg).to(device)
@@ -34,7 +33,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     def step(batch: int):
         x0 = torch.randn(batch, *shape, device=device) * mask
-        with autocast():
+        with autocast(device):
             loss = diffusion.loss(model, x0, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -48,17 +47,17 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     denoise = guided(model, cond, torch.zeros_like(cond), GUIDANCE)
     x = torch.randn(1, *shape, device=device)
     t = torch.tensor([500], device=device)
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), autocast(device):
         per_step = timed(lambda: denoise(x, t), repeats, device)
     vae_cfg = vae_preset(preset)
     vae = HexPlaneVAE(vae_cfg).to(device).eval()
     latent = model.unroll(torch.randn(1, *shape, device=device) * mask)
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), autocast(device):
         decode_s = timed(lambda: vae.decode(latent).argmax(-1), 1, device)
     sample_s = {}
     for sampler, steps in samplers:
         start = time.perf_counter()
-        with torch.no_grad(), autocast():
+        with torch.no_grad(), autocast(device):
             grid = diffusion.sample(
                 denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask, device
             )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import partial
 
 import torch
 
 from dynamiccity.bench.common import PeakMemory, run_isolated, timed
-from dynamiccity.losses import vae_loss
-from dynamiccity.train.loop import adamw, bf16_autocast, bf16_pays
+from dynamiccity.device import autocast, bf16_pays
+from dynamiccity.train.loop import adamw
 from dynamiccity.vae.config import VAEConfig
+from dynamiccity.vae.losses import vae_loss
 
 
 @dataclass
@@ -31,12 +31,12 @@ class VAEBench:
     recompute: bool
 
 
-def _structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
+def structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
     """A real SynthTown window at the model's grid (structure matters for nothing here but realism)."""
-    from dynamiccity.data.scene import GridSpec
+    from dynamiccity.data.scene import CARLASC_GRID, GridSpec
     from dynamiccity.synthtown import generate_scene
 
-    spec = GridSpec(cfg.grid, (-25.6, -25.6, -2.0, 25.6, 25.6, 1.0), hz=10.0)
+    spec = GridSpec(cfg.grid, CARLASC_GRID.extent, CARLASC_GRID.hz)
     labels = torch.from_numpy(generate_scene(seed=0, frames=cfg.frames, grid=spec).labels).long()
     return labels[None].repeat(batch, 1, 1, 1, 1).clamp_max(cfg.num_classes - 1)
 
@@ -47,14 +47,13 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
-    autocast = partial(bf16_autocast, torch.device(device))
-    labels = _structured_labels(cfg, batch).to(device)
+    labels = structured_labels(cfg, batch).to(device)
     memory = PeakMemory(device)
     model = HexPlaneVAE(cfg).to(device)
     opt = adamw(model.parameters(), lr=1e-3)
 
     def step() -> None:
-        with autocast():
+        with autocast(device):
             out = model(labels)
             loss = vae_loss(out.logits, labels, out.posterior.kl()).total
         opt.zero_grad(set_to_none=True)
@@ -65,7 +64,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     model.eval()
 
     def infer() -> None:
-        with torch.no_grad(), autocast():
+        with torch.no_grad(), autocast(device):
             model.decode(model.encode(labels)).argmax(-1)
 
     infer_s = timed(infer, repeats, device)

@@ -57,12 +57,13 @@ def bench_dit(
     """DiT training step (batch 1 and 8), peak memory, and seconds to generate one guided scene + decode."""
     from dynamiccity.atomic import write_text
     from dynamiccity.bench.dit import measure_isolated
+    from dynamiccity.diffusion import SAMPLERS
 
     samplers = []
     for item in sampler or ["dpmpp-20", "ddim-50"]:
         name, _, steps = item.partition("-")
-        if name not in ("ddpm", "ddim", "dpmpp") or not steps.isdigit():
-            raise typer.BadParameter(f"--sampler takes NAME-STEPS (ddpm|ddim|dpmpp), got {item!r}.")
+        if name not in SAMPLERS or not steps.isdigit():
+            raise typer.BadParameter(f"--sampler takes NAME-STEPS ({'|'.join(SAMPLERS)}), got {item!r}.")
         samplers.append((name, int(steps)))
     result = measure_isolated(preset, samplers, repeats, device)
     text = json.dumps(result, indent=1)

@@ -9,23 +9,19 @@ from typing import Annotated
 
 import typer
 
-
-class FormatName(str, Enum):
-    carlasc = "carlasc"
-    occ3d_nuscenes = "occ3d-nuscenes"
-    occ3d_waymo = "occ3d-waymo"
-    synthtown = "synthtown"
+from dynamiccity.data import FORMATS, MASKS, reader_accepts
+from dynamiccity.data.scene import CARLASC_GRID
+from dynamiccity.synthtown.dataset import SYNTH_FORMATS
 
 
-class SynthFormat(str, Enum):
-    synthtown = "synthtown"
-    carlasc = "carlasc"
+def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum for typer from one of the package's lists (members named like the values)."""
+    return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
 
 
-class MaskName(str, Enum):
-    lidar = "lidar"
-    camera = "camera"
-    none = "none"
+FormatName = choices("FormatName", FORMATS)
+SynthFormat = choices("SynthFormat", SYNTH_FORMATS)
+MaskName = choices("MaskName", MASKS)
 
 
 class View(str, Enum):
@@ -40,16 +36,16 @@ PosesOpt = Annotated[
 ]
 
 
-def reader_options(format: FormatName, mask: MaskName, poses: Path | None) -> dict:
+def reader_options(format: Enum, mask: Enum, poses: Path | None) -> dict:
     """Reader keyword arguments from CLI options, refusing options that do not apply to the format."""
     options: dict = {}
-    if format in (FormatName.occ3d_nuscenes, FormatName.occ3d_waymo):
+    if reader_accepts(format.value, "mask"):
         options["mask"] = mask.value
     elif mask != MaskName.lidar:
         raise typer.BadParameter(f"--mask applies to Occ3D formats only, not {format.value}.")
     if poses is not None:
-        if format != FormatName.occ3d_waymo:
-            raise typer.BadParameter(f"--poses applies to occ3d-waymo only, not {format.value}.")
+        if not reader_accepts(format.value, "poses"):
+            raise typer.BadParameter(f"--poses does not apply to {format.value}.")
         options["poses"] = poses
     return options
 
@@ -62,7 +58,7 @@ def synth(
     extent: Annotated[
         tuple[float, float, float, float, float, float],
         typer.Option(help="Metric extent x0 y0 z0 x1 y1 z1 around the ego (default: CarlaSC's)."),
-    ] = (-25.6, -25.6, -2.0, 25.6, 25.6, 1.0),
+    ] = CARLASC_GRID.extent,
     seed: Annotated[int, typer.Option(help="Base seed; scene i is seeded from (seed, i).")] = 0,
     val_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of scenes in 'val'.")] = 0.1,
     format: Annotated[

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dynamiccity.cli.data_commands import FormatName, MaskName, reader_options
+from dynamiccity.cli.data_commands import FormatName, MaskName, choices, reader_options
+from dynamiccity.config import numbers_read
+from dynamiccity.data.windows import SPLITS
+
+if TYPE_CHECKING:
+    from dynamiccity.pipeline import DataSpec
+
+Split = choices("Split", tuple(SPLITS))
 
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config value: key=value (model, train, data or loss key)."),
 ]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="A YAML recipe (e.g. configs/*.yaml or a run's config.yaml) over the preset."
+    ),
+]
+DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")]
+MaskOpt = Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")]
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -25,43 +40,58 @@ def parse_overrides(items: list[str] | None) -> dict:
         if "=" not in item:
             raise typer.BadParameter(f"--set takes key=value, got {item!r}.")
         key, value = item.split("=", 1)
-        out[key.strip()] = _number_or(yaml.safe_load(value))
+        out[key.strip()] = numbers_read(yaml.safe_load(value))
     return out
 
 
-def _number_or(value):
-    """YAML 1.1 reads '2e-3' as a string: take such strings as numbers."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def train_vae(
-    preset: Annotated[
-        str, typer.Option(help="Model preset: carlasc, occ3d-waymo, occ3d-nuscenes, synthtown-tiny, ...")
-    ],
-    data: Annotated[Path, typer.Option(help="Dataset root.")],
-    format: Annotated[FormatName, typer.Option("--format", "-f", help="Layout of --data.")],
     out: Annotated[Path, typer.Option(help="Run folder (checkpoints, config.yaml, TensorBoard logs).")],
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Model preset: carlasc, occ3d-waymo, occ3d-nuscenes, synthtown-tiny, ... "
+            "(default: the config file's)."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset root (default: the config file's).")] = None,
+    format: Annotated[FormatName | None, typer.Option("--format", "-f", help="Layout of --data.")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimiser steps.")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Stop after this many epochs.")] = None,
     set_: SetOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue from RUN/checkpoints/last.")] = False,
-    mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    mask: MaskOpt = MaskName.lidar,
+    device: DeviceOpt = None,
 ) -> None:
     """Train the HexPlane VAE (runs under torchrun for DDP)."""
-    from dynamiccity.vae.training import train_vae_run
+    from dynamiccity.pipeline import RunRequest, VAERunConfig, resumed_config, train_vae, vae_run_config
 
-    options = reader_options(format, mask, None)
-    summary = train_vae_run(
-        preset, data, format.value, out, steps, epochs, parse_overrides(set_), resume, options, device
-    )
+    cfg = resumed_config(out, VAERunConfig, steps, epochs) if resume else None
+    if cfg is None:
+        cfg = vae_run_config(
+            RunRequest(preset, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs))
+        )
+    summary = train_vae(cfg, out, resume, device)
     if summary is not None:
         typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
+
+
+def vae_options(data: Path | None, format, mask, steps: int | None, epochs: int | None) -> dict:
+    """train-vae's own options in the shape of a run's config.yaml (only those given)."""
+    explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
+    if (data is None) != (format is None):
+        raise typer.BadParameter("--data and --format go together.")
+    if data is not None:
+        options = {k: str(v) for k, v in reader_options(format, mask, None).items()}
+        explicit["data"] = {"path": str(data), "format": format.value, "options": options}
+    return explicit
+
+
+def data_spec(data: Path, format, mask) -> DataSpec:
+    """The dataset a scoring, reconstructing or encoding command reads."""
+    from dynamiccity.pipeline import DataSpec
+
+    return DataSpec(str(data), format.value, options=reader_options(format, mask, None))
 
 
 def eval_vae(
@@ -71,18 +101,19 @@ def eval_vae(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the metrics to this JSON file.")
     ] = None,
-    split: Annotated[str, typer.Option(help="Split to score: val (default), train or all.")] = "val",
+    split: Annotated[Split, typer.Option(help="Split to score.")] = Split.val,
     max_windows: Annotated[int | None, typer.Option(min=1, help="Score at most this many windows.")] = None,
     stride: Annotated[int | None, typer.Option(min=1, help="Window stride (default: the model's T).")] = None,
-    mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    mask: MaskOpt = MaskName.lidar,
+    device: DeviceOpt = None,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
-    from dynamiccity.vae.evaluate import evaluate_run
+    from dataclasses import replace
 
-    metrics = evaluate_run(
-        run_dir, data, format.value, split, max_windows, stride, reader_options(format, mask, None), device
-    )
+    from dynamiccity.pipeline import evaluate_vae
+
+    spec = replace(data_spec(data, format, mask), stride=stride)
+    metrics = evaluate_vae(run_dir, spec, split.value, max_windows, device)
     text = json.dumps(metrics, indent=1)
     if json_out is not None:
         from dynamiccity.atomic import write_text
@@ -96,18 +127,16 @@ def reconstruct(
     data: Annotated[Path, typer.Option(help="Dataset root.")],
     format: Annotated[FormatName, typer.Option("--format", "-f", help="Layout of --data.")],
     out: Annotated[Path, typer.Option(help="Output folder (SynthTown dataset + gifs/).")],
-    split: Annotated[str, typer.Option(help="val (default), train or all.")] = "val",
+    split: Annotated[Split, typer.Option(help="Split to reconstruct.")] = Split.val,
     max_windows: Annotated[int, typer.Option(min=1, help="Windows to reconstruct.")] = 8,
     gifs: Annotated[bool, typer.Option(help="Write input|reconstruction GIFs.")] = True,
-    mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    mask: MaskOpt = MaskName.lidar,
+    device: DeviceOpt = None,
 ) -> None:
     """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
-    from dynamiccity.vae.outputs import reconstruct_run
+    from dynamiccity.pipeline import reconstruct
 
-    count = reconstruct_run(
-        run_dir, data, format.value, out, split, max_windows, gifs, reader_options(format, mask, None), device
-    )
+    count = reconstruct(run_dir, data_spec(data, format, mask), out, split.value, max_windows, gifs, device)
     typer.echo(f"wrote {count} reconstructions to {out}")
 
 
@@ -117,13 +146,14 @@ def encode(
     format: Annotated[FormatName, typer.Option("--format", "-f", help="Layout of --data.")],
     out: Annotated[Path, typer.Option(help="Latent folder for the DiT stage.")],
     stride: Annotated[int, typer.Option(min=1, help="Frames between window starts.")] = 1,
-    mask: Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")] = MaskName.lidar,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    mask: MaskOpt = MaskName.lidar,
+    device: DeviceOpt = None,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
-    from dynamiccity.vae.outputs import encode_run
+    from dataclasses import replace
 
-    manifest = encode_run(
-        run_dir, data, format.value, out, stride, reader_options(format, mask, None), True, device
-    )
-    typer.echo(f"encoded {manifest['windows']} windows to {out}")
+    from dynamiccity.pipeline import encode_latents
+
+    spec = replace(data_spec(data, format, mask), stride=stride)
+    manifest = encode_latents(run_dir, spec, out, progress=True, device=device)
+    typer.echo(f"encoded {manifest.windows} windows to {out}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from inspect import signature
 from pathlib import Path
-from typing import Literal
 
 from dynamiccity.data.carlasc import CarlaSCReader
 from dynamiccity.data.classes import CLASS_NAMES, COLORMAP, FREE, NUM_CLASSES
@@ -11,31 +11,37 @@ from dynamiccity.data.derive import Command, CommandRule, bev_layout, ego_comman
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.occ3d_nuscenes import Occ3DNuScenesReader
 from dynamiccity.data.occ3d_waymo import Occ3DWaymoReader
-from dynamiccity.data.reader import OccupancyReader
+from dynamiccity.data.reader import MASKS, OccupancyReader
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo
 from dynamiccity.data.synthtown_format import SynthTownReader, write_synthtown
 from dynamiccity.data.windows import Window, WindowDataset
 
-Format = Literal["carlasc", "occ3d-nuscenes", "occ3d-waymo", "synthtown"]
-FORMATS: tuple[str, ...] = ("carlasc", "occ3d-nuscenes", "occ3d-waymo", "synthtown")
+READERS: dict[str, type[OccupancyReader]] = {
+    reader.format: reader for reader in (CarlaSCReader, Occ3DNuScenesReader, Occ3DWaymoReader, SynthTownReader)
+}
+FORMATS: tuple[str, ...] = tuple(READERS)
+"""The on-disk layouts a dataset can be read from (`--format`)."""
 
 
-def open_reader(path: str | Path, format: Format, **options) -> OccupancyReader:
-    """The reader of a dataset root as distributed; `options` go to the reader (e.g. mask=, poses=)."""
-    readers = {
-        "carlasc": CarlaSCReader,
-        "occ3d-nuscenes": Occ3DNuScenesReader,
-        "occ3d-waymo": Occ3DWaymoReader,
-        "synthtown": SynthTownReader,
-    }
-    if format not in readers:
+def reader_accepts(format: str, option: str) -> bool:
+    """Whether the reader of `format` takes keyword `option` (e.g. mask, poses)."""
+    return option in signature(_reader(format)).parameters
+
+
+def _reader(format: str) -> type[OccupancyReader]:
+    if format not in READERS:
         raise ValueError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}.")
-    return readers[format](path, **options)
+    return READERS[format]
+
+
+def open_reader(path: str | Path, format: str, **options) -> OccupancyReader:
+    """The reader of a dataset root as distributed; `options` go to the reader (e.g. mask=, poses=)."""
+    return _reader(format)(path, **options)
 
 
 def open_dataset(
     path: str | Path,
-    format: Format,
+    format: str,
     frames: int,
     stride: int = 1,
     splits: tuple[str, ...] | None = None,
@@ -50,7 +56,7 @@ def open_dataset(
 
 __all__ = [
     "CLASS_NAMES", "COLORMAP", "FORMATS", "FREE", "NUM_CLASSES", "CarlaSCReader", "Command", "CommandRule",
-    "DataError", "GridSpec", "Occ3DNuScenesReader", "Occ3DWaymoReader", "OccupancyReader", "Scene",
+    "DataError", "GridSpec", "MASKS", "READERS", "Occ3DNuScenesReader", "Occ3DWaymoReader", "OccupancyReader", "Scene",
     "SceneInfo", "SynthTownReader", "Window", "WindowDataset", "bev_layout", "ego_command", "ego_trajectory",
-    "open_dataset", "open_reader", "write_synthtown",
+    "open_dataset", "open_reader", "reader_accepts", "write_synthtown",
 ]  # fmt: skip

@@ -16,10 +16,9 @@ import numpy as np
 
 from dynamiccity.data.classes import NUSCENES_TO_COMMON, lookup_table
 from dynamiccity.data.errors import DataError
-from dynamiccity.data.reader import OccupancyReader, check_shape, load_npz, pose_from_quaternion, remap
+from dynamiccity.data.reader import MaskKind, OccupancyReader, check_mask, check_shape, load_npz, pose_from_quaternion, remap
 from dynamiccity.data.scene import OCC3D_NUSCENES_GRID, SceneInfo, check_poses
 
-MaskKind = Literal["lidar", "camera", "none"]
 _TABLE = lookup_table(NUSCENES_TO_COMMON)
 
 
@@ -36,8 +35,7 @@ class Occ3DNuScenesReader(OccupancyReader):
 
     def __init__(self, root: str | Path, mask: MaskKind = "lidar") -> None:
         super().__init__(root)
-        if mask not in ("lidar", "camera", "none"):
-            raise ValueError(f"mask must be 'lidar', 'camera' or 'none', got {mask!r}.")
+        check_mask(mask)
         self.mask = mask
         self._annotations = self.root / "annotations.json"
         self._scenes = self._list_scenes(self._load_annotations())

@@ -16,10 +16,9 @@ import numpy as np
 
 from dynamiccity.data.classes import WAYMO_FREE_IDS, WAYMO_TO_COMMON, lookup_table
 from dynamiccity.data.errors import DataError
-from dynamiccity.data.reader import OccupancyReader, check_shape, load_npz, read_pose_lines, remap
+from dynamiccity.data.reader import MaskKind, OccupancyReader, check_mask, check_shape, load_npz, read_pose_lines, remap
 from dynamiccity.data.scene import OCC3D_WAYMO_GRID, SceneInfo, check_poses
 
-MaskKind = Literal["lidar", "camera", "none"]
 SPLITS = ("training", "validation", "test")
 _MASK_KEYS = {"none": (), "lidar": ("origin_voxel_state",), "camera": ("final_voxel_state", "infov")}
 
@@ -46,8 +45,7 @@ class Occ3DWaymoReader(OccupancyReader):
         free_id: int | None = None,
     ) -> None:
         super().__init__(root)
-        if mask not in ("lidar", "camera", "none"):
-            raise ValueError(f"mask must be 'lidar', 'camera' or 'none', got {mask!r}.")
+        check_mask(mask)
         if free_id is not None and free_id not in WAYMO_FREE_IDS:
             raise ValueError(f"free_id must be one of {WAYMO_FREE_IDS}, got {free_id}.")
         self.mask, self.pose_root, self._free_id = mask, Path(poses) if poses else None, free_id

@@ -5,12 +5,22 @@ from __future__ import annotations
 import abc
 import zipfile
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo, check_poses
+
+
+MaskKind = Literal["lidar", "camera", "none"]
+MASKS: tuple[str, ...] = MaskKind.__args__
+"""Which of an Occ3D dataset's masks marks valid voxels: lidar-observed, camera-visible, or every voxel."""
+
+
+def check_mask(mask: str) -> None:
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {', '.join(MASKS)}, got {mask!r}.")
 
 
 class OccupancyReader(abc.ABC):

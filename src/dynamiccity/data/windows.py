@@ -13,6 +13,8 @@ from dynamiccity.data.scene import SceneInfo
 # split names that mean "training" and "held-out validation" across the supported layouts
 TRAIN_SPLITS = ("train", "training")
 VAL_SPLITS = ("val", "validation")
+SPLITS: dict[str, tuple[str, ...] | None] = {"train": TRAIN_SPLITS, "val": VAL_SPLITS, "all": None}
+"""What a command's `--split` names: the training scenes, the held-out ones, or all (None)."""
 
 
 class Window(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dynamiccity.config import StrictConfig
-from dynamiccity.rollout import ROLLOUTS
+from dynamiccity.dit.rollout import ROLLOUTS
 
 
 @dataclass(frozen=True)

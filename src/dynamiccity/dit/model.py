@@ -8,8 +8,8 @@ from torch import nn
 
 from dynamiccity.dit.blocks import DiTBlock, FinalLayer, TimestepEmbedder, sincos_2d
 from dynamiccity.dit.config import DiTConfig
+from dynamiccity.dit.rollout import build_rollout
 from dynamiccity.hexplane import HexPlane
-from dynamiccity.rollout import build_rollout
 
 
 class HexPlaneDiT(nn.Module):
@@ -69,8 +69,6 @@ class HexPlaneDiT(nn.Module):
             x = block(x, c)
         return self.untokens(self.final(x, c))
 
-    def roll(self, hexplane: HexPlane) -> torch.Tensor:
-        return self.rollout.roll(hexplane)
-
     def unroll(self, grid: torch.Tensor) -> HexPlane:
+        """map (B, C, H, W) -> the HexPlane it holds (`Rollout.unroll`)."""
         return self.rollout.unroll(grid)

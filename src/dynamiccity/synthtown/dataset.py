@@ -14,6 +14,8 @@ from dynamiccity.data.synthtown_format import write_synthtown
 
 log = logging.getLogger(__name__)
 CARLASC_DENSITY = {"low": "Light", "medium": "Medium", "high": "Heavy"}
+SYNTH_FORMATS = ("synthtown", "carlasc")
+"""The layouts `synthesize` writes."""
 
 
 Extent = tuple[float, float, float, float, float, float]
@@ -88,4 +90,4 @@ def synthesize(
             name = f"SynthTown{scene.name.split('_')[-1]}_{density}"
             write_carlasc_sequence(out, split.capitalize(), name, scene)
         return Path(out)
-    raise ValueError(f"unknown synth format {format!r}; choose synthtown or carlasc.")
+    raise ValueError(f"unknown synth format {format!r}; choose one of {', '.join(SYNTH_FORMATS)}.")

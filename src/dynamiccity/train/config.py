@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from dynamiccity.config import StrictConfig
 
@@ -16,9 +16,10 @@ class TrainConfig(StrictConfig):
     over `warmup_steps`, then "step" (x `lr_gamma` every `lr_step_every` steps), "cosine" or "constant".
     `ema`: decay of an exponential moving average of the weights (warmed up, see `loop.ema_decay`), or
     None. `eval_every`: steps between validations (None: at the end of every epoch). `bf16`: autocast to bfloat16 where it pays (CUDA, and
-    CPUs with native bf16; see `loop.bf16_pays`)."""
+    CPUs with native bf16; see `dynamiccity.device.bf16_pays`)."""
 
     label = "train config"
+    retired = frozenset({"num_workers"})
 
     steps: int | None = None
     epochs: int | None = None
@@ -35,7 +36,6 @@ class TrainConfig(StrictConfig):
     ckpt_every: int = 100
     eval_every: int | None = None
     seed: int = 0
-    num_workers: int = 0
     bf16: bool = True
 
     def __post_init__(self) -> None:
@@ -43,27 +43,3 @@ class TrainConfig(StrictConfig):
             raise ValueError("set steps or epochs.")
         if self.schedule not in Schedule.__args__:
             raise ValueError(f"schedule must be one of {Schedule.__args__}, got {self.schedule!r}.")
-
-
-def route_overrides(overrides: dict[str, Any], sections: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
-    """Route each command-line key=value to the config section owning that key ('section.key' picks one
-    when several own it); lists become tuples. An unknown key is an error."""
-    routed: dict[str, dict[str, Any]] = {name: {} for name in sections}
-    for key, value in overrides.items():
-        section, _, name = key.rpartition(".")
-        owners = [s for s, names in sections.items() if name in names and section in ("", s)]
-        if not owners:
-            raise ValueError(f"unknown config key {key!r}.")
-        routed[owners[0]][name] = tuple(value) if isinstance(value, list) else value
-    return routed
-
-
-def resolve_train(
-    defaults: dict[str, Any], overrides: dict[str, Any], steps: int | None, epochs: int | None
-) -> TrainConfig:
-    """A model's training defaults, then `--set` overrides, then the run length from --steps/--epochs."""
-    train = {**defaults, **overrides}
-    train.update({k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None})
-    if train.get("steps") is None and train.get("epochs") is None:
-        raise ValueError("say how long to train: --steps N or --epochs N.")
-    return TrainConfig(**train)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from dynamiccity.device import pick_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -23,12 +25,6 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
-
-
-def pick_device(device: str | None = None, local_rank: int = 0) -> torch.device:
-    """The device a command runs on: `device` when given ("cpu", "cuda"), else CUDA when available."""
-    use_cuda = device == "cuda" or (device is None and torch.cuda.is_available())
-    return torch.device(f"cuda:{local_rank}" if use_cuda else (device or "cpu"))
 
 
 def setup_distributed(device: str | None = None) -> DistInfo:

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from dynamiccity.atomic import write_text
+from dynamiccity.device import autocast
 from dynamiccity.train.checkpoint import load_checkpoint, load_extra, restore_optimizer, save_checkpoint
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.train.distributed import DistInfo, all_gather_floats, barrier
@@ -31,6 +32,10 @@ class Task(Protocol):
     def build_model(self) -> nn.Module: ...
 
     def train_dataset(self) -> Any: ...
+
+    def files(self) -> dict[str, str]:
+        """Text files {name: content} the run folder keeps beside config.yaml."""
+        ...
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
 
@@ -81,23 +86,6 @@ def adamw(params, lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-def bf16_pays(device: torch.device) -> bool:
-    """bf16 autocast helps on CUDA and on CPUs whose oneDNN has native bf16 (AVX-512 BF16 / AMX).
-
-    Elsewhere (e.g. AVX2-only CPUs) bf16 matmuls and convolutions are emulated and 10-100x slower.
-    """
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
-
-
-def bf16_autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast on `device` where it pays (`bf16_pays`), a no-op context elsewhere."""
-    return torch.autocast(device.type, torch.bfloat16, enabled=bf16_pays(device))
-
-
 def epoch_batches(n: int, cfg: TrainConfig, epoch: int, info: DistInfo) -> list[np.ndarray]:
     """This rank's batches of dataset indices for an epoch: a seeded shuffle split evenly across ranks."""
     order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
@@ -120,7 +108,6 @@ class Trainer:
         self.optimizer = adamw(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ddp = DistributedDataParallel(self.model) if info.enabled else self.model
         self.state = TrainState()
-        self.autocast = cfg.bf16 and bf16_pays(info.device)
         self.writer = None
         self._stop = False
 
@@ -191,7 +178,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.ddp.train()
-        with torch.autocast(self.info.device.type, torch.bfloat16, enabled=self.autocast):
+        with autocast(self.info.device, self.cfg.bf16):
             loss, scalars = self.task.loss(self.ddp, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynamiccity.hexplane import HexPlane
+from dynamiccity.hexplane import HexPlane, plane_shapes
 from dynamiccity.vae.config import VAEConfig
 from dynamiccity.vae.encoder import InstanceNorm, PointwiseConv3d, ResBlock3d
 
@@ -108,9 +108,7 @@ class QueryDecoder(nn.Module):
         self.head = PositionalHead(cfg.fused_width, cfg.query_hidden, cfg.num_classes, sizes, cfg.pe_freqs)
 
     def forward(self, planes: HexPlane) -> torch.Tensor:
-        x, y, z = self.grid
-        t = self.frames
-        sizes = {"xy": (x, y), "xz": (x, z), "yz": (y, z), "tx": (t, x), "ty": (t, y), "tz": (t, z)}
+        sizes = plane_shapes((self.frames, *self.grid))
         full = HexPlane.from_planes(
             {
                 name: F.interpolate(p, size=sizes[name], mode="bilinear", align_corners=False)

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.hexplane import PLANES, TIME_PLANES, HexPlane
 from dynamiccity.vae.config import VAEConfig
 
-TIME_PLANES = ("tx", "ty", "tz")
 INITIAL_LOGVAR = -6.0
 
 

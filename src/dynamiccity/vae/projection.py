@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from dynamiccity.hexplane import plane_shapes
 from dynamiccity.vae.config import VAEConfig
 
 MAX_SEQUENCES = 16384
@@ -109,7 +110,7 @@ class ProjectionEncoder(nn.Module):
             "ty": self._reduce("ty", rearrange(temporal, "b t c x y z -> (b t y) (x z) c")),
             "tz": self._reduce("tz", rearrange(temporal, "b t c x y z -> (b t z) (x y) c")),
         }
-        sizes = {"xy": (x, y), "xz": (x, z), "yz": (y, z), "tx": (t, x), "ty": (t, y), "tz": (t, z)}
+        sizes = plane_shapes((t, x, y, z))
         return {
             name: rearrange(p, "(b u v) c -> b c u v", b=b, u=sizes[name][0], v=sizes[name][1])
             for name, p in planes.items()

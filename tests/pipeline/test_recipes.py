@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from dynamiccity.diffusion import DiffusionConfig
+from dynamiccity.diffusion.process import DiffusionConfig
 from dynamiccity.dit.config import dit_preset
-from dynamiccity.dit.run import DiTRunConfig
+from dynamiccity.pipeline import DataSpec, DiTRunConfig, LossSpec, VAERunConfig
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import vae_preset
-from dynamiccity.vae.run import DataSpec, LossSpec, VAERunConfig
 
 
 def _vae_run() -> VAERunConfig:

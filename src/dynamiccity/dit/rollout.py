@@ -26,15 +26,9 @@ from typing import Literal
 import torch
 from einops import rearrange
 
-from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.hexplane import PLANES, HexPlane, plane_shapes
 
 RolloutKind = Literal["padded", "vertical", "unfold"]
-
-
-def plane_shapes(sizes: tuple[int, int, int, int]) -> dict[str, tuple[int, int]]:
-    """(T', X', Y', Z') -> each plane's (rows, cols) as the HexPlane stores it."""
-    t, x, y, z = sizes
-    return {"xy": (x, y), "xz": (x, z), "yz": (y, z), "tx": (t, x), "ty": (t, y), "tz": (t, z)}
 
 
 @dataclass(frozen=True)

@@ -11,33 +11,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dynamiccity.cli.main import main
-from dynamiccity.synthtown.dataset import synthesize
-
-TINY_SET = [
-    "--set", "grid=[16,16,4]", "--set", "frames=4", "--set", "ckpt_every=2", "--set", "val_windows=2",
-    "--set", "weight_frames=8",
-]  # fmt: skip
+from tests.conftest import TINY_VAE, cli, tiny_town
 
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory):
-    root = tmp_path_factory.mktemp("town")
-    synthesize(root, scenes=3, frames=6, grid=(16, 16, 4), seed=5, val_fraction=0.34)
-    return root
-
-
-def cli(*argv):
-    """Run the CLI in-process; typer exits with status 0 on success."""
-    with pytest.raises(SystemExit) as exit_:
-        main([str(a) for a in argv])
-    if exit_.value.code:
-        raise SystemExit(exit_.value.code)
+    return tiny_town(tmp_path_factory.mktemp("town"))
 
 
 def train(town, out, *extra):
     cli("train-vae", "--preset", "synthtown-micro", "--data", town, "--format", "synthtown", "--out", out,
-        *TINY_SET, *extra)  # fmt: skip
+        *TINY_VAE, *extra)  # fmt: skip
 
 
 def test_checkpoints_config_and_logs(town, tmp_path):
@@ -87,7 +71,7 @@ def test_two_process_ddp_ends_with_identical_weights(town, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "dynamiccity", "train-vae", "--preset", "synthtown-micro", "--data", str(town),
-           "--format", "synthtown", "--out", str(out), "--steps", "2", *TINY_SET]  # fmt: skip
+           "--format", "synthtown", "--out", str(out), "--steps", "2", *TINY_VAE]  # fmt: skip
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())

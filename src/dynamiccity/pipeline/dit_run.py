@@ -1,22 +1,24 @@
-"""A DiT run: its resolved configuration, the training task for the shared Trainer, loading it back."""
+"""A DiT run: its resolved configuration and its training task for the shared Trainer."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from dynamiccity.config import YamlRunFile
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
-from dynamiccity.diffusion import Diffusion, DiffusionConfig
+from dynamiccity.diffusion.process import Diffusion, DiffusionConfig
 from dynamiccity.dit.config import DiTConfig
-from dynamiccity.dit.latents import LatentSet
 from dynamiccity.dit.model import HexPlaneDiT
-from dynamiccity.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
-from dynamiccity.train.checkpoint import load_checkpoint, load_extra
+from dynamiccity.dit.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
+from dynamiccity.pipeline.latents import LatentSet
 from dynamiccity.train.config import TrainConfig
+
+RUN_MANIFEST = "latent_manifest.json"
+"""The run's own copy of its latent set's manifest: statistics and VAE hash, so sampling needs no latents."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,15 @@ class DiTTask:
     def train_dataset(self) -> LatentSet:
         return self.train_data
 
-    def maps(self, data: LatentSet, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.rollout.roll(data.hexplane(batch)).to(self.device)
+    def files(self) -> dict[str, str]:
+        """The run keeps a copy of its latents' manifest (`RUN_MANIFEST`)."""
+        return {RUN_MANIFEST: json.dumps(self.train_data.manifest.to_dict(), indent=1) + "\n"}
+
+    def maps(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.rollout.roll(LatentSet.hexplane(batch)).to(self.device)
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
-        x0 = self.maps(self.train_data, batch)
+        x0 = self.maps(batch)
         return self.diffusion.loss(model, x0, weight=self.weights[self.cfg.loss_weight]), {}
 
     @torch.no_grad()
@@ -79,8 +85,7 @@ class DiTTask:
         from torch.utils.data import default_collate
 
         n = min(len(self.val_data), self.cfg.val_windows)
-        batch = default_collate([self.val_data[i] for i in range(n)])
-        x0 = self.maps(self.val_data, batch)
+        x0 = self.maps(default_collate([self.val_data[i] for i in range(n)]))
         model.eval()
         losses = {}
         for kind, weight in self.weights.items():
@@ -90,20 +95,3 @@ class DiTTask:
         if self.cfg.loss_weight != "uniform":
             metrics[f"val_loss_{self.cfg.loss_weight}"] = losses[self.cfg.loss_weight]
         return metrics
-
-
-def load_dit(
-    run_dir: str | Path, which: str = "best", ema: bool = True, device: str | torch.device = "cpu"
-) -> tuple[HexPlaneDiT, DiTRunConfig, dict]:
-    """A trained DiT (its EMA weights when the run kept them) with its run config and checkpoint meta."""
-    folder = Path(run_dir) / "checkpoints"
-    if which == "best" and not (folder / "best.json").is_file():
-        which = "last"
-    weights, meta = load_checkpoint(folder, which)
-    cfg = DiTRunConfig.from_dict(meta["config"])
-    if ema and cfg.train.ema:
-        weights = load_extra(folder, which, "ema")
-    model = HexPlaneDiT(cfg.model)
-    model.load_state_dict(weights)
-    meta["checkpoint"] = str(folder / f"{which}.safetensors")
-    return model.to(device).eval(), cfg, meta

@@ -1,23 +1,15 @@
-"""Noise schedule, training objective and samplers, apart from the network (diffusers schedulers).
-
-One `DiffusionConfig` fixes the forward process (betas, number of training steps) and what the network
-predicts (epsilon or v). Training noise comes from diffusers' DDPM scheduler; sampling uses DDPM
-(ancestral), DDIM or DPM-Solver++ built from the same betas, so any sampler can be used with any model.
-All samplers work on maps whose padding is fixed at zero: a `mask` keeps it there.
-"""
+"""The forward process, its training loss and the samplers (diffusers schedulers), apart from the network."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from dynamiccity.config import StrictConfig
-
-Prediction = Literal["epsilon", "v_prediction"]
-SAMPLERS = ("ddpm", "ddim", "dpmpp")
+from dynamiccity.diffusion import SAMPLERS, Prediction
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dynamiccity.synthtown.dataset import synthesize
-from tests.train.test_vae_training import TINY_SET, cli
+from tests.conftest import TINY_VAE, cli, tiny_town
 
 DIT_SET = ["--set", "ema=0.9", "--set", "ckpt_every=2", "--set", "eval_every=2", "--set", "val_windows=2"]
 
@@ -18,9 +17,9 @@ DIT_SET = ["--set", "ema=0.9", "--set", "ckpt_every=2", "--set", "eval_every=2",
 @pytest.fixture(scope="module")
 def latents(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
-    synthesize(root / "town", scenes=3, frames=6, grid=(16, 16, 4), seed=5, val_fraction=0.34)
+    tiny_town(root / "town")
     cli("train-vae", "--preset", "synthtown-micro", "--data", root / "town", "--format", "synthtown",
-        "--out", root / "vae", "--steps", "2", *TINY_SET)  # fmt: skip
+        "--out", root / "vae", "--steps", "2", *TINY_VAE)  # fmt: skip
     cli("encode", root / "vae", "--data", root / "town", "--format", "synthtown", "--out", root / "lat",
         "--stride", "1", "--device", "cpu")  # fmt: skip
     return root
@@ -59,11 +58,11 @@ def test_plane_loss_weight_trains_and_reports_both_losses(latents, tmp_path):
 
 
 def test_sampling_is_reproducible(latents, tmp_path):
-    from dynamiccity.dit.sampling import generate
+    from dynamiccity.pipeline import SampleSpec, generate
 
     train_dit(latents, tmp_path / "dit", "--steps", "2")
-    a, _ = generate(tmp_path / "dit", latents / "vae", 2, "ddpm", 5, seed=3)
-    b, _ = generate(tmp_path / "dit", latents / "vae", 2, "ddpm", 5, seed=3)
+    a, _ = generate(tmp_path / "dit", latents / "vae", 2, SampleSpec("ddpm", 5, seed=3))
+    b, _ = generate(tmp_path / "dit", latents / "vae", 2, SampleSpec("ddpm", 5, seed=3))
     assert np.array_equal(a, b)
 
 
@@ -80,7 +79,7 @@ def test_resume_continues_without_loss(latents, tmp_path):
 def test_wrong_vae_and_missing_latents_are_refused(latents, tmp_path):
     train_dit(latents, tmp_path / "dit", "--steps", "1")
     cli("train-vae", "--preset", "synthtown-micro", "--data", latents / "town", "--format", "synthtown",
-        "--out", tmp_path / "other-vae", "--steps", "1", *TINY_SET)  # fmt: skip
+        "--out", tmp_path / "other-vae", "--steps", "1", *TINY_VAE)  # fmt: skip
     with pytest.raises(SystemExit):
         cli("sample", "--dit", tmp_path / "dit", "--vae", tmp_path / "other-vae", "--num", "1",
             "--out", tmp_path / "s")  # fmt: skip

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from dynamiccity.hexplane import PLANES, HexPlane
-from dynamiccity.rollout import PaddedRollout, build_rollout, loss_weight, plane_shapes
+from dynamiccity.dit.rollout import PaddedRollout, build_rollout, loss_weight
+from dynamiccity.hexplane import PLANES, HexPlane, plane_shapes
 
 SIZES = [(8, 64, 64, 4), (4, 32, 32, 4), (2, 16, 16, 2), (4, 16, 24, 2)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dynamiccity.train.distributed import pick_device
+from dynamiccity.device import pick_device
 
 
 def test_an_explicit_device_wins(monkeypatch):

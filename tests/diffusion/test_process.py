@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from dynamiccity.diffusion import Diffusion, DiffusionConfig
+from dynamiccity.diffusion.process import Diffusion, DiffusionConfig
 
 TARGET = torch.tensor([[[[0.5, -1.0], [2.0, 0.0]]]])  # one 1x1x2x2 "map": every sample should land here
 

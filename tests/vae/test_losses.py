@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynamiccity.losses import class_weights, lovasz_softmax, vae_loss
+from dynamiccity.vae.losses import class_weights, lovasz_softmax, vae_loss
 
 
 def lovasz_reference(probs: np.ndarray, labels: np.ndarray, ignore=None) -> float:

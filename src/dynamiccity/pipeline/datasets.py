@@ -1,0 +1,43 @@
+"""Which windows a pipeline step reads: a dataset root, its format, the window stride, the splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynamiccity.data import open_dataset
+from dynamiccity.data.windows import SPLITS, WindowDataset
+from dynamiccity.vae.config import VAEConfig
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A dataset root as distributed and how to cut it into windows.
+
+    format: one of `dynamiccity.data.FORMATS`. stride: frames between window starts; None takes the step's
+    own default (training and encoding: 1, every start; scoring and reconstructing: the model's T, windows
+    side by side). val_windows: how many held-out windows a training run validates on. options: reader
+    keyword arguments (mask=, poses=).
+    """
+
+    path: str
+    format: str
+    stride: int | None = None
+    val_windows: int = 32
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def open_windows(spec: DataSpec, frames: int, split: str = "all", default_stride: int = 1) -> WindowDataset:
+    """The windows of `frames` frames of `split` (train, val or all) that `spec` describes."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
+    stride = spec.stride or default_stride
+    return open_dataset(
+        spec.path, spec.format, frames=frames, stride=stride, splits=SPLITS[split], **spec.options
+    )
+
+
+def check_grid(data: WindowDataset, cfg: VAEConfig) -> None:
+    """Refuse data whose voxel grid is not the one the model was built for."""
+    if tuple(data.grid.shape) != tuple(cfg.grid):
+        raise ValueError(f"{data.reader.root}: grid {data.grid.shape} does not match the model's {cfg.grid}.")

@@ -1,0 +1,110 @@
+"""`dynamiccity encode`: every window of a dataset to its HexPlane, with its conditions, as a latent set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from dynamiccity.atomic import atomic_path
+from dynamiccity.data.windows import Window, WindowDataset
+from dynamiccity.device import pick_device
+from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.latents import LatentManifest
+from dynamiccity.pipeline.runs import load_vae
+from dynamiccity.train.checkpoint import file_sha256
+
+SHARD = 512  # windows per latent shard
+
+
+class ChannelStats:
+    """Running per-channel mean and standard deviation over every cell of every plane."""
+
+    def __init__(self, channels: int) -> None:
+        self.total = torch.zeros(channels, dtype=torch.float64)
+        self.squares = torch.zeros(channels, dtype=torch.float64)
+        self.count = 0
+
+    def update(self, latents: HexPlane) -> None:
+        c = self.total.numel()
+        flat = torch.cat([p.transpose(0, 1).reshape(c, -1) for p in latents.planes()], dim=1).double()
+        self.total += flat.sum(1)
+        self.squares += flat.square().sum(1)
+        self.count += flat.shape[1]
+
+    def mean_std(self) -> tuple[list[float], list[float]]:
+        mean = self.total / self.count
+        std = (self.squares / self.count - mean.square()).clamp_min(1e-12).sqrt()
+        return mean.tolist(), std.tolist()
+
+
+def encode_latents(
+    run_dir: str | Path,
+    data: DataSpec,
+    out: str | Path,
+    progress: bool = False,
+    device: str | None = None,
+) -> LatentManifest:
+    """Encode every window of every split (stride 1 unless `data` sets one) and write the latent set
+    (see `dynamiccity.pipeline.latents`) to `out`; returns its manifest."""
+    from tqdm import tqdm
+
+    vae = load_vae(run_dir, device=pick_device(device))
+    cfg = vae.model.cfg
+    windows = open_windows(data, cfg.frames)
+    check_grid(windows, cfg)
+    if len(windows) == 0:
+        raise ValueError(f"{data.path}: no windows of {cfg.frames} frames.")
+    out = Path(out)
+    stats, shards = ChannelStats(cfg.latent_channels), []
+    for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
+        batch = [windows[i] for i in range(first, min(first + SHARD, len(windows)))]
+        latents = HexPlane.cat([_encode(vae.model, w).map(torch.Tensor.cpu) for w in batch])
+        tensors = {**latents.as_dict(), **_conditions(windows, batch, first)}
+        path = out / f"shard_{first // SHARD:05d}.safetensors"
+        with atomic_path(path) as tmp:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        shards.append(path.name)
+        stats.update(latents)
+    mean, std = stats.mean_std()
+    manifest = LatentManifest(
+        vae_run=str(Path(run_dir).resolve()),
+        vae_checkpoint=str(vae.checkpoint),
+        vae_sha256=file_sha256(vae.checkpoint),
+        vae_config=cfg,
+        latent_mean=tuple(mean),
+        latent_std=tuple(std),
+        planes=PLANES,
+        windows=len(windows),
+        frames=cfg.frames,
+        stride=windows.stride,
+        layout_factor=windows.layout_factor,
+        grid=windows.grid,
+        shards=tuple(shards),
+        shard_size=SHARD,
+        data={"path": str(data.path), "format": data.format},
+        scenes=tuple({"name": s.name, "split": s.split} for s in windows.scenes),
+    )
+    manifest.write(out)
+    return manifest
+
+
+@torch.no_grad()
+def _encode(model, window: Window) -> HexPlane:
+    device = next(model.parameters()).device
+    return model.encode(torch.from_numpy(window.labels)[None].to(device))
+
+
+def _conditions(windows: WindowDataset, batch: list[Window], first: int) -> dict[str, torch.Tensor]:
+    previous = [windows.previous(first + j) for j in range(len(batch))]
+    return {
+        "command": torch.tensor([w.command for w in batch], dtype=torch.int64),
+        "trajectory": torch.from_numpy(np.stack([w.trajectory for w in batch])),
+        "layout": torch.from_numpy(np.stack([w.layout for w in batch]).astype(np.uint8)),
+        "previous": torch.tensor([-1 if p is None else p for p in previous], dtype=torch.int64),
+        "scene": torch.tensor([w.scene for w in batch], dtype=torch.int64),
+        "start": torch.tensor([w.start for w in batch], dtype=torch.int64),
+    }

@@ -1,0 +1,52 @@
+"""`dynamiccity eval-vae`: reconstruction scores of a trained VAE on a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dynamiccity.device import pick_device
+from dynamiccity.metrics import by_class_name
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.runs import load_vae
+from dynamiccity.pipeline.scoring import confusions_of, spread_indices
+
+
+def evaluate_vae(
+    run_dir: str | Path,
+    data: DataSpec,
+    split: str = "val",
+    max_windows: int | None = None,
+    device: str | None = None,
+) -> dict:
+    """Reconstruction metrics over the windows of `split`: "miou", "iou", "per_class" {name: IoU},
+    "precision" and "recall" {name: value}, "changing" {"miou", "per_class", "share"} (the same scores over
+    the voxels whose label changes within the window, and their share of the valid voxels), "windows",
+    "checkpoint", "step".
+
+    Windows default to stride T (side by side); `max_windows` picks that many spread evenly.
+    """
+    device = pick_device(device)
+    vae = load_vae(run_dir, device=device)
+    cfg = vae.model.cfg
+    windows = open_windows(data, cfg.frames, split, default_stride=cfg.frames)
+    check_grid(windows, cfg)
+    if len(windows) == 0:
+        raise ValueError(f"{data.path}: no {split} windows of {cfg.frames} frames.")
+    indices = spread_indices(windows, max_windows) if max_windows else list(range(len(windows)))
+    scores = confusions_of(vae.model, windows, indices, device)
+    result, rates, changing = scores.all.compute(), scores.all.rates(), scores.changing.compute()
+    return {
+        "miou": result["miou"],
+        "iou": result["iou"],
+        "per_class": by_class_name(result["per_class"]),
+        "precision": by_class_name(rates["precision"]),
+        "recall": by_class_name(rates["recall"]),
+        "changing": {
+            "miou": changing["miou"],
+            "per_class": by_class_name(changing["per_class"]),
+            "share": float(scores.changing.matrix.sum() / scores.all.matrix.sum()),
+        },
+        "windows": len(indices),
+        "checkpoint": str(vae.checkpoint),
+        "step": vae.step,
+    }

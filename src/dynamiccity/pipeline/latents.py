@@ -1,0 +1,171 @@
+"""The latent artifact of `dynamiccity encode`: shards of HexPlanes with their conditions, and the manifest
+that says what made them. Written and read here only.
+
+LATENT_DIR/shard_XXXXX.safetensors: planes xy..tz (N, C, ...) float32, command (N,) int64, trajectory
+(N, T, 3) float32, layout (N, T, X/d, Y/d) uint8, previous (N,) int64 (-1: none), scene (N,), start (N,).
+LATENT_DIR/manifest.json: `LatentManifest` as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dynamiccity.atomic import write_text
+from dynamiccity.data.scene import GridSpec
+from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.train.checkpoint import file_sha256
+from dynamiccity.vae.config import VAEConfig
+
+CONDITIONS = ("command", "trajectory", "layout", "previous", "scene", "start")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class LatentManifest:
+    """What a latent set holds and what made it.
+
+    latent_mean, latent_std: per-channel statistics over every plane cell of every window; the DiT works on
+    z = (latent - mean) / std. vae_sha256: hash of the VAE checkpoint that encoded the set, so that only
+    that VAE decodes what a DiT trained on it generates. grid: the voxel grid of the encoded data.
+    scenes: [{"name", "split"}] in the order the shards' `scene` column indexes them.
+    """
+
+    vae_run: str
+    vae_checkpoint: str
+    vae_sha256: str
+    vae_config: VAEConfig
+    latent_mean: tuple[float, ...]
+    latent_std: tuple[float, ...]
+    planes: tuple[str, ...]
+    windows: int
+    frames: int
+    stride: int
+    layout_factor: int
+    grid: GridSpec
+    shards: tuple[str, ...]
+    shard_size: int
+    data: dict[str, str]
+    scenes: tuple[dict[str, str], ...]
+
+    @property
+    def channels(self) -> int:
+        return len(self.latent_mean)
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        """(T', X', Y', Z') of the HexPlanes."""
+        return self.vae_config.latent_grid
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["vae_config"] = self.vae_config.to_dict()
+        out["grid"] = asdict(self.grid)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path) -> LatentManifest:
+        missing = [f.name for f in fields(cls) if f.name not in data]
+        if missing:
+            raise ValueError(f"{source}: the latent manifest lacks {missing[0]!r}.")
+        values = {f.name: data[f.name] for f in fields(cls)}
+        grid = values["grid"]
+        values["grid"] = GridSpec(tuple(grid["shape"]), tuple(grid["extent"]), float(grid["hz"]))
+        values["vae_config"] = VAEConfig.from_dict(values["vae_config"])
+        for key in ("latent_mean", "latent_std", "planes", "shards", "scenes"):
+            values[key] = tuple(values[key])
+        return cls(**values)
+
+    def write(self, root: str | Path) -> None:
+        write_text(Path(root) / MANIFEST, json.dumps(self.to_dict(), indent=1) + "\n")
+
+    def check_vae(self, checkpoint: str | Path) -> None:
+        """Refuse a VAE checkpoint other than the one that encoded this set (sha256 differs)."""
+        if file_sha256(checkpoint) != self.vae_sha256:
+            raise ValueError(
+                f"{checkpoint}: not the VAE checkpoint that encoded these latents "
+                f"({self.data['path']}; sha256 differs)."
+            )
+
+    def _stats(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = torch.tensor(self.latent_mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(self.latent_std, dtype=torch.float32, device=device).clamp_min(1e-6)
+        return mean, std.view(1, -1, 1, 1)
+
+    def normalise(self, plane: torch.Tensor) -> torch.Tensor:
+        """A plane (N, C, U, V) of encoder output -> the DiT's units, z = (latent - mean) / std."""
+        mean, std = self._stats(plane.device)
+        return (plane - mean) / std
+
+    def denormalise(self, hexplane: HexPlane) -> HexPlane:
+        """Undo `normalise` on every plane: latent = z * std + mean."""
+        mean, std = self._stats(hexplane.xy.device)
+        return hexplane.map(lambda p: p * std + mean)
+
+
+def read_manifest(path: str | Path) -> LatentManifest:
+    """The manifest of LATENT_DIR (or a manifest file), with a clear error when it is missing or broken."""
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        path = path / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no latent manifest (run `dynamiccity encode` first).")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg}).") from err
+    return LatentManifest.from_dict(data, path)
+
+
+class LatentSet:
+    """Every window of LATENT_DIR in memory; item i -> dict of normalised planes and its conditions.
+
+    `splits` keeps the windows of scenes in those splits (None: all). Planes are normalised with the
+    manifest's per-channel statistics (`LatentManifest.normalise`).
+    """
+
+    def __init__(self, root: str | Path, splits: tuple[str, ...] | None = None) -> None:
+        self.root = Path(root)
+        self.manifest = read_manifest(self.root)
+        tensors = self._load_shards()
+        keep = torch.ones(tensors["command"].shape[0], dtype=torch.bool)
+        if splits is not None:
+            scene_split = [s["split"] for s in self.manifest.scenes]
+            keep = torch.tensor([scene_split[int(s)] in splits for s in tensors["scene"]], dtype=torch.bool)
+        self.planes = {n: self.manifest.normalise(tensors[n][keep]) for n in PLANES}
+        self.conditions = {k: tensors[k][keep] for k in CONDITIONS}
+
+    def _load_shards(self) -> dict[str, torch.Tensor]:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        parts: dict[str, list[torch.Tensor]] = {}
+        for name in self.manifest.shards:
+            path = self.root / name
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: latent shard listed in the manifest is missing.")
+            try:
+                shard = load_file(str(path))
+            except (SafetensorError, OSError) as err:
+                raise ValueError(f"{path}: unreadable latent shard ({err}).") from err
+            missing = [k for k in (*PLANES, *CONDITIONS) if k not in shard]
+            if missing:
+                raise ValueError(f"{path}: latent shard lacks {missing[0]!r}.")
+            for key, value in shard.items():
+                parts.setdefault(key, []).append(value)
+        return {k: torch.cat(v) for k, v in parts.items()}
+
+    def __len__(self) -> int:
+        return int(self.conditions["command"].shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {**{n: p[i] for n, p in self.planes.items()}, **{k: v[i] for k, v in self.conditions.items()}}
+
+    @staticmethod
+    def hexplane(batch: dict[str, torch.Tensor]) -> HexPlane:
+        """The planes of a (collated) item as a HexPlane."""
+        return HexPlane.from_planes({n: batch[n] for n in PLANES})

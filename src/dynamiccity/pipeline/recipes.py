@@ -1,0 +1,131 @@
+"""Run configurations from what a user asks for: a preset, then a config file, then `--set` overrides, then
+the command line's own options (data, latents, run length), each layer over the one before.
+
+A config file has the shape of a run's RUN/config.yaml (sections model, train, data, loss for a VAE;
+model, diffusion, train and the top-level keys for a DiT) and may give any subset of it; an unknown key is an
+error that names the file. A run's own config.yaml is such a file, so it replays the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dynamiccity.config import check_keys, merged, numbers_read
+from dynamiccity.diffusion.process import DiffusionConfig
+from dynamiccity.dit.config import DiTConfig, dit_preset
+from dynamiccity.pipeline.datasets import DataSpec
+from dynamiccity.pipeline.dit_run import DiTRunConfig
+from dynamiccity.pipeline.latents import read_manifest
+from dynamiccity.pipeline.vae_run import LossSpec, VAERunConfig
+from dynamiccity.train.config import TrainConfig
+from dynamiccity.vae.config import VAEConfig, vae_preset
+
+VAE_TRAIN = {"lr": 1e-3, "schedule": "step", "lr_step_every": 2000, "lr_gamma": 0.5, "grad_clip": 1.0}
+# the release's recipe: AdamW 1e-4, constant rate, EMA 0.9999 (set ema lower for short runs)
+DIT_TRAIN = {"lr": 1e-4, "schedule": "constant", "ema": 0.9999, "grad_clip": 1.0, "eval_every": 500}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a user asks for when starting a run, lowest precedence first.
+
+    preset: a model preset name (None: the config file's `preset`). config_file: a YAML file shaped like a
+    run's config.yaml. overrides: `--set` pairs {key or section.key: value}. explicit: the command line's
+    own options in config.yaml's shape (e.g. {"data": {"path": ...}, "train": {"steps": 100}}).
+    """
+
+    preset: str | None = None
+    config_file: str | Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    explicit: dict[str, Any] = field(default_factory=dict)
+
+
+def read_config_file(path: str | Path, kind: type) -> dict[str, Any]:
+    """The mapping in YAML file `path`, its keys checked against run config `kind`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({str(err).splitlines()[0]}).") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must hold a mapping of config keys.")
+    check_keys(kind, data, str(path))
+    return numbers_read(data)
+
+
+def route_overrides(overrides: dict[str, Any], sections: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+    """Route each `--set` key=value to the config section owning that key ('section.key' picks one when
+    several own it); lists become tuples. An unknown key is an error."""
+    routed: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    for key, value in overrides.items():
+        section, _, name = key.rpartition(".")
+        owners = [s for s, names in sections.items() if name in names and section in ("", s)]
+        if not owners:
+            raise ValueError(f"unknown config key {key!r}.")
+        routed[owners[0]][name] = tuple(value) if isinstance(value, list) else value
+    return routed
+
+
+def _names(kind: type) -> set[str]:
+    return {f.name for f in fields(kind)}
+
+
+def _layers(request: RunRequest, kind: type, sections: dict[str, set[str]]) -> tuple[str, dict[str, Any]]:
+    """(preset name, config file over override layers merged); `sections[""]` are top-level keys."""
+    file = read_config_file(request.config_file, kind) if request.config_file else {}
+    preset = request.preset or file.get("preset")
+    if preset is None:
+        raise ValueError("say which model preset: --preset NAME, or a config file with `preset:`.")
+    routed = route_overrides(request.overrides, sections)
+    layer = {**routed.pop(""), **{k: v for k, v in routed.items() if v}}
+    return preset, merged(merged(file, layer), request.explicit)
+
+
+def _check_length(train: dict[str, Any]) -> None:
+    if train.get("steps") is None and train.get("epochs") is None:
+        raise ValueError("say how long to train: --steps N or --epochs N (or train.steps in a config file).")
+
+
+def vae_run_config(request: RunRequest) -> VAERunConfig:
+    """The VAE run `request` describes."""
+    sections = {
+        "": set(),
+        "model": _names(VAEConfig),
+        "train": _names(TrainConfig),
+        "data": _names(DataSpec) - {"path", "format", "options"},
+        "loss": _names(LossSpec),
+    }
+    preset, layers = _layers(request, VAERunConfig, sections)
+    base = {"model": vae_preset(preset).to_dict(), "train": VAE_TRAIN, "data": {}, "loss": {}}
+    cfg = merged(base, {**layers, "preset": preset})
+    if "path" not in cfg["data"] or "format" not in cfg["data"]:
+        raise ValueError(
+            "say which data: --data PATH --format FORMAT, or data.path and data.format in a file."
+        )
+    _check_length(cfg["train"])
+    return VAERunConfig.from_dict(cfg)
+
+
+def dit_run_config(request: RunRequest) -> DiTRunConfig:
+    """The DiT run `request` describes, its network sized to the latent set (channels, plane sizes)."""
+    sections = {
+        "": {"val_windows", "loss_weight"},
+        "model": _names(DiTConfig) - {"latent_channels", "latent_sizes"},
+        "diffusion": _names(DiffusionConfig),
+        "train": _names(TrainConfig),
+    }
+    preset, layers = _layers(request, DiTRunConfig, sections)
+    base = {"model": dit_preset(preset).to_dict(), "diffusion": {}, "train": DIT_TRAIN}
+    cfg = merged(base, {**layers, "preset": preset})
+    if "latents" not in cfg:
+        raise ValueError("say which latents: --latents DIR, or `latents:` in a config file.")
+    _check_length(cfg["train"])
+    manifest = read_manifest(cfg["latents"])
+    cfg["model"] = {**cfg["model"], "latent_channels": manifest.channels, "latent_sizes": manifest.sizes}
+    return DiTRunConfig.from_dict(cfg)

@@ -1,0 +1,49 @@
+"""`dynamiccity reconstruct`: windows through a trained VAE, written as scenes with side-by-side GIFs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dynamiccity.data import Scene, write_synthtown
+from dynamiccity.device import pick_device
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.runs import load_vae
+from dynamiccity.pipeline.scoring import reconstructions
+
+
+def reconstruct(
+    run_dir: str | Path,
+    data: DataSpec,
+    out: str | Path,
+    split: str = "val",
+    max_windows: int | None = 8,
+    gifs: bool = True,
+    device: str | None = None,
+) -> int:
+    """Reconstruct the first `max_windows` windows of `split` (stride T unless `data` sets one); write them
+    as a SynthTown dataset plus GIFs of input (left) and reconstruction (right). Returns how many."""
+    from dynamiccity.viz import render_3d, save_animation, tile_images
+
+    device = pick_device(device)
+    model = load_vae(run_dir, device=device).model
+    cfg = model.cfg
+    windows = open_windows(data, cfg.frames, split, default_stride=cfg.frames)
+    check_grid(windows, cfg)
+    indices = list(range(len(windows) if max_windows is None else min(max_windows, len(windows))))
+    pairs = []
+    for i, (w, pred) in zip(indices, reconstructions(model, windows, indices, device), strict=True):
+        recon = pred.numpy().astype(np.uint8)
+        name = f"{windows.scenes[w.scene].name.replace('/', '_')}_t{w.start:04d}"
+        pairs.append((Scene(recon, w.poses, None, name=name, meta={"source_window": i}), "recon"))
+        if gifs:
+            frames = [
+                tile_images(
+                    [render_3d(w.labels[t], w.valid[t]), render_3d(recon[t])], captions=["input", "VAE"]
+                )
+                for t in range(cfg.frames)
+            ]
+            save_animation(frames, Path(out) / "gifs" / f"{name}.gif", fps=5)
+    write_synthtown(out, pairs, windows.grid)
+    return len(pairs)

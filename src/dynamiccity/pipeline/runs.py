@@ -1,0 +1,82 @@
+"""Loading a trained model back from its run folder: the one place that picks a checkpoint."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import torch
+from torch import nn
+
+from dynamiccity.dit.model import HexPlaneDiT
+from dynamiccity.pipeline.dit_run import RUN_MANIFEST, DiTRunConfig
+from dynamiccity.pipeline.latents import LatentManifest, read_manifest
+from dynamiccity.pipeline.vae_run import VAERunConfig
+from dynamiccity.train.checkpoint import load_checkpoint, load_extra
+from dynamiccity.vae.model import HexPlaneVAE
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=nn.Module)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Trained(Generic[M, R]):
+    """A trained model in eval mode, the run config it was trained with, and where its weights came from."""
+
+    model: M
+    config: R
+    checkpoint: Path
+    step: int
+
+
+@dataclass(frozen=True)
+class TrainedDiT(Trained[HexPlaneDiT, DiTRunConfig]):
+    """A trained DiT with the manifest of the latents it learned (statistics, the VAE's hash)."""
+
+    manifest: LatentManifest
+
+
+def checkpoint_name(run_dir: str | Path, which: str = "best") -> str:
+    """`which`, except that a run without a `best` checkpoint (no validation yet) gives `last`."""
+    folder = Path(run_dir) / "checkpoints"
+    return "last" if which == "best" and not (folder / "best.json").is_file() else which
+
+
+def load_run(run_dir: str | Path, which: str = "best") -> tuple[dict[str, torch.Tensor], dict, Path]:
+    """(weights, checkpoint meta, weights file) of run `run_dir`'s checkpoint `which` (best, else last)."""
+    folder = Path(run_dir) / "checkpoints"
+    name = checkpoint_name(run_dir, which)
+    weights, meta = load_checkpoint(folder, name)
+    return weights, meta, folder / f"{name}.safetensors"
+
+
+def load_vae(
+    run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
+) -> Trained[HexPlaneVAE, VAERunConfig]:
+    """A trained VAE from RUN_DIR (checkpoint `best`, falling back to `last`)."""
+    weights, meta, path = load_run(run_dir, which)
+    cfg = VAERunConfig.from_dict(meta["config"])
+    model = HexPlaneVAE(cfg.model)
+    model.load_state_dict(weights)
+    return Trained(model.to(device).eval(), cfg, path, meta["step"])
+
+
+def load_dit(
+    run_dir: str | Path, which: str = "best", ema: bool = True, device: str | torch.device = "cpu"
+) -> TrainedDiT:
+    """A trained DiT (its EMA weights when the run kept them) and the manifest of the latents it learned:
+    the run's own copy, or for runs older than that copy, the latent folder's."""
+    weights, meta, path = load_run(run_dir, which)
+    cfg = DiTRunConfig.from_dict(meta["config"])
+    if ema and cfg.train.ema:
+        weights = load_extra(path.parent, path.name.removesuffix(".safetensors"), "ema")
+    model = HexPlaneDiT(cfg.model)
+    model.load_state_dict(weights)
+    own, shared = Path(run_dir) / RUN_MANIFEST, Path(cfg.latents) / "manifest.json"
+    if not own.is_file() and not shared.is_file():
+        raise FileNotFoundError(f"{own}: missing, and so is the manifest of the run's latents ({shared}).")
+    manifest = read_manifest(own if own.is_file() else shared)
+    return TrainedDiT(model.to(device).eval(), cfg, path, meta["step"], manifest)

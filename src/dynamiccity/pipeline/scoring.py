@@ -1,0 +1,62 @@
+"""Scoring a VAE's reconstructions: one pass that the trainer's validation and `eval-vae` share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dynamiccity.data.windows import Window, WindowDataset
+from dynamiccity.metrics import ConfusionMatrix, by_class_name, changing_voxels
+from dynamiccity.vae.model import HexPlaneVAE
+
+
+@dataclass
+class Confusions:
+    """Confusion matrices of reconstructions: over all valid voxels, and over those whose target label
+    changes within the window (`metrics.changing_voxels`)."""
+
+    all: ConfusionMatrix
+    changing: ConfusionMatrix
+
+
+def spread_indices(data: WindowDataset, limit: int) -> list[int]:
+    """Up to `limit` window indices spread evenly over `data`."""
+    return sorted(set(np.linspace(0, len(data) - 1, num=min(limit, len(data))).astype(int).tolist()))
+
+
+@torch.no_grad()
+def reconstructions(
+    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+) -> Iterator[tuple[Window, torch.Tensor]]:
+    """Each window of `indices` with its reconstruction (T, X, Y, Z) int64 on the CPU: deterministic
+    encode, decode, argmax."""
+    model.eval()
+    for i in indices:
+        window = data[i]
+        labels = torch.from_numpy(window.labels)[None].to(device)
+        yield window, model.decode(model.encode(labels)).argmax(dim=-1)[0].cpu()
+
+
+def confusions_of(
+    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+) -> Confusions:
+    """Score the reconstructions of windows `indices`."""
+    k = model.cfg.num_classes
+    out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k))
+    for window, pred in reconstructions(model, data, indices, device):
+        target, valid = torch.from_numpy(window.labels), torch.from_numpy(window.valid)
+        out.all.update(pred, target, valid)
+        out.changing.update(pred, target, valid & changing_voxels(target))
+    return out
+
+
+def validation_scores(
+    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+) -> dict[str, float]:
+    """Validation scalars for the trainer: score (= mIoU), miou, iou and iou_<class>."""
+    result = confusions_of(model, data, indices, device).all.compute()
+    per_class = {f"iou_{name}": v for name, v in by_class_name(result["per_class"]).items()}
+    return {"score": result["miou"], "miou": result["miou"], "iou": result["iou"], **per_class}

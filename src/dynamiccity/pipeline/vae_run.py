@@ -1,0 +1,91 @@
+"""A VAE run: its resolved configuration and its training task for the shared Trainer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from dynamiccity.config import YamlRunFile
+from dynamiccity.data.windows import WindowDataset
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.scoring import spread_indices, validation_scores
+from dynamiccity.train.config import TrainConfig
+from dynamiccity.vae.config import VAEConfig
+from dynamiccity.vae.losses import class_weights, vae_loss
+from dynamiccity.vae.model import HexPlaneVAE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Eq. (4): class-weighted CE + lovasz_weight * Lovasz-softmax + kl_weight * KL. The CE weight of class
+    c is (max_share / share_c) ** class_weight_power, shares counted over `weight_frames` training frames."""
+
+    lovasz_weight: float = 1.0
+    kl_weight: float = 0.005
+    weight_frames: int = 200
+    class_weight_power: float = 1.0 / 3.0
+
+
+@dataclass(frozen=True)
+class VAERunConfig(YamlRunFile):
+    """Everything that defines a VAE run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
+
+    preset: str
+    model: VAEConfig
+    train: TrainConfig
+    data: DataSpec
+    loss: LossSpec = LossSpec()
+
+
+def frequency_counts(data: WindowDataset, max_frames: int) -> np.ndarray:
+    """Per-class voxel counts over up to `max_frames` frames spread evenly over the training scenes."""
+    counts = np.zeros(256, dtype=np.int64)
+    picks = np.linspace(0, len(data) - 1, num=min(len(data), max(1, max_frames // data.frames))).astype(int)
+    for i in np.unique(picks):
+        window = data[int(i)]
+        counts += np.bincount(window.labels[window.valid].reshape(-1), minlength=256)
+    return counts
+
+
+class VAETask:
+    """The VAE's training task for the shared Trainer."""
+
+    def __init__(self, cfg: VAERunConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.train_data = open_windows(cfg.data, cfg.model.frames, "train")
+        if len(self.train_data) == 0:
+            raise ValueError(f"{cfg.data.path}: no training windows of {cfg.model.frames} frames.")
+        check_grid(self.train_data, cfg.model)
+        val = open_windows(cfg.data, cfg.model.frames, "val")
+        self.val_data = val if len(val) else self.train_data
+        counts = frequency_counts(self.train_data, cfg.loss.weight_frames)[: cfg.model.num_classes]
+        self.weights = class_weights(counts, cfg.loss.class_weight_power).to(device)
+        log.info("class weights %s", np.round(self.weights.cpu().numpy(), 3).tolist())
+
+    def build_model(self) -> nn.Module:
+        return HexPlaneVAE(self.cfg.model)
+
+    def train_dataset(self) -> WindowDataset:
+        return self.train_data
+
+    def files(self) -> dict[str, str]:
+        return {}
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        labels, valid = batch.labels.to(self.device), batch.valid.to(self.device)
+        out = model(labels)
+        kl = out.posterior.kl()
+        loss = self.cfg.loss
+        terms = vae_loss(out.logits, labels, kl, self.weights, valid, loss.lovasz_weight, loss.kl_weight)
+        return terms.total, {"ce": float(terms.ce), "lovasz": float(terms.lovasz), "kl": float(terms.kl)}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        indices = spread_indices(self.val_data, self.cfg.data.val_windows)
+        return validation_scores(model, self.val_data, indices, self.device)
