@@ -88,6 +88,23 @@ def test_wrong_vae_and_missing_latents_are_refused(latents, tmp_path):
         train_dit(tmp_path / "nowhere", tmp_path / "dit2", "--steps", "1")
 
 
+def test_a_dit_run_samples_without_its_latents_folder(latents, tmp_path):
+    import shutil
+
+    from dynamiccity.pipeline import SampleSpec, generate, read_manifest
+
+    lat = tmp_path / "lat"
+    shutil.copytree(latents / "lat", lat)
+    cli("train-dit", "--preset", "synthtown-micro", "--latents", lat, "--out", tmp_path / "dit", "--steps", "1",
+        *DIT_SET)  # fmt: skip
+    assert read_manifest(tmp_path / "dit" / "latent_manifest.json") == read_manifest(lat)
+    spec = SampleSpec("ddim", 2, seed=1)
+    before, _ = generate(tmp_path / "dit", latents / "vae", 1, spec)
+    shutil.rmtree(lat)
+    after, _ = generate(tmp_path / "dit", latents / "vae", 1, spec)
+    assert np.array_equal(before, after)
+
+
 def test_ema_decay_warms_up_to_its_target():
     from dynamiccity.train.loop import ema_decay
 

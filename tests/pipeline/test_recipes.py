@@ -1,14 +1,30 @@
-"""Run configs round-trip through their dict/YAML form and refuse unknown keys at every level."""
+"""Run configs round-trip through their dict/YAML form and refuse unknown keys at every level; recipes
+(preset, config file, --set, command-line options) resolve in that order, and configs/ replays the
+documented runs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
+from dynamiccity.data.scene import GridSpec
 from dynamiccity.diffusion.process import DiffusionConfig
 from dynamiccity.dit.config import dit_preset
-from dynamiccity.pipeline import DataSpec, DiTRunConfig, LossSpec, VAERunConfig
+from dynamiccity.hexplane import PLANES
+from dynamiccity.pipeline import (
+    DataSpec,
+    DiTRunConfig,
+    LatentManifest,
+    LossSpec,
+    RunRequest,
+    VAERunConfig,
+    dit_run_config,
+    vae_run_config,
+)  # fmt: skip
 from dynamiccity.train.config import TrainConfig
-from dynamiccity.vae.config import vae_preset
+from dynamiccity.vae.config import VAEConfig, vae_preset
 
 
 def _vae_run() -> VAERunConfig:
@@ -52,3 +68,121 @@ def test_missing_sections_take_defaults():
     data = _vae_run().to_dict()
     del data["loss"]
     assert VAERunConfig.from_dict(data).loss == LossSpec()
+
+
+# ---- recipes: preset, then config file, then --set, then the command line's own options ------------------
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _fake_latents(root: Path, vae: VAEConfig) -> Path:
+    """A latent folder holding only a manifest (what a DiT config is resolved from)."""
+    LatentManifest(
+        vae_run="vae", vae_checkpoint="vae/checkpoints/best.safetensors", vae_sha256="0" * 64, vae_config=vae,
+        latent_mean=(0.0,) * vae.latent_channels, latent_std=(1.0,) * vae.latent_channels, planes=PLANES,
+        windows=0, frames=vae.frames, stride=1, layout_factor=2, grid=GridSpec(vae.grid, (-1,) * 3 + (1,) * 3, 10),
+        shards=(), shard_size=512, data={"path": "d", "format": "synthtown"}, scenes=(),
+    ).write(root)  # fmt: skip
+    return root
+
+
+@pytest.mark.parametrize(
+    ("recipe", "record"),
+    [
+        ("vae-synthtown-tiny-cpu.yaml", "vae-synthtown-tiny-dt1/config.yaml"),
+        ("vae-synthtown-tiny-gpu.yaml", "vae-synthtown-tiny-gpu/config_avgpool.yaml"),
+    ],
+)
+def test_vae_recipes_reproduce_their_documented_runs(recipe, record):
+    cfg = vae_run_config(RunRequest(config_file=ROOT / "configs" / recipe))
+    documented = VAERunConfig.load(ROOT / "docs" / "results" / record)
+    assert cfg == replace(documented, data=replace(documented.data, path=cfg.data.path))
+
+
+@pytest.mark.parametrize(
+    ("recipe", "record"),
+    [
+        ("dit-synthtown-tiny-cpu.yaml", "dit-synthtown-tiny-cpu-v/config.yaml"),
+        ("dit-synthtown-tiny-gpu.yaml", "dit-synthtown-tiny-gpu-v/config.yaml"),
+    ],
+)
+def test_dit_recipes_reproduce_their_documented_runs(recipe, record, tmp_path):
+    latents = _fake_latents(tmp_path, vae_preset("synthtown-tiny"))  # the documented runs' latent sizes
+    request = RunRequest(config_file=ROOT / "configs" / recipe, explicit={"latents": str(latents)})
+    documented = DiTRunConfig.load(ROOT / "docs" / "results" / record)
+    assert dit_run_config(request) == replace(documented, latents=str(latents))
+
+
+def test_a_run_config_replays_itself(tmp_path):
+    cfg = _vae_run()
+    cfg.save(tmp_path / "config.yaml")
+    assert vae_run_config(RunRequest(config_file=tmp_path / "config.yaml")) == cfg
+
+
+def test_layers_apply_in_order(tmp_path):
+    file = _write(
+        tmp_path / "r.yaml",
+        "preset: synthtown-micro\nmodel: {encoder: avgpool}\ntrain: {lr: 3e-3, steps: 9}\n"
+        "data: {path: a, format: synthtown, stride: 2}\nloss: {kl_weight: 1e-4}\n",
+    )
+    overrides = {"lr": 1e-2, "stride": 3}
+    explicit = {"train": {"steps": 4}, "data": {"path": "b", "format": "carlasc"}}
+    cfg = vae_run_config(RunRequest(None, file, overrides, explicit))
+    assert cfg.preset == "synthtown-micro" and cfg.model == replace(
+        vae_preset("synthtown-micro"), encoder="avgpool"
+    )
+    assert (cfg.train.lr, cfg.train.steps, cfg.train.schedule) == (
+        1e-2,
+        4,
+        "step",
+    )  # --set, CLI, preset default
+    assert (cfg.data.path, cfg.data.format, cfg.data.stride) == ("b", "carlasc", 3)
+    assert cfg.loss.kl_weight == 1e-4 and isinstance(cfg.loss.kl_weight, float)  # YAML 1.1 reads 1e-4 as text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model: {depth: 3}\n", "r.yaml: unknown config key 'model.depth'"),
+        ("oops: 1\n", "r.yaml: unknown config key 'oops'"),
+        ("- a list\n", "r.yaml: a config file must hold a mapping"),
+        ("model: [\n", "r.yaml: not valid YAML"),
+    ],
+)
+def test_bad_config_files_are_refused_by_name(text, message, tmp_path):
+    file = _write(tmp_path / "r.yaml", text)
+    with pytest.raises(ValueError, match=message):
+        vae_run_config(RunRequest("synthtown-micro", file, explicit={"train": {"steps": 1}}))
+
+
+def test_what_a_run_needs_is_asked_for(tmp_path):
+    with pytest.raises(ValueError, match="which model preset"):
+        vae_run_config(RunRequest())
+    with pytest.raises(ValueError, match="which data"):
+        vae_run_config(RunRequest("synthtown-micro", explicit={"train": {"steps": 1}}))
+    with pytest.raises(ValueError, match="how long to train"):
+        vae_run_config(RunRequest("synthtown-micro", explicit={"data": {"path": "a", "format": "synthtown"}}))
+    with pytest.raises(ValueError, match="which latents"):
+        dit_run_config(RunRequest("synthtown-micro", explicit={"train": {"steps": 1}}))
+    with pytest.raises(FileNotFoundError, match="no such config file"):
+        vae_run_config(RunRequest(config_file=tmp_path / "none.yaml"))
+
+
+def test_dit_network_takes_the_latents_sizes(tmp_path):
+    vae = vae_preset("synthtown-micro")
+    latents = _fake_latents(tmp_path, vae)
+    cfg = dit_run_config(RunRequest("carlasc", explicit={"latents": str(latents), "train": {"steps": 1}}))
+    assert cfg.model.latent_sizes == vae.latent_grid and cfg.model.latent_channels == vae.latent_channels
+    assert cfg.model.hidden == 384 and cfg.train.ema == 0.9999  # the preset and the release's defaults
+
+
+def test_retired_keys_of_old_runs_are_dropped():
+    data = _vae_run().to_dict()
+    data["train"]["num_workers"] = 0  # written by versions that accepted it without using it
+    assert VAERunConfig.from_dict(data) == _vae_run()
+    with pytest.raises(ValueError, match="unknown train config key 'num_workerz'"):
+        VAERunConfig.from_dict({**data, "train": {**data["train"], "num_workerz": 0}})

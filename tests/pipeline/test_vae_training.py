@@ -46,6 +46,16 @@ def test_resume_continues_without_loss(town, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
 
+def test_a_run_config_yaml_replays_the_run(town, tmp_path):
+    train(town, tmp_path / "first", "--steps", "2")
+    cli("train-vae", "--config", tmp_path / "first" / "config.yaml", "--out", tmp_path / "again")
+    first, again = (tmp_path / name / "config.yaml" for name in ("first", "again"))
+    assert first.read_text() == again.read_text()
+    a = load_file(str(tmp_path / "first/checkpoints/last.safetensors"))
+    b = load_file(str(tmp_path / "again/checkpoints/last.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_eval_vae_json(town, tmp_path, capsys):
     train(town, tmp_path / "run", "--steps", "2")
     capsys.readouterr()
@@ -82,6 +92,7 @@ def test_two_process_ddp_ends_with_identical_weights(town, tmp_path):
 
 def test_reconstruct_and_encode(town, tmp_path):
     from dynamiccity.data import open_reader
+    from dynamiccity.pipeline import read_manifest
 
     train(town, tmp_path / "run", "--steps", "1")
     cli("reconstruct", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "rec",
@@ -97,6 +108,9 @@ def test_reconstruct_and_encode(town, tmp_path):
     cli("encode", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat",
         "--stride", "2")  # fmt: skip
     manifest = json.loads((tmp_path / "lat" / "manifest.json").read_text())
+    typed = read_manifest(tmp_path / "lat")
+    assert json.loads(json.dumps(typed.to_dict())) == manifest
+    assert typed.sizes == (2, 8, 8, 2) and typed.channels == 8
     shard = load_file(str(tmp_path / "lat" / manifest["shards"][0]))
     n = manifest["windows"]
     assert n == 6 and shard["xy"].shape == (n, 8, 8, 8) and shard["tz"].shape == (n, 8, 2, 2)
