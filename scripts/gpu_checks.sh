@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper-scale checks of issues 3 and 4 on one GPU, in one go (a lent GPU session has minutes, not hours):
+# Paper-scale checks on one GPU, in one go (a lent GPU session has minutes, not hours):
 #   1. [BENCH=1]     bench vae at carlasc (all four encoder/decoder variants) and occ3d-waymo, and a CUDA
 #                    operator profile of the carlasc training step;
 #   2. [BENCH_DIT=1] bench dit at carlasc and occ3d-waymo (ddpm-1000 timed for real, not estimated);
