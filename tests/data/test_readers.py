@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dynamiccity.data import DataError, open_reader
-from dynamiccity.data.classes import CARLASC_TO_COMMON, NUSCENES_TO_COMMON, WAYMO_TO_COMMON
+from dynamiccity.data.classes import CARLASC_TO_COMMON, NUSCENES_TO_COMMON, WAYMO_TO_COMMON, lookup_table
+from dynamiccity.data.reader import remap
 from tests.conftest import OCC3D_SHAPE, write_carlasc, write_nuscenes, write_waymo, yaw_pose
 
 
@@ -215,6 +217,22 @@ class TestOcc3DWaymo:
     def test_empty_root(self, tmp_path):
         with pytest.raises(DataError, match="no scene folders"):
             open_reader(tmp_path, "occ3d-waymo")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (np.array([1, -255], np.int16), r"labels\.npz: class id -255 is outside the test classes\."),
+        (np.array([1, 256 + 1], np.int32), r"labels\.npz: class id 257 is outside the test classes\."),
+        (np.array([1.0, 2.5]), r"labels\.npz: class ids are float64, not integers\."),
+        (np.array([True, False]), r"labels\.npz: class ids are bool, not integers\."),
+    ],
+)
+def test_remap_refuses_what_uint8_would_wrap_or_truncate(raw, message):
+    table = lookup_table(np.array([0, 1, 2], np.uint8))
+    with pytest.raises(DataError, match=message):
+        remap(raw, table, Path("labels.npz"), "the test classes")
+    np.testing.assert_array_equal(remap(np.array([2, 0], np.int64), table, Path("x"), "v"), [2, 0])
 
 
 def test_unknown_format(tmp_path):

@@ -107,3 +107,36 @@ def test_changing_voxels_marks_positions_whose_label_changes_in_any_frame():
     assert torch.equal(moving, expected)
     with pytest.raises(ValueError, match=r"\(T, X, Y, Z\)"):
         changing_voxels(labels[None])
+
+
+@pytest.mark.parametrize(
+    ("pred", "target", "message"),
+    [
+        (torch.tensor([1, -1]), torch.tensor([1, 2]), r"class ids must lie in \[0, 3\), got -1 in pred\."),
+        (torch.tensor([1, 2]), torch.tensor([-1, 2]), r"class ids must lie in \[0, 3\), got -1 in target\."),
+        (torch.tensor([1, 3]), torch.tensor([1, 2]), r"class ids must lie in \[0, 3\), got 3 in pred\."),
+        (
+            torch.tensor([1.0, 1.7]),
+            torch.tensor([1, 2]),
+            r"pred must hold integer class ids, not torch\.float32\.",
+        ),
+        (
+            torch.tensor([1, 2]),
+            torch.tensor([True, False]),
+            r"target must hold integer class ids, not torch\.bool\.",
+        ),
+    ],
+)
+def test_refuses_ids_outside_the_classes_and_non_integers(pred, target, message):
+    """A prediction of -1 was once counted silently, as another (target, prediction) pair of the matrix."""
+    with pytest.raises(ValueError, match=message):
+        occupancy_iou(pred, target, 3)
+
+
+def test_checks_only_scored_voxels():
+    pred, target = torch.tensor([1, -1, 2]), torch.tensor([1, 0, 2])
+    result = occupancy_iou(pred, target, 3, valid=torch.tensor([True, False, True]))
+    assert result["miou"] == 1.0
+    cm = ConfusionMatrix(3)
+    cm.update(pred[:0], target[:0])
+    assert cm.matrix.sum() == 0

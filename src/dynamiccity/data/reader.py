@@ -74,9 +74,16 @@ def load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def remap(raw: np.ndarray, table: np.ndarray, where: Path, vocabulary: str) -> np.ndarray:
-    """Map raw class ids through a 256-entry table; any id the table marks 255 is a DataError."""
-    if raw.size and int(raw.max()) > 255:
-        raise DataError(f"{where}: class id {int(raw.max())} is outside {vocabulary}.")
+    """Map raw class ids (any integer dtype) through a 256-entry table.
+
+    Ids of a non-integer dtype, ids outside 0..255 (which uint8 would wrap) and ids the table marks 255
+    are a DataError.
+    """
+    if not np.issubdtype(raw.dtype, np.integer):
+        raise DataError(f"{where}: class ids are {raw.dtype}, not integers.")
+    for value in (int(raw.min()), int(raw.max())) if raw.size else ():
+        if not 0 <= value <= 255:
+            raise DataError(f"{where}: class id {value} is outside {vocabulary}.")
     out = table[raw.astype(np.uint8, copy=False)]
     bad = out == 255
     if bad.any():

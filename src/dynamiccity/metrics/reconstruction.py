@@ -15,16 +15,22 @@ class ConfusionMatrix:
         self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64)
 
     def update(self, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> None:
-        """pred, target: integer class ids of the same shape; valid: bool mask of voxels to score."""
+        """pred, target: class ids in [0, K) of an integer dtype and the same shape; valid: bool mask of
+        voxels to score. Ids outside [0, K) among the scored voxels and non-integer dtypes are a ValueError."""
         if pred.shape != target.shape:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape.")
+        for name, ids in (("pred", pred), ("target", target)):
+            if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+                raise ValueError(f"{name} must hold integer class ids, not {ids.dtype}.")
         pred, target = pred.reshape(-1).long().cpu(), target.reshape(-1).long().cpu()
         if valid is not None:
             keep = valid.reshape(-1).bool().cpu()
             pred, target = pred[keep], target[keep]
         k = self.num_classes
-        if target.numel() and (int(target.max()) >= k or int(pred.max()) >= k or int(target.min()) < 0):
-            raise ValueError(f"class ids must lie in [0, {k}).")
+        for name, ids in (("pred", pred), ("target", target)):
+            for value in (int(ids.min()), int(ids.max())) if ids.numel() else ():
+                if not 0 <= value < k:
+                    raise ValueError(f"class ids must lie in [0, {k}), got {value} in {name}.")
         self.matrix += torch.bincount(target * k + pred, minlength=k * k).view(k, k)
 
     def compute(self) -> dict:
