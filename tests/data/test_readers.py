@@ -1,4 +1,8 @@
-"""Each reader against small files in the dataset's real layout, including the bad inputs."""
+"""Each reader against small files in the dataset's real layout, including the bad inputs.
+
+Expected labels come from the mappings below, written out from each dataset's own documentation rather
+than from the package's tables, so that a wrong table entry fails here.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,73 @@ import numpy as np
 import pytest
 
 from dynamiccity.data import DataError, open_reader
-from dynamiccity.data.classes import CARLASC_TO_COMMON, NUSCENES_TO_COMMON, WAYMO_TO_COMMON, lookup_table
+from dynamiccity.data.classes import (
+    CARLASC_RAW_NAMES,
+    CLASS_NAMES,
+    NUSCENES_RAW_NAMES,
+    WAYMO_RAW_NAMES,
+    lookup_table,
+)
 from dynamiccity.data.reader import remap
 from tests.conftest import OCC3D_SHAPE, write_carlasc, write_nuscenes, write_waymo, yaw_pose
+
+COMMON_IDS = {
+    "free": 0, "building": 1, "barrier": 2, "other": 3, "pedestrian": 4, "pole": 5, "road": 6, "ground": 7,
+    "sidewalk": 8, "vegetation": 9, "vehicle": 10, "bicycle": 11,
+}  # fmt: skip
+
+# raw id -> (raw name, common name)
+CARLASC_CLASSES = {
+    0: ("free", "free"), 1: ("building", "building"), 2: ("barrier", "barrier"), 3: ("other", "other"),
+    4: ("pedestrian", "pedestrian"), 5: ("pole", "pole"), 6: ("roadline", "road"), 7: ("road", "road"),
+    8: ("sidewalk", "sidewalk"), 9: ("vegetation", "vegetation"), 10: ("vehicle", "vehicle"),
+    11: ("wall", "barrier"), 12: ("trafficsign", "pole"), 13: ("sky", "other"), 14: ("ground", "ground"),
+    15: ("bridge", "other"), 16: ("railtrack", "other"), 17: ("guardrail", "barrier"),
+    18: ("trafficlight", "pole"), 19: ("static", "other"), 20: ("dynamic", "other"), 21: ("water", "other"),
+    22: ("terrain", "ground"),
+}  # fmt: skip
+NUSCENES_CLASSES = {
+    0: ("others", "other"), 1: ("barrier", "barrier"), 2: ("bicycle", "bicycle"), 3: ("bus", "vehicle"),
+    4: ("car", "vehicle"), 5: ("construction_vehicle", "vehicle"), 6: ("motorcycle", "bicycle"),
+    7: ("pedestrian", "pedestrian"), 8: ("traffic_cone", "pole"), 9: ("trailer", "vehicle"),
+    10: ("truck", "vehicle"), 11: ("driveable_surface", "road"), 12: ("other_flat", "ground"),
+    13: ("sidewalk", "sidewalk"), 14: ("terrain", "ground"), 15: ("manmade", "building"),
+    16: ("vegetation", "vegetation"), 17: ("free", "free"),
+}  # fmt: skip
+WAYMO_CLASSES = {
+    0: ("general_object", "other"), 1: ("vehicle", "vehicle"), 2: ("pedestrian", "pedestrian"),
+    3: ("sign", "pole"), 4: ("cyclist", "bicycle"), 5: ("traffic_light", "pole"), 6: ("pole", "pole"),
+    7: ("construction_cone", "pole"), 8: ("bicycle", "bicycle"), 9: ("motorcycle", "bicycle"),
+    10: ("building", "building"), 11: ("vegetation", "vegetation"), 12: ("tree_trunk", "vegetation"),
+    13: ("road", "road"), 14: ("sidewalk", "sidewalk"),
+}  # fmt: skip
+WAYMO_FREE_IDS = (15, 23)
+
+
+def expected_ids(classes: dict[int, tuple[str, str]]) -> np.ndarray:
+    """The common id of each raw id 0..R-1 of a literal mapping."""
+    return np.array([COMMON_IDS[classes[i][1]] for i in range(len(classes))], dtype=np.uint8)
+
+
+CARLASC_EXPECTED, NUSCENES_EXPECTED, WAYMO_EXPECTED = map(
+    expected_ids, (CARLASC_CLASSES, NUSCENES_CLASSES, WAYMO_CLASSES)
+)
+
+
+def test_common_class_ids():
+    assert dict(enumerate(CLASS_NAMES)) == {i: name for name, i in COMMON_IDS.items()}
+
+
+@pytest.mark.parametrize(
+    ("names", "classes"),
+    [
+        (CARLASC_RAW_NAMES, CARLASC_CLASSES),
+        (NUSCENES_RAW_NAMES, NUSCENES_CLASSES),
+        (WAYMO_RAW_NAMES, WAYMO_CLASSES),
+    ],
+)
+def test_raw_class_names(names, classes):
+    assert names == tuple(classes[i][0] for i in range(len(classes)))
 
 
 class TestCarlaSC:
@@ -21,7 +89,7 @@ class TestCarlaSC:
         (scene,) = reader.scenes()
         assert (scene.name, scene.split, scene.num_frames) == ("Train/Town01_Light", "train", 3)
         labels, valid = reader.read_frames(scene, 1, 3)
-        np.testing.assert_array_equal(labels, CARLASC_TO_COMMON[raw[1:3]])
+        np.testing.assert_array_equal(labels, CARLASC_EXPECTED[raw[1:3]])
         np.testing.assert_array_equal(valid, counts[1:3] > 0)
         np.testing.assert_allclose(reader.read_poses(scene), poses, atol=1e-9)
 
@@ -104,7 +172,7 @@ class TestOcc3DNuScenes:
         labels, valid = reader.read_frames(scenes[0], 0, 3)
         for t in range(3):
             semantics, lidar, _ = truth[("scene-0001", t)]
-            np.testing.assert_array_equal(labels[t], NUSCENES_TO_COMMON[semantics])
+            np.testing.assert_array_equal(labels[t], NUSCENES_EXPECTED[semantics])
             np.testing.assert_array_equal(valid[t], lidar)
         poses = reader.read_poses(scenes[0])
         np.testing.assert_allclose(poses[2], yaw_pose(4.0, 0.0, 0.04), atol=1e-9)
@@ -168,7 +236,8 @@ class TestOcc3DWaymo:
         reader = open_reader(tmp_path, "occ3d-waymo", mask="none")
         labels, valid = reader.read_frames(reader.scenes()[0], 0, 2)
         assert reader.free_id == free_id and valid is None
-        expected = np.where(raw == free_id, 0, WAYMO_TO_COMMON[np.minimum(raw, 14)])
+        assert free_id in WAYMO_FREE_IDS
+        expected = np.where(raw == free_id, COMMON_IDS["free"], WAYMO_EXPECTED[np.minimum(raw, 14)])
         np.testing.assert_array_equal(labels, expected)
 
     def test_masks_and_poses(self, tmp_path):
