@@ -39,6 +39,13 @@ def cli(*argv):
         raise SystemExit(exit_.value.code)
 
 
+def last_weights(run: Path, key: str = "model") -> dict:
+    """The `key` tensors (model, optim, ema, ...) of a run's last checkpoint, verified."""
+    from dynamiccity.train.checkpoint import open_checkpoint
+
+    return open_checkpoint(run / "checkpoints", "last").tensors(key)
+
+
 def tiny_town(root: Path) -> Path:
     """Three SynthTown scenes of 6 frames on a 16x16x4 grid (two train, one val)."""
     from dynamiccity.synthtown.dataset import synthesize

@@ -1,4 +1,5 @@
-"""Atomic file writes: write beside the target, then rename, so a crash never leaves half a file."""
+"""Atomic file writes: write beside the target, flush it to disk, then rename, so that neither a crash nor a
+power cut leaves half a file under the target's name."""
 
 from __future__ import annotations
 
@@ -24,11 +25,22 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        fsync(Path(tmp))
         os.replace(tmp, path)
+        fsync(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

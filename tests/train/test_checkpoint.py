@@ -1,12 +1,14 @@
-"""Optimizer state through a checkpoint: a restored optimizer takes exactly the steps the original would."""
+"""Checkpoints: a restored optimizer takes exactly the steps the original would; a record is verified and a
+save killed part-way never mixes two saves."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
-from dynamiccity.train.checkpoint import load_checkpoint, load_extra, restore_optimizer, save_checkpoint
+from dynamiccity.train.checkpoint import open_checkpoint, restore_optimizer, save_checkpoint
 from dynamiccity.train.loop import adamw
 
 
@@ -36,11 +38,11 @@ def test_restored_adamw_continues_exactly(tmp_path):
     for i in range(2):
         _step(split, opt, i)
     save_checkpoint(tmp_path, "last", split.state_dict(), {"step": 2}, opt)
-    weights, meta = load_checkpoint(tmp_path, "last")
+    ckpt = open_checkpoint(tmp_path, "last")
     resumed = _model()
-    resumed.load_state_dict(weights)
+    resumed.load_state_dict(ckpt.tensors())
     opt = adamw(resumed.parameters(), lr=1e-2)
-    restore_optimizer(opt, load_extra(tmp_path, "last", "optim"), json.loads(json.dumps(meta["optimizer"])))
+    restore_optimizer(opt, ckpt.tensors("optim"), json.loads(json.dumps(ckpt.meta["optimizer"])))
     for param in resumed.parameters():
         for value in opt.state[param].values():
             if value.shape == param.shape:
@@ -57,9 +59,73 @@ def test_a_checkpoint_moves_between_fused_and_unfused(tmp_path):
     fused = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=True)
     _step(model, fused, 0)
     save_checkpoint(tmp_path, "last", model.state_dict(), {"step": 1}, fused)
-    _, meta = load_checkpoint(tmp_path, "last")
+    ckpt = open_checkpoint(tmp_path, "last")
     plain = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    restore_optimizer(plain, load_extra(tmp_path, "last", "optim"), meta["optimizer"])
+    restore_optimizer(plain, ckpt.tensors("optim"), ckpt.meta["optimizer"])
     assert not plain.param_groups[0]["fused"] and plain.param_groups[0]["lr"] == 1e-2
     _step(model, plain, 1)
     assert all(int(plain.state[p]["step"]) == 2 for p in model.parameters())
+
+
+def _save(folder, model, step, opt):
+    return save_checkpoint(
+        folder, "last", model.state_dict(), {"step": step}, opt, {"ema": model.state_dict()}
+    )
+
+
+def test_a_damaged_file_is_refused_by_name(tmp_path):
+    model = _model()
+    _save(tmp_path, model, 1, adamw(model.parameters(), lr=1e-2))
+    ckpt = open_checkpoint(tmp_path, "last")
+    path = ckpt.path("optim")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert ckpt.tensors().keys() == model.state_dict().keys()  # the other files still load
+    with pytest.raises(ValueError, match=f"{path.name}: damaged or replaced"):
+        ckpt.tensors("optim")
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match=f"{path.name}: missing, though last.json lists it"):
+        ckpt.tensors("optim")
+
+
+def test_a_save_killed_part_way_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    import dynamiccity.train.checkpoint as checkpoint
+
+    model = _model()
+    opt = adamw(model.parameters(), lr=1e-2)
+    _step(model, opt, 0)
+    _save(tmp_path, model, 1, opt)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    _step(model, opt, 1)
+    real = checkpoint._save_tensors
+
+    def dies_after_the_weights(tensors, folder, name, key):
+        if key != "model":
+            raise KeyboardInterrupt  # killed after the new weights reached the disk
+        return real(tensors, folder, name, key)
+
+    monkeypatch.setattr(checkpoint, "_save_tensors", dies_after_the_weights)
+    with pytest.raises(KeyboardInterrupt):
+        _save(tmp_path, model, 2, opt)
+    monkeypatch.undo()
+    ckpt = open_checkpoint(tmp_path, "last")
+    assert ckpt.meta["step"] == 1
+    assert all(torch.equal(before[k], v) for k, v in ckpt.tensors().items())
+    assert ckpt.tensors("optim") and ckpt.tensors("ema")
+    _save(tmp_path, model, 3, opt)  # the next save removes what the killed one left
+    kept = {entry["file"] for entry in open_checkpoint(tmp_path, "last").meta["files"].values()}
+    assert {p.name for p in tmp_path.glob("last.*safetensors")} == kept
+
+
+def test_records_from_before_hashed_names_load(tmp_path):
+    from safetensors.torch import save_file
+
+    from dynamiccity.train.checkpoint import file_sha256
+
+    model = _model()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "best.safetensors"))
+    record = {"step": 4, "files": {"model": file_sha256(tmp_path / "best.safetensors")}}
+    (tmp_path / "best.json").write_text(json.dumps(record))
+    ckpt = open_checkpoint(tmp_path, "best")
+    assert ckpt.path() == tmp_path / "best.safetensors" and ckpt.tensors().keys() == model.state_dict().keys()

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from dynamiccity.cli.data_commands import choices
-from dynamiccity.cli.vae_commands import ConfigOpt, DeviceOpt, parse_overrides
+from dynamiccity.cli.vae_commands import ConfigOpt, DeviceOpt, OverwriteOpt, ResumeOpt, parse_overrides
 from dynamiccity.diffusion import SAMPLERS
 
 SamplerName = choices("SamplerName", SAMPLERS)
@@ -34,19 +34,19 @@ def train_dit(
         list[str] | None,
         typer.Option("--set", help="Override a config value: key=value (model, diffusion or train key)."),
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from RUN/checkpoints/last.")] = False,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
     device: DeviceOpt = None,
 ) -> None:
     """Train the HexPlane DiT on encoded latents (runs under torchrun for DDP)."""
     from dynamiccity.pipeline import DiTRunConfig, RunRequest, dit_run_config, resumed_config, train_dit
 
-    cfg = resumed_config(out, DiTRunConfig, steps, epochs) if resume else None
-    if cfg is None:
-        explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
-        if latents is not None:
-            explicit["latents"] = str(latents)
-        cfg = dit_run_config(RunRequest(preset, config, parse_overrides(set_), explicit))
-    summary = train_dit(cfg, out, resume, device)
+    explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
+    if latents is not None:
+        explicit["latents"] = str(latents)
+    request = RunRequest(preset, config, parse_overrides(set_), explicit)
+    cfg = resumed_config(out, DiTRunConfig, request) if resume else None
+    summary = train_dit(cfg or dit_run_config(request), out, resume, overwrite, device)
     if summary is not None:
         typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
 

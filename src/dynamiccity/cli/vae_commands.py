@@ -27,6 +27,13 @@ ConfigOpt = Annotated[
         "--config", help="A YAML recipe (e.g. configs/*.yaml or a run's config.yaml) over the preset."
     ),
 ]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Continue the run in OUT from its last checkpoint (--set may change only its length and cadences)."
+    ),
+]
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace a run already in OUT.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")]
 MaskOpt = Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")]
 
@@ -59,19 +66,18 @@ def train_vae(
     steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimiser steps.")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Stop after this many epochs.")] = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option(help="Continue from RUN/checkpoints/last.")] = False,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
 ) -> None:
     """Train the HexPlane VAE (runs under torchrun for DDP)."""
     from dynamiccity.pipeline import RunRequest, VAERunConfig, resumed_config, train_vae, vae_run_config
 
-    cfg = resumed_config(out, VAERunConfig, steps, epochs) if resume else None
-    if cfg is None:
-        cfg = vae_run_config(
-            RunRequest(preset, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs))
-        )
-    summary = train_vae(cfg, out, resume, device)
+    explicit = vae_options(data, format, mask, steps, epochs)
+    request = RunRequest(preset, config, parse_overrides(set_), explicit)
+    cfg = resumed_config(out, VAERunConfig, request) if resume else None
+    summary = train_vae(cfg or vae_run_config(request), out, resume, overwrite, device)
     if summary is not None:
         typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
 

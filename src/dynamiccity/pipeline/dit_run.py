@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ from dynamiccity.dit.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
 from dynamiccity.pipeline.latents import LatentSet
 from dynamiccity.train.config import TrainConfig
 
+log = logging.getLogger(__name__)
 RUN_MANIFEST = "latent_manifest.json"
 """The run's own copy of its latent set's manifest: statistics and VAE hash, so sampling needs no latents."""
 
@@ -49,7 +51,10 @@ class DiTTask:
         if len(self.train_data) == 0:
             raise ValueError(f"{cfg.latents}: no training windows in the latent set.")
         val = LatentSet(cfg.latents, VAL_SPLITS)
+        self.val_split = "val" if len(val) else "train"
         self.val_data = val if len(val) else self.train_data
+        if not len(val):
+            log.warning("%s: no held-out windows; validation scores training windows", cfg.latents)
         self.diffusion = Diffusion(cfg.diffusion)
         self.rollout = build_rollout(cfg.model.rollout, cfg.model.latent_sizes, cfg.model.patch)
         # the run's loss weighting, and the uniform one (the real-position mask) that validation always reports

@@ -14,7 +14,7 @@ from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.pipeline.dit_run import RUN_MANIFEST, DiTRunConfig
 from dynamiccity.pipeline.latents import LatentManifest, read_manifest
 from dynamiccity.pipeline.vae_run import VAERunConfig
-from dynamiccity.train.checkpoint import load_checkpoint, load_extra
+from dynamiccity.train.checkpoint import Checkpoint, open_checkpoint
 from dynamiccity.vae.model import HexPlaneVAE
 
 log = logging.getLogger(__name__)
@@ -45,23 +45,20 @@ def checkpoint_name(run_dir: str | Path, which: str = "best") -> str:
     return "last" if which == "best" and not (folder / "best.json").is_file() else which
 
 
-def load_run(run_dir: str | Path, which: str = "best") -> tuple[dict[str, torch.Tensor], dict, Path]:
-    """(weights, checkpoint meta, weights file) of run `run_dir`'s checkpoint `which` (best, else last)."""
-    folder = Path(run_dir) / "checkpoints"
-    name = checkpoint_name(run_dir, which)
-    weights, meta = load_checkpoint(folder, name)
-    return weights, meta, folder / f"{name}.safetensors"
+def load_run(run_dir: str | Path, which: str = "best") -> Checkpoint:
+    """Run `run_dir`'s checkpoint `which` (best, else last)."""
+    return open_checkpoint(Path(run_dir) / "checkpoints", checkpoint_name(run_dir, which))
 
 
 def load_vae(
     run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
 ) -> Trained[HexPlaneVAE, VAERunConfig]:
     """A trained VAE from RUN_DIR (checkpoint `best`, falling back to `last`)."""
-    weights, meta, path = load_run(run_dir, which)
-    cfg = VAERunConfig.from_dict(meta["config"])
+    ckpt = load_run(run_dir, which)
+    cfg = VAERunConfig.from_dict(ckpt.meta["config"])
     model = HexPlaneVAE(cfg.model)
-    model.load_state_dict(weights)
-    return Trained(model.to(device).eval(), cfg, path, meta["step"])
+    model.load_state_dict(ckpt.tensors())
+    return Trained(model.to(device).eval(), cfg, ckpt.path(), ckpt.meta["step"])
 
 
 def load_dit(
@@ -69,14 +66,12 @@ def load_dit(
 ) -> TrainedDiT:
     """A trained DiT (its EMA weights when the run kept them) and the manifest of the latents it learned:
     the run's own copy, or for runs older than that copy, the latent folder's."""
-    weights, meta, path = load_run(run_dir, which)
-    cfg = DiTRunConfig.from_dict(meta["config"])
-    if ema and cfg.train.ema:
-        weights = load_extra(path.parent, path.name.removesuffix(".safetensors"), "ema")
+    ckpt = load_run(run_dir, which)
+    cfg = DiTRunConfig.from_dict(ckpt.meta["config"])
     model = HexPlaneDiT(cfg.model)
-    model.load_state_dict(weights)
+    model.load_state_dict(ckpt.tensors("ema" if ema and ckpt.has("ema") else "model"))
     own, shared = Path(run_dir) / RUN_MANIFEST, Path(cfg.latents) / "manifest.json"
     if not own.is_file() and not shared.is_file():
         raise FileNotFoundError(f"{own}: missing, and so is the manifest of the run's latents ({shared}).")
     manifest = read_manifest(own if own.is_file() else shared)
-    return TrainedDiT(model.to(device).eval(), cfg, path, meta["step"], manifest)
+    return TrainedDiT(model.to(device).eval(), cfg, ckpt.path(), ckpt.meta["step"], manifest)

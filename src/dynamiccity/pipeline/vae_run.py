@@ -63,7 +63,10 @@ class VAETask:
             raise ValueError(f"{cfg.data.path}: no training windows of {cfg.model.frames} frames.")
         check_grid(self.train_data, cfg.model)
         val = open_windows(cfg.data, cfg.model.frames, "val")
+        self.val_split = "val" if len(val) else "train"
         self.val_data = val if len(val) else self.train_data
+        if not len(val):
+            log.warning("%s: no held-out windows; validation scores training windows", cfg.data.path)
         counts = frequency_counts(self.train_data, cfg.loss.weight_frames)[: cfg.model.num_classes]
         self.weights = class_weights(counts, cfg.loss.class_weight_power).to(device)
         log.info("class weights %s", np.round(self.weights.cpu().numpy(), 3).tolist())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -58,3 +59,21 @@ def barrier(info: DistInfo) -> None:
 def cleanup(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def gather_objects(value: Any, info: DistInfo) -> list[Any]:
+    """Every rank's `value`, in rank order (a collective: every rank calls it)."""
+    if not info.enabled:
+        return [value]
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, value)
+    return out
+
+
+def any_rank(flag: bool, info: DistInfo) -> bool:
+    """True on every rank when `flag` is true on any (a collective: every rank calls it)."""
+    if not info.enabled:
+        return flag
+    tensor = torch.tensor([float(flag)], device=info.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())

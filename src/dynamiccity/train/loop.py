@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
 import signal
@@ -19,9 +20,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dynamiccity.atomic import write_text
 from dynamiccity.device import autocast
-from dynamiccity.train.checkpoint import load_checkpoint, load_extra, restore_optimizer, save_checkpoint
+from dynamiccity.train.checkpoint import open_checkpoint, restore_optimizer, save_checkpoint
 from dynamiccity.train.config import TrainConfig
-from dynamiccity.train.distributed import DistInfo, all_gather_floats, barrier
+from dynamiccity.train.distributed import DistInfo, all_gather_floats, any_rank, barrier, gather_objects
+from dynamiccity.train.rng import restore_rng, rng_states, seed_ranks
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,11 @@ class Task(Protocol):
 
     def files(self) -> dict[str, str]:
         """Text files {name: content} the run folder keeps beside config.yaml."""
+        ...
+
+    @property
+    def val_split(self) -> str:
+        """What validation scores: "val" (held-out windows) or "train" (the data has no held-out split)."""
         ...
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
@@ -104,12 +111,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = task.build_model().to(info.device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if cfg.ema else None
+        seed_ranks(cfg.seed, info)
         self.dataset = task.train_dataset()
         self.optimizer = adamw(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ddp = DistributedDataParallel(self.model) if info.enabled else self.model
         self.state = TrainState()
         self.writer = None
-        self._stop = False
+        self._requested = False  # a stop was asked for on this rank (SIGTERM, Ctrl-C)
+        self._stop = False  # a stop was asked for on some rank: every rank stops at the same step
 
     # ---- checkpoints -------------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
@@ -124,25 +133,28 @@ class Trainer:
             "seconds": s.seconds,
         }
 
-    def save(self, name: str, with_optimizer: bool = True) -> None:
+    def save(self, name: str, resumable: bool = True) -> None:
+        """Write checkpoint `name` on rank 0; a resumable one (optimizer and every rank's random state) is a
+        collective that every rank calls."""
+        extra = {"rng": rng_states(self.info)} if resumable else {}
         if not self.info.is_main:
             return
-        extra = {"rng": {"torch": torch.get_rng_state()}}
         if self.ema is not None:
             extra["ema"] = self.ema.state_dict()
-        optimizer = self.optimizer if with_optimizer else None
+        optimizer = self.optimizer if resumable else None
         save_checkpoint(self.ckpt_dir, name, self.model.state_dict(), self._meta(), optimizer, extra)
 
     def resume(self) -> bool:
         """Load `last` if there is one; True when resumed."""
         if not (self.ckpt_dir / "last.json").is_file():
             return False
-        weights, meta = load_checkpoint(self.ckpt_dir, "last")
-        self.model.load_state_dict(weights)
-        restore_optimizer(self.optimizer, load_extra(self.ckpt_dir, "last", "optim"), meta["optimizer"])
+        ckpt = open_checkpoint(self.ckpt_dir, "last")
+        meta = ckpt.meta
+        self.model.load_state_dict(ckpt.tensors())
+        restore_optimizer(self.optimizer, ckpt.tensors("optim"), meta["optimizer"])
         if self.ema is not None:
-            self.ema.load_state_dict(load_extra(self.ckpt_dir, "last", "ema"))
-        torch.set_rng_state(load_extra(self.ckpt_dir, "last", "rng")["torch"])
+            self.ema.load_state_dict(ckpt.tensors("ema"))
+        restore_rng(ckpt.tensors("rng"), self.info, self.cfg.seed, meta["step"])
         keys = ("step", "epoch", "batch_in_epoch", "best", "metrics", "seconds")
         self.state = TrainState(**{k: meta[k] for k in keys})
         log.info(
@@ -204,7 +216,7 @@ class Trainer:
             log.info("step %d validation: %s", self.state.step, _fmt(metrics))
             if metrics.get("score", -math.inf) > self.state.best:
                 self.state.best = metrics["score"]
-                self.save("best", with_optimizer=False)
+                self.save("best", resumable=False)
         barrier(self.info)
 
     def _scalar(self, key: str, value: float) -> None:
@@ -221,20 +233,23 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.run_dir / "tb"))
-        previous = signal.signal(signal.SIGTERM, self._on_signal)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         bar = tqdm(total=total, initial=self.state.step, disable=not self.info.is_main, unit="step")
         try:
             self._loop(total, bar)
-        except KeyboardInterrupt:
-            self._stop = True
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             bar.close()
         self.save("last")
         return self._finish(total)
 
     def _on_signal(self, signum, frame) -> None:
-        self._stop = True
+        """The first stop request ends the run after the step in progress, on every rank, with a checkpoint;
+        a second Ctrl-C interrupts at once."""
+        if self._requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self._requested = True
 
     def _loop(self, total: int, bar) -> None:
         start, epoch_seen = time.perf_counter(), self.state.epoch
@@ -249,6 +264,7 @@ class Trainer:
             self.state.batch_in_epoch = index + 1
             self.state.seconds += time.perf_counter() - start
             start = time.perf_counter()
+            self._stop = any_rank(self._requested, self.info)
             bar.update(1)
             bar.set_postfix(loss=f"{scalars['loss']:.4f}", refresh=False)
             if self.state.step % self.cfg.log_every == 0:
@@ -273,7 +289,13 @@ class Trainer:
         summary = {
             **self._meta(),
             "total_steps": total,
+            "stopped_early": self.state.step < total,
+            "val_split": self.task.val_split,
             "rank_checksums": all_gather_floats([checksum], self.info),
+            # where each rank's random stream stands: distinct streams draw distinct noise
+            "rank_rng": gather_objects(
+                hashlib.sha256(torch.get_rng_state().numpy()).hexdigest()[:16], self.info
+            ),
         }
         if self.info.is_main:
             write_text(self.run_dir / "summary.json", _json(summary))
