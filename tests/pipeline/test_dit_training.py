@@ -126,4 +126,50 @@ def test_two_process_ddp_ends_with_identical_weights(latents, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["step"] == 2 and len(summary["rank_checksums"]) == 2
-    assert summary["rank_checksums"][0] == summary["rank_checksums"][1]
+    assert summary["rank_checksums"][0] == summary["rank_checksums"][1]  # identical weights
+    assert summary["rank_rng"][0] != summary["rank_rng"][1]  # from distinct noise streams
+
+
+def test_a_stop_on_one_rank_stops_every_rank_at_the_same_step(latents, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "dynamiccity", "train-dit", "--preset", "synthtown-micro", "--latents", str(latents / "lat"),
+           "--out", str(out), "--steps", "100000", *DIT_SET, "--set", "ckpt_every=100000",
+           "--set", "eval_every=100000"]  # fmt: skip
+    launcher = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (out / "tb").is_dir() and time.time() < deadline:  # rank 0 is training
+            time.sleep(0.5)
+        time.sleep(3)
+        os.kill(_worker(launcher.pid, rank=1), signal.SIGTERM)
+        _, err = launcher.communicate(timeout=120)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 0, err[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stopped_early"] and 0 < summary["step"] < 100000
+    assert summary["rank_checksums"][0] == summary["rank_checksums"][1]  # both ranks took the same steps
+    assert json.loads((out / "checkpoints" / "last.json").read_text())["step"] == summary["step"]
+
+
+def _worker(launcher: int, rank: int) -> int:
+    """The pid of torchrun's worker process of `rank`."""
+    from pathlib import Path
+
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == launcher and f"RANK={rank}".encode() in environ:
+            return int(proc.name)
+    raise AssertionError(f"no worker of rank {rank} under pid {launcher}")

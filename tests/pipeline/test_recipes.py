@@ -129,7 +129,7 @@ def test_layers_apply_in_order(tmp_path):
         "preset: synthtown-micro\nmodel: {encoder: avgpool}\ntrain: {lr: 3e-3, steps: 9}\n"
         "data: {path: a, format: synthtown, stride: 2}\nloss: {kl_weight: 1e-4}\n",
     )
-    overrides = {"lr": 1e-2, "stride": 3}
+    overrides = {"lr": 1e-2, "stride": 3, "grid": [32, 32, 4]}  # a pinned grid: the data is not read
     explicit = {"train": {"steps": 4}, "data": {"path": "b", "format": "carlasc"}}
     cfg = vae_run_config(RunRequest(None, file, overrides, explicit))
     assert cfg.preset == "synthtown-micro" and cfg.model == replace(
@@ -186,3 +186,18 @@ def test_retired_keys_of_old_runs_are_dropped():
     assert VAERunConfig.from_dict(data) == _vae_run()
     with pytest.raises(ValueError, match="unknown train config key 'num_workerz'"):
         VAERunConfig.from_dict({**data, "train": {**data["train"], "num_workerz": 0}})
+
+
+def test_the_model_grid_follows_the_data_unless_pinned(tmp_path):
+    from dynamiccity.synthtown.dataset import synthesize
+
+    synthesize(tmp_path / "town", scenes=1, frames=4, grid=(16, 16, 4), seed=0)
+    data = {"data": {"path": str(tmp_path / "town"), "format": "synthtown"}, "train": {"steps": 1}}
+    cfg = vae_run_config(RunRequest("synthtown-micro", explicit=data))
+    assert vae_preset("synthtown-micro").grid == (32, 32, 4) and cfg.model.grid == (16, 16, 4)
+    pinned = vae_run_config(RunRequest("synthtown-micro", overrides={"grid": [32, 32, 4]}, explicit=data))
+    assert pinned.model.grid == (32, 32, 4)
+    synthesize(tmp_path / "odd", scenes=1, frames=4, grid=(15, 16, 4), seed=0)
+    data["data"]["path"] = str(tmp_path / "odd")
+    with pytest.raises(ValueError, match="downsample rate 2 does not divide X=15"):
+        vae_run_config(RunRequest("synthtown-micro", explicit=data))

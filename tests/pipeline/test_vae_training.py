@@ -57,6 +57,45 @@ def test_a_run_config_yaml_replays_the_run(town, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_folder_holding_a_run_is_refused_unless_overwritten(town, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(town, run, "--steps", "2")
+    best = json.loads((run / "checkpoints" / "best.json").read_text())["files"]["model"]["file"]
+    with pytest.raises(SystemExit):
+        train(town, run, "--steps", "1", "--set", "encoder=avgpool")
+    assert "holds a run already; --resume continues it, --overwrite replaces it" in capsys.readouterr().err
+    train(town, run, "--steps", "1", "--set", "eval_every=5", "--overwrite")
+    assert not (run / "checkpoints" / "best.json").exists() and not (run / "checkpoints" / best).exists()
+    assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 1
+
+
+def test_resume_applies_live_keys_and_refuses_the_rest(town, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(town, run, "--steps", "2")
+    for extra, message in (
+        (["--set", "lr=0.5"], "--set lr: a resumed run can change only steps, epochs"),
+        (["--config", run / "config.yaml"], "--resume continues this config; --config starts a new run"),
+        (["--preset", "synthtown-tiny"], "started with preset 'synthtown-micro', not 'synthtown-tiny'"),
+    ):
+        with pytest.raises(SystemExit):
+            cli("train-vae", "--out", run, "--resume", "--steps", "3", *extra)
+        assert message in capsys.readouterr().err
+    train(town, run, "--steps", "3", "--resume", "--set", "ckpt_every=1", "--set", "lr=1e-3")  # lr as saved
+    config = (run / "config.yaml").read_text()
+    assert "steps: 3" in config and "ckpt_every: 1" in config
+    assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 3
+
+
+def test_validation_without_a_held_out_split_says_so(tmp_path, caplog):
+    from dynamiccity.synthtown.dataset import synthesize
+
+    synthesize(tmp_path / "town", scenes=2, frames=6, grid=(16, 16, 4), seed=5, val_fraction=0.0)
+    with caplog.at_level("WARNING"):
+        train(tmp_path / "town", tmp_path / "run", "--steps", "1")
+    assert "no held-out windows; validation scores training windows" in caplog.text
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["val_split"] == "train"
+
+
 def test_eval_vae_json(town, tmp_path, capsys):
     train(town, tmp_path / "run", "--steps", "2")
     capsys.readouterr()

@@ -8,6 +8,7 @@ error that names the file. A run's own config.yaml is such a file, so it replays
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from dynamiccity.pipeline.vae_run import LossSpec, VAERunConfig
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import VAEConfig, vae_preset
 
+log = logging.getLogger(__name__)
 VAE_TRAIN = {"lr": 1e-3, "schedule": "step", "lr_step_every": 2000, "lr_gamma": 0.5, "grad_clip": 1.0}
 # the release's recipe: AdamW 1e-4, constant rate, EMA 0.9999 (set ema lower for short runs)
 DIT_TRAIN = {"lr": 1e-4, "schedule": "constant", "ema": 0.9999, "grad_clip": 1.0, "eval_every": 500}
@@ -109,7 +111,19 @@ def vae_run_config(request: RunRequest) -> VAERunConfig:
             "say which data: --data PATH --format FORMAT, or data.path and data.format in a file."
         )
     _check_length(cfg["train"])
+    if "grid" not in layers.get("model", {}):
+        cfg["model"] = {**cfg["model"], "grid": data_grid(cfg["data"])}
     return VAERunConfig.from_dict(cfg)
+
+
+def data_grid(data: dict[str, Any]) -> tuple[int, int, int]:
+    """The voxel grid (X, Y, Z) of the dataset a run's `data` section names: a VAE is built for the data's
+    grid unless the grid is pinned (`--set grid=...`, or `model.grid` in a config file)."""
+    from dynamiccity.data import open_reader
+
+    shape = tuple(open_reader(data["path"], data["format"], **data.get("options", {})).grid.shape)
+    log.info("model grid %s, the grid of %s", "x".join(map(str, shape)), data["path"])
+    return shape
 
 
 def dit_run_config(request: RunRequest) -> DiTRunConfig:
