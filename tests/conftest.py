@@ -144,3 +144,27 @@ def write_waymo(root: Path, frames: int = 3, free_id: int = 23, seed: int = 0, e
         np.savez_compressed(folder / f"{t:03d}_04.npz", **arrays)
         raws.append(raw)
     return np.stack(raws)
+
+
+TOWN_GRID = (8, 8, 2)
+
+
+def write_town(root: Path, scenes: dict[str, tuple[str, int]], seed: int = 0) -> dict:
+    """A SynthTown root of {name: (split, frames)} on an 8x8x2 grid, written with numpy and json only;
+    returns {name: (labels (T,X,Y,Z) uint8, poses (T,4,4))}."""
+    rng = np.random.default_rng(seed)
+    entries, truth = [], {}
+    for name, (split, frames) in scenes.items():
+        labels = rng.integers(0, 12, size=(frames, *TOWN_GRID), dtype=np.uint8)
+        poses = np.stack([yaw_pose(0.5 * t, 0.0, 0.02 * t) for t in range(frames)])
+        (root / name).mkdir(parents=True)
+        np.save(root / name / "labels.npy", labels)
+        np.save(root / name / "poses.npy", poses)
+        entries.append({"name": name, "split": split, "frames": frames, "meta": {}})
+        truth[name] = (labels, poses)
+    manifest = {
+        "format": "synthtown", "version": 1, "grid": list(TOWN_GRID),
+        "extent": [-4.0, -4.0, -1.0, 4.0, 4.0, 1.0], "hz": 10.0, "scenes": entries,
+    }  # fmt: skip
+    (root / "dataset.json").write_text(json.dumps(manifest))
+    return truth

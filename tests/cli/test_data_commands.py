@@ -13,6 +13,7 @@ import pytest
 from dynamiccity.cli.main import main
 from dynamiccity.data import open_reader
 from tests.conftest import write_carlasc, write_waymo
+from tests.data.test_bad_input import CASES, carlasc_duplicated_frame
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
@@ -64,6 +65,28 @@ def test_bad_input_is_one_line_error(tmp_path, capsys):
     assert err.strip().count("\n") == 0 and "000000.label: 10 bytes, expected 524288" in err
     code, _, err = run(["inspect", str(tmp_path / "missing"), "--format", "carlasc"], capsys)
     assert code == 1 and "does not exist" in err
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+def test_inspect_of_a_broken_dataset_is_one_line_naming_the_file(case, tmp_path, capsys):
+    """The bad-input corpus of tests/data/test_bad_input.py through the command line."""
+    root, format, offending = case(tmp_path)
+    code, out, err = run(["inspect", str(root), "--format", format], capsys)
+    assert code == 1 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and str(offending) in line
+
+
+def test_inspect_of_a_broken_dataset_in_a_process(tmp_path):
+    root, format, offending = carlasc_duplicated_frame(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "dynamiccity", "inspect", str(root), "--format", format],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert str(offending) in result.stderr
 
 
 def test_synth_inspect_render(tmp_path, capsys):

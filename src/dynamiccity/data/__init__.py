@@ -17,7 +17,8 @@ from dynamiccity.data.synthtown_format import SynthTownReader, write_synthtown
 from dynamiccity.data.windows import Window, WindowDataset
 
 READERS: dict[str, type[OccupancyReader]] = {
-    reader.format: reader for reader in (CarlaSCReader, Occ3DNuScenesReader, Occ3DWaymoReader, SynthTownReader)
+    reader.format: reader
+    for reader in (CarlaSCReader, Occ3DNuScenesReader, Occ3DWaymoReader, SynthTownReader)
 }
 FORMATS: tuple[str, ...] = tuple(READERS)
 """The on-disk layouts a dataset can be read from (`--format`)."""

@@ -37,26 +37,32 @@ class CarlaSCReader(OccupancyReader):
     def _list_scenes(self) -> list[SceneInfo]:
         scenes = []
         for split in SPLITS:
-            for seq in sorted(p for p in (self.cartesian / split).glob("*") if p.is_dir()):
-                frames = self._frame_ids(seq / "cartesian")
-                scenes.append(
-                    SceneInfo(f"{split}/{seq.name}", split.lower(), len(frames), {"frame_ids": frames})
-                )
+            folder = self.cartesian / split
+            sequences = sorted(p for p in folder.glob("*") if p.is_dir())
+            if folder.is_dir() and not sequences:
+                raise DataError(f"{folder}: split folder holds no sequences.")
+            for seq in sequences:
+                labels = self._label_files(seq / "cartesian" / "evaluation")
+                meta = {"frame_ids": list(labels), "labels": list(labels.values())}
+                scenes.append(SceneInfo(f"{split}/{seq.name}", split.lower(), len(labels), meta))
         if not scenes:
             raise DataError(f"{self.cartesian}: no sequences under {', '.join(SPLITS)}.")
         return scenes
 
     @staticmethod
-    def _frame_ids(folder: Path) -> list[int]:
-        labels = sorted((folder / "evaluation").glob("*.label"), key=lambda p: p.stem)
-        if not labels:
-            raise DataError(f"{folder / 'evaluation'}: no .label files.")
-        try:
-            return sorted(int(p.stem) for p in labels)
-        except ValueError as err:
-            raise DataError(
-                f"{folder / 'evaluation'}: label file names must be frame numbers ({err})."
-            ) from err
+    def _label_files(folder: Path) -> dict[int, Path]:
+        """{frame number: its .label file} of a sequence, in frame order."""
+        files: dict[int, Path] = {}
+        for path in sorted(folder.glob("*.label")):
+            if not path.stem.isdigit():
+                raise DataError(f"{path}: label file names must be frame numbers.")
+            frame = int(path.stem)
+            if frame in files:
+                raise DataError(f"{path}: frame {frame} is also in {files[frame].name}.")
+            files[frame] = path
+        if not files:
+            raise DataError(f"{folder}: no .label files.")
+        return dict(sorted(files.items()))
 
     def scenes(self) -> list[SceneInfo]:
         return list(self._scenes)
@@ -65,13 +71,12 @@ class CarlaSCReader(OccupancyReader):
         return self.cartesian / scene.name / "cartesian"
 
     def read_frames(self, scene: SceneInfo, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        folder = self._folder(scene) / "evaluation"
-        frames = [self._read_frame(folder, i) for i in scene.meta["frame_ids"][start:stop]]
+        frames = [self._read_frame(path) for path in scene.meta["labels"][start:stop]]
         return np.stack([f[0] for f in frames]), np.stack([f[1] for f in frames])
 
-    def _read_frame(self, folder: Path, frame_id: int) -> tuple[np.ndarray, np.ndarray]:
+    def _read_frame(self, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
         count = int(np.prod(self.grid.shape))
-        label_path, bin_path = folder / f"{frame_id:06d}.label", folder / f"{frame_id:06d}.bin"
+        bin_path = label_path.with_suffix(".bin")
         raw = _read_raw(label_path, np.uint32, count).reshape(self.grid.shape)
         points = _read_raw(bin_path, np.float32, count).reshape(self.grid.shape)
         return remap(raw, _TABLE, label_path, "CarlaSC's 23 classes"), points > 0

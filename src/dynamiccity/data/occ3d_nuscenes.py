@@ -9,6 +9,7 @@ scene's frames by token with `timestamp` and `ego_pose` {`translation`, `rotatio
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,15 @@ import numpy as np
 
 from dynamiccity.data.classes import NUSCENES_TO_COMMON, lookup_table
 from dynamiccity.data.errors import DataError
-from dynamiccity.data.reader import MaskKind, OccupancyReader, check_mask, check_shape, load_npz, pose_from_quaternion, remap
+from dynamiccity.data.reader import (
+    MaskKind,
+    OccupancyReader,
+    check_mask,
+    check_shape,
+    load_npz,
+    pose_from_quaternion,
+    remap,
+)
 from dynamiccity.data.scene import OCC3D_NUSCENES_GRID, SceneInfo, check_poses
 
 _TABLE = lookup_table(NUSCENES_TO_COMMON)
@@ -54,32 +63,75 @@ class Occ3DNuScenesReader(OccupancyReader):
         return data
 
     def _list_scenes(self, data: dict) -> list[SceneInfo]:
-        split_of = {s: "train" for s in data.get("train_split", [])}
-        split_of.update({s: "val" for s in data.get("val_split", [])})
+        split_of = {}
+        for key, split in (("train_split", "train"), ("val_split", "val")):
+            names = data.get(key, [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise DataError(f"{self._annotations}: {key!r} is not a list of scene names.")
+            unknown = [name for name in names if name not in data["scene_infos"]]
+            if unknown:
+                raise DataError(
+                    f"{self._annotations}: {key!r} names scene {unknown[0]}, which has no scene_infos."
+                )
+            split_of.update({name: split for name in names})
         scenes = []
         for name in sorted(data["scene_infos"]):
             frames = data["scene_infos"][name]
+            if not isinstance(frames, dict) or not all(isinstance(f, dict) for f in frames.values()):
+                raise DataError(
+                    f"{self._annotations}: scene {name} is not a mapping of frame tokens to infos."
+                )
             if not frames:
                 raise DataError(f"{self._annotations}: scene {name} has no frames.")
-            order = sorted(frames, key=lambda token: self._timestamp(frames[token], name, token))
+            stamps = {token: self._timestamp(info, name, token) for token, info in frames.items()}
+            order = sorted(frames, key=stamps.__getitem__)
+            for a, b in pairwise(order):
+                if stamps[a] == stamps[b]:
+                    raise DataError(
+                        f"{self._annotations}: frames {a} and {b} of scene {name} share timestamp {stamps[a]}."
+                    )
             poses = np.stack([self._pose(frames[token], name, token) for token in order])
             check_poses(poses, f"{self._annotations} (scene {name})")
             meta = {"tokens": order, "poses": poses}
             scenes.append(SceneInfo(name, split_of.get(name, "unassigned"), len(order), meta))
         if not scenes:
             raise DataError(f"{self._annotations}: 'scene_infos' lists no scenes.")
+        self._check_files(scenes)
         return scenes
 
+    def _check_files(self, scenes: list[SceneInfo]) -> None:
+        """Every listed frame has its labels file, and every labels file under gts/ is listed."""
+        listed = set()
+        for scene in scenes:
+            for token in scene.meta["tokens"]:
+                path = self._frame_path(scene.name, token)
+                if not path.is_file():
+                    raise DataError(
+                        f"{path}: file does not exist, though {self._annotations.name} lists frame {token}."
+                    )
+                listed.add(path)
+        for path in sorted((self.root / "gts").glob("*/*/labels.npz")):
+            if path not in listed:
+                raise DataError(f"{path}: frame not listed in {self._annotations}.")
+
+    def _frame_path(self, scene: str, token: str) -> Path:
+        return self.root / "gts" / scene / token / "labels.npz"
+
     def _timestamp(self, info: dict, scene: str, token: str) -> float:
-        if "timestamp" not in info:
-            raise DataError(f"{self._annotations}: frame {token} of {scene} has no 'timestamp'.")
-        return float(info["timestamp"])
+        stamp = info.get("timestamp")
+        if not _is_number(stamp):
+            raise DataError(f"{self._annotations}: frame {token} of {scene} has no numeric 'timestamp'.")
+        return float(stamp)
 
     def _pose(self, info: dict, scene: str, token: str) -> np.ndarray:
         pose = info.get("ego_pose")
-        if not isinstance(pose, dict) or "translation" not in pose or "rotation" not in pose:
+        if not isinstance(pose, dict) or not all(
+            isinstance(pose.get(key), list) and len(pose[key]) == n and all(map(_is_number, pose[key]))
+            for key, n in (("translation", 3), ("rotation", 4))
+        ):
             raise DataError(
-                f"{self._annotations}: frame {token} of {scene} has no ego_pose translation/rotation."
+                f"{self._annotations}: frame {token} of {scene} has no ego_pose translation (3 numbers) "
+                "and rotation (4 numbers)."
             )
         return pose_from_quaternion(pose["translation"], pose["rotation"])
 
@@ -92,7 +144,7 @@ class Occ3DNuScenesReader(OccupancyReader):
         return np.stack([f[0] for f in frames]), valid
 
     def _read_frame(self, scene: str, token: str) -> tuple[np.ndarray, np.ndarray | None]:
-        path = self.root / "gts" / scene / token / "labels.npz"
+        path = self._frame_path(scene, token)
         keys = ("semantics",) if self.mask == "none" else ("semantics", f"mask_{self.mask}")
         data = load_npz(path, keys)
         check_shape(data["semantics"], self.grid.shape, path, "semantics")
@@ -105,3 +157,7 @@ class Occ3DNuScenesReader(OccupancyReader):
 
     def read_poses(self, scene: SceneInfo) -> np.ndarray:
         return scene.meta["poses"]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

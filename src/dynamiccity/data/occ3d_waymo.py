@@ -16,8 +16,16 @@ import numpy as np
 
 from dynamiccity.data.classes import WAYMO_FREE_IDS, WAYMO_TO_COMMON, lookup_table
 from dynamiccity.data.errors import DataError
-from dynamiccity.data.reader import MaskKind, OccupancyReader, check_mask, check_shape, load_npz, read_pose_lines, remap
-from dynamiccity.data.scene import OCC3D_WAYMO_GRID, SceneInfo, check_poses
+from dynamiccity.data.reader import (
+    MaskKind,
+    OccupancyReader,
+    check_mask,
+    check_shape,
+    load_npz,
+    read_pose_lines,
+    remap,
+)
+from dynamiccity.data.scene import OCC3D_WAYMO_GRID, SceneInfo, first_bad_pose
 
 SPLITS = ("training", "validation", "test")
 _MASK_KEYS = {"none": (), "lidar": ("origin_voxel_state",), "camera": ("final_voxel_state", "infov")}
@@ -55,10 +63,11 @@ class Occ3DWaymoReader(OccupancyReader):
     def _list_scenes(self) -> list[SceneInfo]:
         scenes = []
         for split in SPLITS:
-            for folder in sorted(p for p in (self.root / split).glob("*") if p.is_dir()):
-                files = sorted(folder.glob("*_04.npz"), key=_frame_key)
-                if not files:
-                    raise DataError(f"{folder}: no *_04.npz frame files.")
+            folders = sorted(p for p in (self.root / split).glob("*") if p.is_dir())
+            if (self.root / split).is_dir() and not folders:
+                raise DataError(f"{self.root / split}: split folder holds no scene folders.")
+            for folder in folders:
+                files = _frame_files(folder)
                 scenes.append(SceneInfo(f"{split}/{folder.name}", split, len(files), {"files": files}))
         if not scenes:
             raise DataError(f"{self.root}: no scene folders under {', '.join(SPLITS)}.")
@@ -123,17 +132,42 @@ class Occ3DWaymoReader(OccupancyReader):
             raise DataError(
                 f"{folder}: no ego poses (no poses.txt, and {err}); pass a poses folder."
             ) from err
-        poses = np.stack(
-            [load_npz(p, ("ego2global",))["ego2global"].astype(np.float64) for p in scene.meta["files"]]
-        )
-        check_poses(poses, folder)
-        return poses
+        return _ego2global(scene.meta["files"])
 
     @staticmethod
     def _check_count(poses: np.ndarray, scene: SceneInfo, path: Path) -> np.ndarray:
         if len(poses) != scene.num_frames:
             raise DataError(f"{path}: {len(poses)} poses for {scene.num_frames} frames.")
         return poses
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """The *_04.npz frame files of a scene folder in frame order."""
+    files = sorted(folder.glob("*_04.npz"), key=_frame_key)
+    if not files:
+        raise DataError(f"{folder}: no *_04.npz frame files.")
+    seen: dict[int, Path] = {}
+    for path in files:
+        number, stem = _frame_key(path)
+        if stem.isdigit() and number in seen:
+            raise DataError(f"{path}: frame {number} is also in {seen[number].name}.")
+        seen[number] = path
+    return files
+
+
+def _ego2global(files: list[Path]) -> np.ndarray:
+    """The (N, 4, 4) `ego2global` poses of frame files, each checked with an error naming its file."""
+    poses = []
+    for path in files:
+        pose = load_npz(path, ("ego2global",))["ego2global"]
+        if pose.shape != (4, 4) or not np.issubdtype(pose.dtype, np.number):
+            raise DataError(f"{path}: ego2global is {pose.shape} {pose.dtype}, expected a 4x4 matrix.")
+        poses.append(pose.astype(np.float64))
+    poses = np.stack(poses)
+    found = first_bad_pose(poses)
+    if found is not None:
+        raise DataError(f"{files[found[0]]}: ego2global {found[1]}.")
+    return poses
 
 
 def _frame_key(path: Path) -> tuple[int, str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import abc
 import zipfile
+import zlib
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
-from dynamiccity.data.errors import DataError
+from dynamiccity.data.errors import DataError, reason
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo, check_poses
 
 
@@ -57,20 +59,38 @@ class OccupancyReader(abc.ABC):
         return Scene(labels, self.read_poses(scene), valid, name=scene.name, meta=dict(scene.meta))
 
 
-def load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Load the named arrays of an .npz file, with a DataError naming the file for any problem."""
+# what numpy and zipfile raise for a truncated, corrupted or otherwise unreadable .npz
+_NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError)
+
+
+def _open_npz(path: Path) -> NpzFile:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in keys if k not in data.files]
-            if missing:
-                raise DataError(f"{path}: missing key {missing[0]!r} (has {sorted(data.files)}).")
-            return {k: data[k] for k in keys}
+        data = np.load(path, allow_pickle=False)
     except FileNotFoundError as err:
         raise DataError(f"{path}: file does not exist.") from err
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(f"{path}: not a readable .npz file ({err}).") from err
+    except _NPZ_ERRORS as err:
+        raise DataError(f"{path}: not a readable .npz file ({reason(err)}).") from err
+    if not isinstance(data, NpzFile):
+        raise DataError(f"{path}: holds a single array, not an .npz archive of named arrays.")
+    return data
+
+
+def npz_keys(path: Path) -> list[str]:
+    """The names of the arrays of an .npz file, with a DataError naming the file for any problem."""
+    with _open_npz(path) as data:
+        return list(data.files)
+
+
+def load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays of an .npz file, with a DataError naming the file for any problem."""
+    with _open_npz(path) as data:
+        missing = [k for k in keys if k not in data.files]
+        if missing:
+            raise DataError(f"{path}: missing key {missing[0]!r} (has {sorted(data.files)}).")
+        try:
+            return {k: data[k] for k in keys}
+        except _NPZ_ERRORS as err:
+            raise DataError(f"{path}: not a readable .npz file ({reason(err)}).") from err
 
 
 def remap(raw: np.ndarray, table: np.ndarray, where: Path, vocabulary: str) -> np.ndarray:
@@ -118,8 +138,12 @@ def read_pose_lines(path: Path) -> np.ndarray:
     """Poses from a text file of one row-major 3x4 (12 floats) or 4x4 (16 floats) matrix a line."""
     if not path.is_file():
         raise DataError(f"{path}: poses file does not exist.")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a text file of poses ({reason(err)}).") from err
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

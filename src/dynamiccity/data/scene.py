@@ -82,17 +82,23 @@ def check_labels(labels: np.ndarray, where: str | Path) -> None:
 
 def check_poses(poses: np.ndarray, where: str | Path, num_frames: int | None = None) -> None:
     """Raise DataError unless `poses` is (T, 4, 4), finite and rigid (orthonormal rotation, last row 0 0 0 1)."""
-    if poses.ndim != 3 or poses.shape[1:] != (4, 4):
-        raise DataError(f"{where}: poses must be (T, 4, 4), got {poses.shape}.")
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4) or not np.issubdtype(poses.dtype, np.number):
+        raise DataError(f"{where}: poses must be (T, 4, 4) numbers, got {poses.shape} {poses.dtype}.")
     if num_frames is not None and poses.shape[0] != num_frames:
         raise DataError(f"{where}: {poses.shape[0]} poses for {num_frames} frames.")
-    if not np.isfinite(poses).all():
-        bad = int(np.argwhere(~np.isfinite(poses).all(axis=(1, 2)))[0, 0])
-        raise DataError(f"{where}: pose of frame {bad} holds NaN or infinite values.")
+    found = first_bad_pose(poses)
+    if found is not None:
+        raise DataError(f"{where}: pose of frame {found[0]} {found[1]}.")
+
+
+def first_bad_pose(poses: np.ndarray) -> tuple[int, str] | None:
+    """The first of (T, 4, 4) poses that is not finite and rigid, as (frame, what is wrong); None if all are."""
+    finite = np.isfinite(poses).all(axis=(1, 2))
+    if not finite.all():
+        return int(np.flatnonzero(~finite)[0]), "holds NaN or infinite values"
     rot = poses[:, :3, :3]
     ortho_err = np.abs(rot @ rot.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2))
     det = np.linalg.det(rot)
     bottom_err = np.abs(poses[:, 3] - np.array([0.0, 0.0, 0.0, 1.0])).max(axis=1)
     bad = np.flatnonzero((ortho_err > 1e-3) | (np.abs(det - 1.0) > 1e-3) | (bottom_err > 1e-6))
-    if bad.size:
-        raise DataError(f"{where}: pose of frame {int(bad[0])} is not a rigid transform.")
+    return (int(bad[0]), "is not a rigid transform") if bad.size else None

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dynamiccity.atomic import atomic_dir, write_text
-from dynamiccity.data.errors import DataError
+from dynamiccity.data.errors import DataError, reason
 from dynamiccity.data.reader import OccupancyReader
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo, check_labels, check_poses
 
@@ -75,7 +75,36 @@ def _read_manifest(root: Path) -> dict:
         raise DataError(f"{path}: missing key {missing[0]!r}.")
     if data["format"] != "synthtown" or data["version"] != VERSION:
         raise DataError(f"{path}: format {data['format']!r} v{data['version']} is not synthtown v{VERSION}.")
+    if not _numbers(data["grid"], 3, int) or min(data["grid"]) < 1:
+        raise DataError(f"{path}: 'grid' is not three positive integers.")
+    if not _numbers(data["extent"], 6) or not _numbers([data["hz"]], 1) or data["hz"] <= 0:
+        raise DataError(f"{path}: 'extent' is not six numbers, or 'hz' not a positive number.")
+    if not isinstance(data["scenes"], list):
+        raise DataError(f"{path}: 'scenes' is not a list.")
+    names = set()
+    for number, entry in enumerate(data["scenes"]):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("split"), str)
+            and _numbers([entry.get("frames")], 1, int)
+            and entry["frames"] >= 1
+            and isinstance(entry.get("meta", {}), dict)
+        ):
+            raise DataError(f"{path}: scene entry {number} lacks a name, split or positive frame count.")
+        if entry["name"] in names:
+            raise DataError(f"{path}: scene {entry['name']!r} is listed twice.")
+        names.add(entry["name"])
     return data
+
+
+def _numbers(values, count: int, kind: type = int | float) -> bool:
+    """Whether `values` is a list of `count` JSON numbers of `kind` (booleans excluded)."""
+    return (
+        isinstance(values, list)
+        and len(values) == count
+        and all(isinstance(v, kind) and not isinstance(v, bool) for v in values)
+    )
 
 
 class SynthTownReader(OccupancyReader):
@@ -102,8 +131,8 @@ class SynthTownReader(OccupancyReader):
             return None
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError) as err:
-            raise DataError(f"{path}: not a readable .npy file ({err}).") from err
+        except (ValueError, OSError, EOFError) as err:
+            raise DataError(f"{path}: not a readable .npy file ({reason(err)}).") from err
 
     def read_frames(self, scene: SceneInfo, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
         path = self.root / scene.name / "labels.npy"
@@ -129,6 +158,6 @@ class SynthTownReader(OccupancyReader):
         poses = self._array(scene, "poses.npy")
         if poses is None:
             raise DataError(f"{path}: file does not exist.")
-        poses = np.array(poses, dtype=np.float64)
         check_poses(poses, path, num_frames=scene.num_frames)
+        poses = np.array(poses, dtype=np.float64)
         return poses
