@@ -56,6 +56,24 @@ def test_inspect_waymo_reports_free_id(tmp_path, capsys):
     assert code == 0 and "free id        15 (detected)" in out
 
 
+def test_inspect_reports_where_poses_come_from(tmp_path, capsys):
+    """Occ3D-Waymo as published has no poses: inspect works and says so; with --poses it names the folder."""
+    write_waymo(tmp_path / "waymo", frames=2, ego2global=False)
+    waymo = ["inspect", str(tmp_path / "waymo"), "--format", "occ3d-waymo", "--mask", "none"]
+    code, out, err = run([*waymo, "--json"], capsys)
+    assert (code, err) == (0, "") and json.loads(out)["poses"] == "none"
+    code, out, _ = run(waymo, capsys)
+    assert code == 0 and "\nposes          none\n" in out
+    scene_poses = tmp_path / "poses" / "training" / "000"
+    scene_poses.mkdir(parents=True)
+    (scene_poses / "poses.txt").write_text("1 0 0 0 0 1 0 0 0 0 1 0\n" * 2)
+    code, out, _ = run([*waymo, "--poses", str(tmp_path / "poses"), "--json"], capsys)
+    assert code == 0 and json.loads(out)["poses"] == f"poses.txt files under {tmp_path / 'poses'}"
+    write_carlasc(tmp_path / "carla", frames=1)
+    code, out, _ = run(["inspect", str(tmp_path / "carla"), "--format", "carlasc"], capsys)
+    assert code == 0 and "\nposes          poses.txt of each sequence\n" in out
+
+
 def test_bad_input_is_one_line_error(tmp_path, capsys):
     write_carlasc(tmp_path, frames=1)
     path = tmp_path / "Cartesian/Train/Town01_Light/cartesian/evaluation/000000.label"

@@ -105,6 +105,7 @@ def format_stats(stats) -> str:
         f"frames         {stats.frames}",
         f"grid           {' x '.join(map(str, stats.grid))}  extent {stats.extent}",
         f"valid voxels   {stats.valid_fraction:.4f}",
+        f"poses          {stats.poses}",
     ]
     if stats.free_id is not None:
         lines.append(f"free id        {stats.free_id} (detected)")

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from dynamiccity.data.carlasc import CarlaSCReader
 from dynamiccity.data.classes import CLASS_NAMES, COLORMAP, FREE, NUM_CLASSES
-from dynamiccity.data.derive import Command, CommandRule, bev_layout, ego_command, ego_trajectory
+from dynamiccity.data.derive import (
+    NO_COMMAND,
+    Command,
+    CommandRule,
+    bev_layout,
+    ego_command,
+    ego_trajectory,
+)
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.occ3d_nuscenes import Occ3DNuScenesReader
 from dynamiccity.data.occ3d_waymo import Occ3DWaymoReader
@@ -56,8 +63,8 @@ def open_dataset(
 
 
 __all__ = [
-    "CLASS_NAMES", "COLORMAP", "FORMATS", "FREE", "NUM_CLASSES", "CarlaSCReader", "Command", "CommandRule",
-    "DataError", "GridSpec", "MASKS", "READERS", "Occ3DNuScenesReader", "Occ3DWaymoReader", "OccupancyReader", "Scene",
-    "SceneInfo", "SynthTownReader", "Window", "WindowDataset", "bev_layout", "ego_command", "ego_trajectory",
-    "open_dataset", "open_reader", "reader_accepts", "write_synthtown",
+    "CLASS_NAMES", "COLORMAP", "FORMATS", "FREE", "MASKS", "NO_COMMAND", "NUM_CLASSES", "READERS",
+    "CarlaSCReader", "Command", "CommandRule", "DataError", "GridSpec", "Occ3DNuScenesReader", "Occ3DWaymoReader",
+    "OccupancyReader", "Scene", "SceneInfo", "SynthTownReader", "Window", "WindowDataset", "bev_layout",
+    "ego_command", "ego_trajectory", "open_dataset", "open_reader", "reader_accepts", "write_synthtown",
 ]  # fmt: skip

@@ -81,7 +81,11 @@ class CarlaSCReader(OccupancyReader):
         points = _read_raw(bin_path, np.float32, count).reshape(self.grid.shape)
         return remap(raw, _TABLE, label_path, "CarlaSC's 23 classes"), points > 0
 
+    def pose_source(self, scene: SceneInfo) -> str:
+        return "poses.txt of each sequence"
+
     def read_poses(self, scene: SceneInfo) -> np.ndarray:
+        """The poses of the scene's frames; a missing poses.txt is an error, as CarlaSC ships one."""
         path = self._folder(scene) / "poses.txt"
         poses = read_pose_lines(path)
         last = scene.meta["frame_ids"][-1]

@@ -19,6 +19,11 @@ class Command(IntEnum):
     RIGHT = 3
 
 
+NO_COMMAND = -1
+"""The command of a window whose scene has no ego poses. Not a `Command`, so that the DiT's embedding of
+commands keeps one row per real command; conditioning on it has to be refused, not embedded."""
+
+
 @dataclass(frozen=True)
 class CommandRule:
     """Thresholds of the release's command rule; tiny by default, so keep them configurable.

@@ -25,6 +25,8 @@ class DatasetStats:
     class_counts: dict[str, int]
     valid_fraction: float
     free_id: int | None
+    poses: str
+    """Where the ego poses come from (`OccupancyReader.pose_source`), or "none"."""
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -34,7 +36,7 @@ class DatasetStats:
 
 
 def inspect_dataset(reader: OccupancyReader, progress=None) -> DatasetStats:
-    """Read every frame and pose of a dataset and count classes over all voxels.
+    """Read every frame and pose of a dataset, count classes over all voxels and say where poses come from.
 
     Args:
         reader: the dataset.
@@ -43,8 +45,10 @@ def inspect_dataset(reader: OccupancyReader, progress=None) -> DatasetStats:
     counts = np.zeros(NUM_CLASSES, dtype=np.int64)
     valid_voxels = total_voxels = frames = 0
     splits: dict[str, int] = {}
+    sources: list[str | None] = []
     for scene in reader.scenes():
         reader.read_poses(scene)
+        sources.append(reader.pose_source(scene))
         splits[scene.split] = splits.get(scene.split, 0) + 1
         for start in range(0, scene.num_frames, CHUNK):
             labels, valid = reader.read_frames(scene, start, min(start + CHUNK, scene.num_frames))
@@ -64,4 +68,17 @@ def inspect_dataset(reader: OccupancyReader, progress=None) -> DatasetStats:
         class_counts={name: int(c) for name, c in zip(CLASS_NAMES, counts, strict=True)},
         valid_fraction=valid_voxels / max(total_voxels, 1),
         free_id=reader.free_id,
+        poses=describe_sources(sources),
     )
+
+
+def describe_sources(sources: list[str | None]) -> str:
+    """The distinct pose sources of the scenes in order, and how many scenes have none; "none" if no scene
+    has poses."""
+    found = list(dict.fromkeys(s for s in sources if s is not None))
+    unposed = sources.count(None)
+    if not found:
+        return "none"
+    if unposed:
+        found.append(f"none for {unposed} of {len(sources)} scenes")
+    return "; ".join(found)

@@ -155,6 +155,9 @@ class Occ3DNuScenesReader(OccupancyReader):
         check_shape(mask, self.grid.shape, path, f"mask_{self.mask}")
         return labels, mask.astype(bool)
 
+    def pose_source(self, scene: SceneInfo) -> str:
+        return "ego_pose in annotations.json"
+
     def read_poses(self, scene: SceneInfo) -> np.ndarray:
         return scene.meta["poses"]
 

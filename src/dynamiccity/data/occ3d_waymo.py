@@ -3,8 +3,11 @@
 `ROOT/<split>/<scene>/<frame>_04.npz` (splits `training`, `validation`, `test`) holds `voxel_label`
 (200x200x16, ids 0..14 plus a free id), `origin_voxel_state` (LiDAR mask), `final_voxel_state` (camera
 mask) and `infov`. The free id is documented as 15 but the dataset's own tools use 23: we detect it from
-the data and refuse a dataset that mixes both. Ego poses come from a poses file when given, else from an
-`ego2global` array in the frame files when they carry one.
+the data and refuse a dataset that mixes both.
+
+The frame files as published carry no ego poses (they live in Waymo's own info files): poses come from a
+poses folder when given, else from a `poses.txt` in the scene folder or an `ego2global` array in every
+frame file; without any of these the reader reports no poses (`read_poses` returns None).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from dynamiccity.data.reader import (
     check_mask,
     check_shape,
     load_npz,
+    npz_keys,
     read_pose_lines,
     remap,
 )
 from dynamiccity.data.scene import OCC3D_WAYMO_GRID, SceneInfo, first_bad_pose
 
 SPLITS = ("training", "validation", "test")
+EGO2GLOBAL = "ego2global"
 _MASK_KEYS = {"none": (), "lidar": ("origin_voxel_state",), "camera": ("final_voxel_state", "infov")}
 
 
@@ -37,13 +42,14 @@ class Occ3DWaymoReader(OccupancyReader):
     Args:
         mask: "lidar" (default), "camera" (also restricted to `infov`) or "none".
         poses: a folder mirroring `<split>/<scene>/poses.txt` (one 3x4 or 4x4 row-major matrix a
-            line, one line per frame in frame order); None to read `ego2global` from the frame files
-            or a `poses.txt` inside each scene folder.
+            line, one line per frame in frame order), which must hold every scene's; None to read a
+            `poses.txt` inside each scene folder or `ego2global` from the frame files, where present.
         free_id: 15 or 23 to force the free id; None to detect it.
     """
 
     format = "occ3d-waymo"
     grid = OCC3D_WAYMO_GRID
+    poses_hint = "pass --poses DIR, a folder of <split>/<scene>/poses.txt files"
 
     def __init__(
         self,
@@ -58,6 +64,7 @@ class Occ3DWaymoReader(OccupancyReader):
             raise ValueError(f"free_id must be one of {WAYMO_FREE_IDS}, got {free_id}.")
         self.mask, self.pose_root, self._free_id = mask, Path(poses) if poses else None, free_id
         self._free_source: Path | None = None
+        self._origins: dict[str, Path | Literal["ego2global"] | None] = {}
         self._scenes = self._list_scenes()
 
     def _list_scenes(self) -> list[SceneInfo]:
@@ -118,21 +125,44 @@ class Occ3DWaymoReader(OccupancyReader):
             raise DataError(f"{path}: free id {present[0]} differs from {self._free_id} found in {source}.")
         return self._free_id
 
-    def read_poses(self, scene: SceneInfo) -> np.ndarray:
-        folder = self.root / scene.name
-        candidates = [self.pose_root / scene.name / "poses.txt"] if self.pose_root else []
-        candidates.append(folder / "poses.txt")
-        for path in candidates:
-            if path.is_file():
-                return self._check_count(read_pose_lines(path), scene, path)
-        first = scene.meta["files"][0]
-        try:
-            load_npz(first, ("ego2global",))
-        except DataError as err:
-            raise DataError(
-                f"{folder}: no ego poses (no poses.txt, and {err}); pass a poses folder."
-            ) from err
-        return _ego2global(scene.meta["files"])
+    def pose_source(self, scene: SceneInfo) -> str | None:
+        origin = self._pose_origin(scene)
+        if origin is None:
+            return None
+        if origin == EGO2GLOBAL:
+            return "ego2global in the frame files"
+        return (
+            f"poses.txt files under {self.pose_root}" if self.pose_root else "poses.txt in the scene folders"
+        )
+
+    def read_poses(self, scene: SceneInfo) -> np.ndarray | None:
+        origin = self._pose_origin(scene)
+        if origin is None:
+            return None
+        if origin == EGO2GLOBAL:
+            return _ego2global(scene.meta["files"])
+        return self._check_count(read_pose_lines(origin), scene, origin)
+
+    def _pose_origin(self, scene: SceneInfo) -> Path | Literal["ego2global"] | None:
+        """Where a scene's poses are: a poses.txt (the poses folder's, which must have it when given; else
+        the scene folder's), EGO2GLOBAL when every frame file carries one, or None (as published)."""
+        if scene.name in self._origins:
+            return self._origins[scene.name]
+        if self.pose_root is not None:
+            origin = self.pose_root / scene.name / "poses.txt"
+            if not origin.is_file():
+                raise DataError(f"{origin}: poses file does not exist.")
+        elif (self.root / scene.name / "poses.txt").is_file():
+            origin = self.root / scene.name / "poses.txt"
+        else:
+            files = scene.meta["files"]
+            carry = [EGO2GLOBAL in npz_keys(path) for path in files]
+            if any(carry) and not all(carry):
+                lacking = files[carry.index(False)]
+                raise DataError(f"{lacking}: no {EGO2GLOBAL!r}, though other frames of its scene have one.")
+            origin = EGO2GLOBAL if all(carry) else None
+        self._origins[scene.name] = origin
+        return origin
 
     @staticmethod
     def _check_count(poses: np.ndarray, scene: SceneInfo, path: Path) -> np.ndarray:
@@ -159,7 +189,7 @@ def _ego2global(files: list[Path]) -> np.ndarray:
     """The (N, 4, 4) `ego2global` poses of frame files, each checked with an error naming its file."""
     poses = []
     for path in files:
-        pose = load_npz(path, ("ego2global",))["ego2global"]
+        pose = load_npz(path, (EGO2GLOBAL,))[EGO2GLOBAL]
         if pose.shape != (4, 4) or not np.issubdtype(pose.dtype, np.number):
             raise DataError(f"{path}: ego2global is {pose.shape} {pose.dtype}, expected a 4x4 matrix.")
         poses.append(pose.astype(np.float64))

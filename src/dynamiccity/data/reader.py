@@ -26,10 +26,18 @@ def check_mask(mask: str) -> None:
 
 
 class OccupancyReader(abc.ABC):
-    """A dataset root as distributed, read lazily frame by frame into the common class set."""
+    """A dataset root as distributed, read lazily frame by frame into the common class set.
+
+    Ego poses are needed only for the command and trajectory conditions, and some datasets are published
+    without them: `read_poses` returns None (and `pose_source` None) for a scene whose dataset carries no
+    poses, so that everything else works without them. A format that always ships its poses (CarlaSC's
+    poses.txt, SynthTown's poses.npy, Occ3D-nuScenes' annotations.json) raises a DataError naming the
+    missing file instead. `poses_hint` says how to supply poses to a dataset that has none.
+    """
 
     format: ClassVar[str]
     grid: GridSpec
+    poses_hint: ClassVar[str] = "this format carries its ego poses in the dataset itself"
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -45,8 +53,14 @@ class OccupancyReader(abc.ABC):
         """Frames [start, stop) of a scene: labels (T, X, Y, Z) uint8 common ids, valid (T, X, Y, Z) bool or None."""
 
     @abc.abstractmethod
-    def read_poses(self, scene: SceneInfo) -> np.ndarray:
-        """Every frame's ego-to-world pose of a scene: (N, 4, 4) float64, checked rigid and finite."""
+    def read_poses(self, scene: SceneInfo) -> np.ndarray | None:
+        """Every frame's ego-to-world pose of a scene: (N, 4, 4) float64, checked rigid and finite; None
+        when the dataset carries no poses for the scene."""
+
+    @abc.abstractmethod
+    def pose_source(self, scene: SceneInfo) -> str | None:
+        """Where the poses of a scene come from, in words (e.g. "poses.txt of each sequence"); None when
+        the dataset carries none for it."""
 
     @property
     def free_id(self) -> int | None:

@@ -47,20 +47,28 @@ class Scene:
 
     Attributes:
         labels: (T, X, Y, Z) uint8 common class ids.
-        poses: (T, 4, 4) float64 ego-to-world rigid transforms.
+        poses: (T, 4, 4) float64 ego-to-world rigid transforms, or None when the data has no poses. Poses
+            that are all NaN, as a `Window` of such data carries, are taken as None.
         valid: (T, X, Y, Z) bool, True where the voxel was observed; None when every voxel is.
         name: the scene's name; meta: free-form per-scene facts (layout type, density, ...).
     """
 
     labels: np.ndarray
-    poses: np.ndarray
+    poses: np.ndarray | None
     valid: np.ndarray | None = None
     name: str = "scene"
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_labels(self.labels, self.name)
-        check_poses(self.poses, self.name, num_frames=self.labels.shape[0])
+        if (
+            self.poses is not None
+            and np.issubdtype(self.poses.dtype, np.floating)
+            and np.isnan(self.poses).all()
+        ):
+            self.poses = None
+        if self.poses is not None:
+            check_poses(self.poses, self.name, num_frames=self.labels.shape[0])
         if self.valid is not None and self.valid.shape != self.labels.shape:
             raise DataError(
                 f"{self.name}: valid mask shape {self.valid.shape} != labels {self.labels.shape}."

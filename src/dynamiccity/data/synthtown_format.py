@@ -4,7 +4,8 @@
                                   "extent": [x0, y0, z0, x1, y1, z1], "hz": f,
                                   "scenes": [{"name", "split", "frames", "meta"}, ...]}
     ROOT/<name>/labels.npy       (T, X, Y, Z) uint8 common class ids
-    ROOT/<name>/poses.npy        (T, 4, 4) float64 ego-to-world
+    ROOT/<name>/poses.npy        (T, 4, 4) float64 ego-to-world; absent only for a scene written without
+                                 poses (from data that has none), whose entry says "poses": false
     ROOT/<name>/valid.npy        (T, X, Y, Z) bool, only when some voxel is unobserved
 
 Plain .npy files are memory-mapped, so a window is read without loading its whole scene.
@@ -30,7 +31,8 @@ VERSION = 1
 def write_synthtown(root: str | Path, scenes: Iterable[tuple[Scene, str]], grid: GridSpec) -> Path:
     """Write (scene, split) pairs as a SynthTown dataset; each scene folder and the manifest atomically.
 
-    An existing dataset at `root` is extended: scenes of the same name are replaced.
+    An existing dataset at `root` is extended: scenes of the same name are replaced. A scene without poses
+    gets no poses.npy and `"poses": false` in its manifest entry.
     """
     root = Path(root)
     entries = {e["name"]: e for e in _read_manifest(root)["scenes"]} if (root / MANIFEST).is_file() else {}
@@ -41,7 +43,8 @@ def write_synthtown(root: str | Path, scenes: Iterable[tuple[Scene, str]], grid:
             )
         with atomic_dir(root / scene.name) as tmp:
             np.save(tmp / "labels.npy", scene.labels)
-            np.save(tmp / "poses.npy", scene.poses.astype(np.float64))
+            if scene.poses is not None:
+                np.save(tmp / "poses.npy", scene.poses.astype(np.float64))
             if scene.valid is not None and not scene.valid.all():
                 np.save(tmp / "valid.npy", scene.valid.astype(bool))
         entries[scene.name] = {
@@ -50,6 +53,8 @@ def write_synthtown(root: str | Path, scenes: Iterable[tuple[Scene, str]], grid:
             "frames": scene.num_frames,
             "meta": scene.meta,
         }
+        if scene.poses is None:
+            entries[scene.name]["poses"] = False
     manifest = {
         "format": "synthtown",
         "version": VERSION,
@@ -90,8 +95,12 @@ def _read_manifest(root: Path) -> dict:
             and _numbers([entry.get("frames")], 1, int)
             and entry["frames"] >= 1
             and isinstance(entry.get("meta", {}), dict)
+            and isinstance(entry.get("poses", True), bool)
         ):
-            raise DataError(f"{path}: scene entry {number} lacks a name, split or positive frame count.")
+            raise DataError(
+                f"{path}: scene entry {number} needs a name, a split and a positive frame count "
+                "(and a meta mapping, poses true or false, when given)."
+            )
         if entry["name"] in names:
             raise DataError(f"{path}: scene {entry['name']!r} is listed twice.")
         names.add(entry["name"])
@@ -119,6 +128,7 @@ class SynthTownReader(OccupancyReader):
         self._scenes = [
             SceneInfo(e["name"], e["split"], int(e["frames"]), e.get("meta", {})) for e in data["scenes"]
         ]
+        self._unposed = {e["name"] for e in data["scenes"] if not e.get("poses", True)}
         if not self._scenes:
             raise DataError(f"{self.root / MANIFEST}: lists no scenes.")
 
@@ -153,7 +163,13 @@ class SynthTownReader(OccupancyReader):
             valid = np.array(valid[start:stop], dtype=bool)
         return window, valid
 
-    def read_poses(self, scene: SceneInfo) -> np.ndarray:
+    def pose_source(self, scene: SceneInfo) -> str | None:
+        return None if scene.name in self._unposed else "poses.npy of each scene"
+
+    def read_poses(self, scene: SceneInfo) -> np.ndarray | None:
+        """The scene's poses.npy; a missing one is an error unless the manifest says the scene has none."""
+        if scene.name in self._unposed:
+            return None
         path = self.root / scene.name / "poses.npy"
         poses = self._array(scene, "poses.npy")
         if poses is None:

@@ -6,7 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dynamiccity.data.derive import CommandRule, bev_layout, ego_command, ego_trajectory
+from dynamiccity.data.derive import NO_COMMAND, CommandRule, bev_layout, ego_command, ego_trajectory
+from dynamiccity.data.errors import DataError
 from dynamiccity.data.reader import OccupancyReader
 from dynamiccity.data.scene import SceneInfo
 
@@ -24,6 +25,9 @@ class Window(NamedTuple):
     poses: (T, 4, 4) float64 ego-to-world. command: int, a `Command`. trajectory: (T, 3) float32
     (x, y, yaw) in the first frame's ego frame. layout: (T, X/d, Y/d) bool BEV vehicle mask.
     scene: index into `WindowDataset.scenes`; start: the window's first frame in its scene.
+
+    When the scene has no ego poses (`WindowDataset.has_poses`), command is `NO_COMMAND` (-1) and poses
+    and trajectory are filled with NaN, so that windows still collate into batches.
     """
 
     labels: np.ndarray
@@ -77,24 +81,54 @@ class WindowDataset:
     def __len__(self) -> int:
         return len(self.index)
 
-    def poses(self, scene: int) -> np.ndarray:
-        """All (N, 4, 4) poses of a scene, read once."""
+    def poses(self, scene: int) -> np.ndarray | None:
+        """All (N, 4, 4) poses of a scene, read once; None when the scene has none."""
         if scene not in self._poses:
             self._poses[scene] = self.reader.read_poses(self.scenes[scene])
         return self._poses[scene]
+
+    @property
+    def has_poses(self) -> bool:
+        """Whether every scene has ego poses (reads them all once); when not, some windows carry
+        `NO_COMMAND` and NaN trajectories."""
+        return self._unposed_scene() is None
+
+    def require_poses(self, why: str) -> None:
+        """Refuse data that lacks ego poses, for what needs them.
+
+        Args:
+            why: what needs the poses, as a plural noun phrase ("the command and trajectory conditions").
+        Raises:
+            DataError: one line naming the dataset and scene, and how to pass poses for its format.
+        """
+        scene = self._unposed_scene()
+        if scene is not None:
+            raise DataError(
+                f"{self.reader.root}: scene {self.scenes[scene].name} has no ego poses, which {why} need; "
+                f"{self.reader.poses_hint}."
+            )
+
+    def _unposed_scene(self) -> int | None:
+        return next((i for i in range(len(self.scenes)) if self.poses(i) is None), None)
 
     def __getitem__(self, i: int) -> Window:
         scene, start = self.index[i]
         labels, valid = self.reader.read_frames(self.scenes[scene], start, start + self.frames)
         if valid is None:
             valid = np.ones(labels.shape, dtype=bool)
-        poses = self.poses(scene)[start : start + self.frames]
+        poses = self.poses(scene)
+        if poses is None:
+            poses = np.full((labels.shape[0], 4, 4), np.nan)
+            command, trajectory = NO_COMMAND, np.full((labels.shape[0], 3), np.nan, dtype=np.float32)
+        else:
+            poses = poses[start : start + self.frames]
+            command, trajectory = int(ego_command(poses, self.command_rule)), ego_trajectory(poses)
         return Window(
             labels=labels,
             valid=valid,
             poses=poses,
-            command=int(ego_command(poses, self.command_rule)),
-            trajectory=ego_trajectory(poses),
+            command=command,
+            trajectory=trajectory,
             layout=bev_layout(labels, self.layout_factor),
             scene=scene,
             start=start,

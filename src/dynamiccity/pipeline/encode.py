@@ -99,6 +99,9 @@ def _encode(model, window: Window) -> HexPlane:
 
 
 def _conditions(windows: WindowDataset, batch: list[Window], first: int) -> dict[str, torch.Tensor]:
+    """The conditions of windows `first`.. as tensors, written as the windows carry them: a window of a
+    scene without ego poses keeps command `NO_COMMAND` (-1) and a NaN trajectory, for whatever conditions
+    on them to refuse (`WindowDataset.require_poses`)."""
     previous = [windows.previous(first + j) for j in range(len(batch))]
     return {
         "command": torch.tensor([w.command for w in batch], dtype=torch.int64),
