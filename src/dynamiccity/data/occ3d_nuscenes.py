@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 

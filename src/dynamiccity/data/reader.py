@@ -14,7 +14,6 @@ from numpy.lib.npyio import NpzFile
 from dynamiccity.data.errors import DataError, reason
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo, check_poses
 
-
 MaskKind = Literal["lidar", "camera", "none"]
 MASKS: tuple[str, ...] = MaskKind.__args__
 """Which of an Occ3D dataset's masks marks valid voxels: lidar-observed, camera-visible, or every voxel."""

@@ -1,0 +1,116 @@
+"""Generation metrics against independent numpy/scipy computations on random features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from scipy.stats import chi2
+
+from dynamiccity.metrics.generation import (
+    frechet_distance,
+    gaussian_precision_recall,
+    inception_score,
+    kernel_distance,
+    kernel_distance_subsets,
+    knn_precision_recall,
+)
+
+
+def _features(seed: int, n: int, d: int, shift: float = 0.0) -> np.ndarray:
+    """n samples of one correlated Gaussian in d dimensions (the same for every seed), shifted by `shift`."""
+    mix = np.random.default_rng(d).normal(size=(d, d)) / np.sqrt(d)
+    return np.random.default_rng(seed).normal(size=(n, d)) @ mix + shift
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a)
+
+
+@pytest.mark.parametrize(
+    ("m", "n", "d", "shift"), [(200, 150, 8, 0.0), (300, 300, 16, 0.5), (64, 40, 4, 2.0)]
+)
+def test_frechet_distance_against_scipy(m, n, d, shift):
+    x, y = _features(0, m, d), _features(1, n, d, shift)
+    mu_x, mu_y = x.mean(0), y.mean(0)
+    s_x, s_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    root = scipy.linalg.sqrtm(s_x @ s_y).real
+    expected = np.sum((mu_x - mu_y) ** 2) + np.trace(s_x + s_y - 2 * root)
+    assert frechet_distance(_t(x), _t(y)) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+
+
+def test_frechet_distance_of_a_set_to_itself_is_zero():
+    x = _t(_features(0, 100, 6))
+    assert abs(frechet_distance(x, x)) < 1e-8
+
+
+@pytest.mark.parametrize(("m", "n", "d"), [(30, 20, 5), (25, 25, 12), (10, 40, 3)])
+def test_kernel_distance_is_equation_9_with_loops(m, n, d):
+    x, y = _features(2, m, d), _features(3, n, d, 0.3)
+
+    def k(a, b):
+        return (a @ b / d + 1.0) ** 3
+
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    assert kernel_distance(_t(x), _t(y)) == pytest.approx(xx + yy - 2 * xy, rel=1e-9, abs=1e-12)
+
+
+def test_kernel_distance_separates_distributions():
+    same = kernel_distance(_t(_features(4, 200, 8)), _t(_features(5, 200, 8)))
+    apart = kernel_distance(_t(_features(4, 200, 8)), _t(_features(5, 200, 8, 1.0)))
+    assert abs(same) < 0.05 * apart
+    mean, std = kernel_distance_subsets(_t(_features(4, 200, 8)), _t(_features(5, 200, 8, 1.0)), 20, 50)
+    assert mean == pytest.approx(apart, rel=0.3) and std > 0
+
+
+def test_inception_score_against_numpy():
+    rng = np.random.default_rng(6)
+    logits = rng.normal(size=(50, 7)) * 3
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    marginal = p.mean(0)
+    expected = np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1)))
+    assert inception_score(_t(logits)) == pytest.approx(expected, rel=1e-9)
+    assert inception_score(_t(np.zeros((10, 7)))) == pytest.approx(1.0)
+    assert inception_score(_t(np.eye(7) * 50)) == pytest.approx(7.0, rel=1e-6)
+
+
+def test_gaussian_precision_recall_against_numpy():
+    x, y = _features(7, 400, 5), _features(8, 300, 5, 0.8)
+    threshold = chi2.ppf(0.95, df=5)
+
+    def inside(points, ref):
+        mu, cov = ref.mean(0), np.cov(ref, rowvar=False)
+        cov = cov + 1e-6 * np.mean(np.diag(cov)) * np.eye(5)
+        d = points - mu
+        return np.mean(np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d) <= threshold)
+
+    p, r = gaussian_precision_recall(_t(x), _t(y))
+    assert (p, r) == (pytest.approx(inside(y, x)), pytest.approx(inside(x, y)))
+    same = gaussian_precision_recall(_t(_features(9, 2000, 5)), _t(_features(10, 2000, 5)))
+    assert same == (pytest.approx(0.95, abs=0.02), pytest.approx(0.95, abs=0.02))
+
+
+def test_knn_precision_recall_against_numpy():
+    x, y = _features(11, 60, 3), _features(12, 50, 3, 1.5)
+
+    def covered(points, centres, k=3):
+        dist = np.linalg.norm(centres[:, None] - centres[None], axis=2)
+        radius = np.sort(dist, axis=1)[:, k]
+        to = np.linalg.norm(points[:, None] - centres[None], axis=2)
+        return np.mean((to <= radius[None]).any(axis=1))
+
+    assert knn_precision_recall(_t(x), _t(y)) == (pytest.approx(covered(y, x)), pytest.approx(covered(x, y)))
+    full = knn_precision_recall(_t(x), _t(x))
+    assert full == (1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((1, 4)), np.zeros(5), np.full((3, 2), np.nan), np.zeros((4, 2), dtype=np.int64)]
+)
+def test_bad_features_are_refused(bad):
+    with pytest.raises(ValueError, match="x "):
+        frechet_distance(_t(bad), _t(_features(0, 10, 4)))
