@@ -40,9 +40,20 @@ def test_frechet_distance_against_scipy(m, n, d, shift):
     assert frechet_distance(_t(x), _t(y)) == pytest.approx(expected, rel=1e-6, abs=1e-8)
 
 
-def test_frechet_distance_of_a_set_to_itself_is_zero():
-    x = _t(_features(0, 100, 6))
-    assert abs(frechet_distance(x, x)) < 1e-8
+@pytest.mark.parametrize(("n", "d"), [(100, 6), (6, 32)])  # the second: singular covariances
+def test_frechet_distance_of_a_set_to_itself_is_zero(n, d):
+    x = _t(_features(0, n, d))
+    # square roots of eigenvalues near zero carry their rounding up to ~1e-6 (the trace is ~d)
+    assert abs(frechet_distance(x, x)) < 1e-5
+
+
+def test_frechet_distance_with_fewer_samples_than_dimensions_against_scipy():
+    x, y = _features(0, 10, 24), _features(1, 12, 24, 0.3)
+    s_x, s_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    root_x = scipy.linalg.sqrtm(s_x).real
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_x @ s_y @ root_x), 0, None)).sum()
+    expected = np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(s_x) + np.trace(s_y) - 2 * cross
+    assert frechet_distance(_t(x), _t(y)) == pytest.approx(expected, rel=1e-4)  # zero eigenvalues, as above
 
 
 @pytest.mark.parametrize(("m", "n", "d"), [(30, 20, 5), (25, 25, 12), (10, 40, 3)])

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dynamiccity.cli import data_commands, dit_commands, vae_commands
+from dynamiccity.cli import data_commands, dit_commands, eval_commands, stats_command, vae_commands
 from dynamiccity.cli.bench_commands import bench_app
 
 app = typer.Typer(
@@ -27,6 +27,9 @@ app.command("reconstruct")(vae_commands.reconstruct)
 app.command("encode")(vae_commands.encode)
 app.command("train-dit")(dit_commands.train_dit)
 app.command("sample")(dit_commands.sample)
+app.command("stats")(stats_command.stats)
+app.command("train-evaluator")(eval_commands.train_evaluator)
+app.command("eval-gen")(eval_commands.eval_gen)
 app.add_typer(bench_app, name="bench")
 
 

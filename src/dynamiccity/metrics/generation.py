@@ -6,7 +6,7 @@ scenes. Notation: real features X = {x_1..x_m} (m, D), generated features Y = {y
 | paper                         | here                                  | implementation                      |
 |-------------------------------|---------------------------------------|-------------------------------------|
 | IS, Eqs. (5)-(6)              | `inception_score(logits)`             | torchmetrics `InceptionScore`       |
-| FID, Eq. (7)                  | `frechet_distance(x, y)`              | torchmetrics `FrechetInceptionDistance` |
+| FID, Eq. (7)                  | `frechet_distance(x, y)`              | written here: exact for singular covariances |
 | KID = MMD^2, Eqs. (8)-(9)     | `kernel_distance(x, y)`               | written here: unbiased, any m and n |
 | KID over subsets              | `kernel_distance_subsets(x, y, ...)`  | torchmetrics `KernelInceptionDistance` |
 | P, R, Eqs. (10)-(11)          | `gaussian_precision_recall(x, y)`     | written here (no library has it)    |
@@ -45,14 +45,19 @@ def _check(name: str, x: torch.Tensor, least: int = 2) -> torch.Tensor:
 
 def frechet_distance(x: torch.Tensor, y: torch.Tensor) -> float:
     """Eq. (7): ||mu_x - mu_y||^2 + Tr(S_x + S_y - 2 (S_x S_y)^(1/2)) of the Gaussians fitted to x (m, D) and
-    y (n, D), with unbiased covariances. 0 for identical sets; grows with the distance between them."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    y (n, D), with unbiased covariances. 0 for identical sets; grows with the distance between them.
 
+    Tr((S_x S_y)^(1/2)) is taken as the sum of the square roots of the eigenvalues of the symmetric
+    S_x^(1/2) S_y S_x^(1/2), which stays real and exact when a covariance is singular (fewer samples than
+    dimensions), where the general eigen-decomposition torchmetrics uses can return NaN.
+    """
     x, y = _check("x", x), _check("y", y)
-    metric = FrechetInceptionDistance(feature=_Given(x.shape[1])).double()
-    metric.update(x, real=True)
-    metric.update(y, real=False)
-    return float(metric.compute())
+    s_x, s_y = torch.cov(x.T).reshape(x.shape[1], -1), torch.cov(y.T).reshape(y.shape[1], -1)
+    values, vectors = torch.linalg.eigh(s_x)
+    root_x = vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
+    cross = torch.linalg.eigvalsh(root_x @ s_y @ root_x).clamp_min(0).sqrt().sum()
+    mean = (x.mean(0) - y.mean(0)).square().sum()
+    return float(mean + s_x.trace() + s_y.trace() - 2 * cross)
 
 
 def poly_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

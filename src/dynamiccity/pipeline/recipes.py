@@ -18,8 +18,10 @@ import yaml
 from dynamiccity.config import check_keys, merged, numbers_read
 from dynamiccity.diffusion.process import DiffusionConfig
 from dynamiccity.dit.config import DiTConfig, dit_preset
+from dynamiccity.evaluator.config import EvaluatorConfig
 from dynamiccity.pipeline.datasets import DataSpec
 from dynamiccity.pipeline.dit_run import DiTRunConfig
+from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig
 from dynamiccity.pipeline.latents import read_manifest
 from dynamiccity.pipeline.vae_run import LossSpec, VAERunConfig
 from dynamiccity.train.config import TrainConfig
@@ -143,3 +145,32 @@ def dit_run_config(request: RunRequest) -> DiTRunConfig:
     manifest = read_manifest(cfg["latents"])
     cfg["model"] = {**cfg["model"], "latent_channels": manifest.channels, "latent_sizes": manifest.sizes}
     return DiTRunConfig.from_dict(cfg)
+
+
+EVALUATOR_TRAIN = {"lr": 2e-3, "schedule": "cosine", "warmup_steps": 20, "batch_size": 4, "grad_clip": 1.0}
+
+
+def evaluator_run_config(request: RunRequest) -> EvaluatorRunConfig:
+    """The evaluator run `request` describes (no preset: `EvaluatorConfig`'s defaults, at the data's grid
+    unless pinned)."""
+    sections = {
+        "": {"recon_frames"},
+        "model": _names(EvaluatorConfig),
+        "train": _names(TrainConfig),
+        "data": _names(DataSpec) - {"path", "format", "options"},
+    }
+    file = read_config_file(request.config_file, EvaluatorRunConfig) if request.config_file else {}
+    routed = route_overrides(request.overrides, sections)
+    layers = merged(
+        merged(file, {**routed.pop(""), **{k: v for k, v in routed.items() if v}}), request.explicit
+    )
+    base = {"model": EvaluatorConfig().to_dict(), "train": EVALUATOR_TRAIN, "data": {}}
+    cfg = merged(base, layers)
+    if "path" not in cfg["data"] or "format" not in cfg["data"]:
+        raise ValueError(
+            "say which data: --data PATH --format FORMAT, or data.path and data.format in a file."
+        )
+    _check_length(cfg["train"])
+    if "grid" not in layers.get("model", {}):
+        cfg["model"] = {**cfg["model"], "grid": data_grid(cfg["data"])}
+    return EvaluatorRunConfig.from_dict(cfg)

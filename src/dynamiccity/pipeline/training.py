@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dynamiccity.pipeline.dit_run import DiTRunConfig, DiTTask
+from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig, EvaluatorTask
 from dynamiccity.pipeline.recipes import RunRequest
 from dynamiccity.pipeline.vae_run import VAERunConfig, VAETask
 from dynamiccity.train.launch import launch_training
@@ -35,6 +36,17 @@ def train_dit(
 ) -> dict | None:
     """Train DiT run `cfg` in `out`; see `launch_training` for `resume` and `overwrite`. The summary on rank 0."""
     return launch_training(cfg, DiTTask, out, resume, overwrite, device)
+
+
+def train_evaluator(
+    cfg: EvaluatorRunConfig,
+    out: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | None = None,
+) -> dict | None:
+    """Train evaluator run `cfg` in `out` (see `launch_training`). The summary on rank 0."""
+    return launch_training(cfg, EvaluatorTask, out, resume, overwrite, device)
 
 
 def resumed_config(out: str | Path, kind: type, request: RunRequest) -> Any:

@@ -1,0 +1,84 @@
+"""Commands of generation evaluation: train-evaluator, eval-gen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dynamiccity.cli.data_commands import FormatName, MaskName
+from dynamiccity.cli.vae_commands import (
+    ConfigOpt,
+    DeviceOpt,
+    MaskOpt,
+    OverwriteOpt,
+    ResumeOpt,
+    SetOpt,
+    data_spec,
+    parse_overrides,
+    vae_options,
+)  # fmt: skip
+
+
+def train_evaluator(
+    out: Annotated[Path, typer.Option(help="Evaluator folder (checkpoints, config.yaml, protocol.json).")],
+    data: Annotated[
+        Path | None, typer.Option(help="Real scenes to train on (default: the config file's).")
+    ] = None,
+    format: Annotated[FormatName | None, typer.Option("--format", "-f", help="Layout of --data.")] = None,
+    config: ConfigOpt = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimiser steps.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Stop after this many epochs.")] = None,
+    set_: SetOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    mask: MaskOpt = MaskName.lidar,
+    device: DeviceOpt = None,
+) -> None:
+    """Train the 3D and 2D feature extractors of the generation metrics on real scenes."""
+    from dynamiccity.pipeline import RunRequest, resumed_config
+    from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig
+    from dynamiccity.pipeline.recipes import evaluator_run_config
+    from dynamiccity.pipeline.training import train_evaluator as train
+
+    request = RunRequest(None, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs))
+    cfg = resumed_config(out, EvaluatorRunConfig, request) if resume else None
+    summary = train(cfg or evaluator_run_config(request), out, resume, overwrite, device)
+    if summary is not None:
+        typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
+
+
+def eval_gen(
+    evaluator: Annotated[Path, typer.Option(help="A train-evaluator folder.")],
+    real: Annotated[Path, typer.Option(help="Real scenes (dataset root).")],
+    fake: Annotated[Path, typer.Option(help="Generated scenes (a `sample` output folder, or any dataset).")],
+    real_format: Annotated[FormatName, typer.Option(help="Layout of --real.")] = FormatName.synthtown,
+    fake_format: Annotated[FormatName, typer.Option(help="Layout of --fake.")] = FormatName.synthtown,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the scores here.")] = None,
+    max_windows: Annotated[
+        int | None, typer.Option(min=2, help="Use at most this many windows of each.")
+    ] = None,
+    references: Annotated[
+        bool, typer.Option(help="Also score the floor (real vs real) and deliberately broken generators.")
+    ] = False,
+    device: DeviceOpt = None,
+) -> None:
+    """IS, FID, KID, precision and recall in 2D and 3D (paper Table 2) of generated scenes against real ones."""
+    from dynamiccity.pipeline.eval_gen import eval_gen as evaluate
+
+    result = evaluate(
+        evaluator, data_spec(real, real_format, MaskName.lidar), data_spec(fake, fake_format, MaskName.lidar),
+        max_windows, references, device,
+    )  # fmt: skip
+    for kind in ("2d", "3d"):
+        row = result[kind]
+        typer.echo(
+            f"{kind}: IS {row['is']:.3f}  FID {row['fid']:.4g}  KID {row['kid']:.4g}  "
+            f"P {row['precision']:.3f}  R {row['recall']:.3f}  (k-NN P {row['precision_knn']:.3f} R {row['recall_knn']:.3f})"
+        )
+    if json_out is not None:
+        from dynamiccity.atomic import write_text
+
+        write_text(json_out, json.dumps(result, indent=1) + "\n")

@@ -1,0 +1,136 @@
+"""`dynamiccity eval-gen`: the paper's Table 2 row (IS, FID, KID, P, R in 2D and 3D) for a set of generated
+scenes against real ones, with the reference points that say what the numbers mean."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dynamiccity.device import pick_device
+from dynamiccity.evaluator import Evaluator, EvaluatorConfig, render_window
+from dynamiccity.metrics.generation import (
+    frechet_distance,
+    gaussian_precision_recall,
+    inception_score,
+    kernel_distance,
+    kernel_distance_subsets,
+    knn_precision_recall,
+)
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.evaluator_run import load_evaluator
+
+BROKEN = ("time_shuffled", "classes_permuted", "frames_mixed")
+"""Deliberately broken generators made from real windows: frames in random order; class ids permuted;
+every frame from another window. A metric that cannot tell them from real data is wrong."""
+
+
+def window_labels(data: DataSpec, cfg: EvaluatorConfig, max_windows: int | None = None) -> np.ndarray:
+    """(N, T, X, Y, Z) uint8: the windows of every split of `data`, side by side (stride T unless set)."""
+    windows = open_windows(data, cfg.frames, "all", default_stride=cfg.frames)
+    check_grid(windows, cfg)
+    if len(windows) == 0:
+        raise ValueError(f"{data.path}: no windows of {cfg.frames} frames.")
+    count = len(windows) if max_windows is None else min(max_windows, len(windows))
+    return np.stack([windows[i].labels for i in range(count)])
+
+
+@torch.no_grad()
+def features(model: Evaluator, labels: Iterable[np.ndarray], device: torch.device, batch: int = 8) -> dict:
+    """Features of windows (T, X, Y, Z): "3d" (N, 2C) window, "3d_frame" (N*T, C), "2d" (N, C2), and the
+    first head's logits "logits3d", "logits2d" (N, K)."""
+    model.eval()
+    head = model.cfg.heads[0]
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in ("3d", "3d_frame", "2d", "logits3d", "logits2d")}
+    items = list(labels)
+    for first in range(0, len(items), batch):
+        chunk = items[first : first + batch]
+        renders = [render_window(w, model.cfg) for w in chunk]
+        lab = torch.from_numpy(np.stack(chunk)).long().to(device)
+        frame, window, _ = model.features3d(lab)
+        feature2d = model.renders(
+            torch.from_numpy(np.stack([r[0] for r in renders])).to(device),
+            torch.from_numpy(np.stack([r[1] for r in renders])).to(device),
+        )
+        out["3d"].append(window.cpu())
+        out["3d_frame"].append(frame.flatten(0, 1).cpu())
+        out["2d"].append(feature2d.cpu())
+        out["logits3d"].append(model.heads3d[head](window).cpu())
+        out["logits2d"].append(model.heads2d[head](feature2d).cpu())
+    return {k: torch.cat(v).double() for k, v in out.items()}
+
+
+def scores(real: dict, fake: dict) -> dict:
+    """{"2d": {...}, "3d": {...}}: IS (of the fake set), FID, KID (Eq. 9, full sets) and its subset mean,
+    P and R (Eqs. 10-11) and k-NN manifold P and R; "3d" also FID over single frames ("fid_frame")."""
+    out = {}
+    for kind in ("2d", "3d"):
+        x, y = real[kind], fake[kind]
+        p, r = gaussian_precision_recall(x, y)
+        pk, rk = knn_precision_recall(x, y) if min(len(x), len(y)) > 3 else (float("nan"),) * 2
+        kid_mean, kid_std = kernel_distance_subsets(x, y, subsets=50, subset_size=min(100, len(x), len(y)))
+        out[kind] = {
+            "is": inception_score(fake[f"logits{kind}"]),
+            "fid": frechet_distance(x, y),
+            "kid": kernel_distance(x, y),
+            "kid_subsets": {"mean": kid_mean, "std": kid_std},
+            "precision": p,
+            "recall": r,
+            "precision_knn": pk,
+            "recall_knn": rk,
+        }
+    out["3d"]["fid_frame"] = frechet_distance(real["3d_frame"], fake["3d_frame"])
+    return out
+
+
+def broken(labels: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    """A deliberately broken copy of windows (N, T, X, Y, Z) (see `BROKEN`)."""
+    rng = np.random.default_rng(seed)
+    n, t = labels.shape[:2]
+    if kind == "time_shuffled":
+        return np.stack([w[rng.permutation(t)] for w in labels])
+    if kind == "classes_permuted":
+        k = int(labels.max()) + 1
+        table = np.concatenate([[0], 1 + rng.permutation(k - 1)]).astype(np.uint8)  # free stays free
+        return table[labels]
+    if kind == "frames_mixed":
+        return np.stack([np.stack([labels[(i + 1 + f) % n, f] for f in range(t)]) for i in range(n)])
+    raise ValueError(f"unknown broken generator {kind!r}; choose one of {', '.join(BROKEN)}.")
+
+
+def eval_gen(
+    evaluator: str | Path,
+    real: DataSpec,
+    fake: DataSpec,
+    max_windows: int | None = None,
+    references: bool = False,
+    device: str | None = None,
+) -> dict:
+    """Scores of the scenes in `fake` against those in `real` (windows of the evaluator's T frames), with
+    the number of windows of each; with `references`, also the floor (one half of the real windows against
+    the other) and the broken generators made from the real windows."""
+    device = pick_device(device)
+    trained = load_evaluator(evaluator, device=device)
+    cfg = trained.model.cfg
+    real_labels = window_labels(real, cfg, max_windows)
+    fake_labels = window_labels(fake, cfg, max_windows)
+    real_f = features(trained.model, real_labels, device)
+    result = {
+        **scores(real_f, features(trained.model, fake_labels, device)),
+        "windows": {"real": len(real_labels), "fake": len(fake_labels)},
+        "evaluator": str(trained.checkpoint),
+    }
+    if references:
+        half = len(real_labels) // 2
+        floor = scores(
+            features(trained.model, real_labels[:half], device),
+            features(trained.model, real_labels[half : 2 * half], device),
+        )
+        result["references"] = {"floor (real half vs half)": floor}
+        for kind in BROKEN:
+            result["references"][kind] = scores(
+                real_f, features(trained.model, broken(real_labels, kind), device)
+            )
+    return result

@@ -1,0 +1,165 @@
+"""An evaluator run: training the generation metrics' feature extractors on real scenes, loading them back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dynamiccity.config import YamlRunFile
+from dynamiccity.data.windows import WindowDataset
+from dynamiccity.evaluator import HEADS, Evaluator, EvaluatorConfig, protocol, render_window
+from dynamiccity.metrics import ConfusionMatrix
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.runs import Trained, load_run
+from dynamiccity.train.config import TrainConfig
+from dynamiccity.vae.losses import lovasz_softmax
+
+log = logging.getLogger(__name__)
+PROTOCOL = "protocol.json"
+
+
+@dataclass(frozen=True)
+class EvaluatorRunConfig(YamlRunFile):
+    """Everything that defines an evaluator run; saved as EVAL_DIR/config.yaml and in every checkpoint.
+
+    recon_frames: frames of each window the autoencoder reconstructs in a training step (every frame gives
+    features; reconstructing a few keeps the step cheap).
+    """
+
+    label = "evaluator run config"
+
+    model: EvaluatorConfig
+    train: TrainConfig
+    data: DataSpec
+    recon_frames: int = 4
+
+
+class EvaluatorWindows:
+    """Windows with their renders and head targets: item -> {labels, bev, view, <head>: class or -1}.
+
+    Targets: `layout` and `density` from the scene's metadata (SynthTown writes them), `command` from the
+    window's poses; -1 where the data does not say. Renders are made once per window and kept.
+    """
+
+    def __init__(self, windows: WindowDataset, cfg: EvaluatorConfig) -> None:
+        self.windows, self.cfg = windows, cfg
+        self._renders: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def targets(self, window) -> dict[str, int]:
+        """Each head's class index for `window`, -1 where the data does not say."""
+        meta = self.windows.scenes[window.scene].meta
+        commands = HEADS["command"]
+        values = {
+            "layout": meta.get("layout"),
+            "density": meta.get("density"),
+            "command": commands[window.command] if 0 <= window.command < len(commands) else None,
+        }
+        return {h: HEADS[h].index(values[h]) if values[h] in HEADS[h] else -1 for h in self.cfg.heads}
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        window = self.windows[i]
+        if i not in self._renders:
+            self._renders[i] = render_window(window.labels, self.cfg)
+        bev, view = self._renders[i]
+        targets = {k: torch.tensor(v) for k, v in self.targets(window).items()}
+        return {
+            "labels": torch.from_numpy(window.labels),
+            "bev": torch.from_numpy(bev),
+            "view": torch.from_numpy(view),
+            **targets,
+        }
+
+
+def _open(cfg: EvaluatorRunConfig, split: str) -> EvaluatorWindows:
+    windows = open_windows(cfg.data, cfg.model.frames, split, default_stride=cfg.model.frames)
+    check_grid(windows, cfg.model)
+    return EvaluatorWindows(windows, cfg.model)
+
+
+class EvaluatorTask:
+    """Training task for the shared Trainer: reconstruction (CE + Lovasz) and the heads' classification."""
+
+    def __init__(self, cfg: EvaluatorRunConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.train_data = _open(cfg, "train")
+        if len(self.train_data) == 0:
+            raise ValueError(f"{cfg.data.path}: no training windows of {cfg.model.frames} frames.")
+        val = _open(cfg, "val")
+        self.val_split = "val" if len(val) else "train"
+        self.val_data = val if len(val) else self.train_data
+        if not len(val):
+            log.warning("%s: no held-out windows; validation scores training windows", cfg.data.path)
+
+    def build_model(self) -> nn.Module:
+        return Evaluator(self.cfg.model)
+
+    def train_dataset(self) -> EvaluatorWindows:
+        return self.train_data
+
+    def files(self) -> dict[str, str]:
+        return {PROTOCOL: json.dumps(protocol(self.cfg.model), indent=1) + "\n"}
+
+    def _recon(self) -> list[int]:
+        t, n = self.cfg.model.frames, min(self.cfg.recon_frames, self.cfg.model.frames)
+        return sorted(torch.randperm(t)[:n].tolist())
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        labels = batch["labels"].to(self.device).long()
+        recon = self._recon()
+        out = model(labels, batch["bev"].to(self.device), batch["view"].to(self.device), recon)
+        logits = out.logits3d.movedim(2, -1).reshape(-1, self.cfg.model.num_classes)
+        target = labels[:, recon].reshape(-1)
+        ce = F.cross_entropy(logits, target)
+        lovasz = lovasz_softmax(logits.float().softmax(-1), target)
+        heads = sum(
+            F.cross_entropy(o[h], batch[h].to(self.device), ignore_index=-1)
+            for o in (out.heads3d, out.heads2d)
+            for h in self.cfg.model.heads
+            if (batch[h] >= 0).any()
+        )
+        total = ce + self.cfg.model.lovasz_weight * lovasz + heads
+        scalars = {"ce": ce, "lovasz": lovasz, "heads": heads}
+        return total, {k: float(torch.as_tensor(v).detach()) for k, v in scalars.items()}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Held-out reconstruction mIoU and each head's accuracy (3D and 2D); the score is their mean."""
+        model.eval()
+        cm, hits, counts = ConfusionMatrix(self.cfg.model.num_classes), {}, {}
+        for i in range(min(len(self.val_data), self.cfg.data.val_windows)):
+            item = self.val_data[i]
+            out = model(
+                item["labels"][None].to(self.device).long(), item["bev"][None].to(self.device),
+                item["view"][None].to(self.device), list(self.cfg.model.bev_frames),
+            )  # fmt: skip
+            cm.update(out.logits3d[0].argmax(1).cpu(), item["labels"][list(self.cfg.model.bev_frames)])
+            for kind, heads in (("3d", out.heads3d), ("2d", out.heads2d)):
+                for h, logit in heads.items():
+                    if int(item[h]) >= 0:
+                        key = f"acc_{kind}_{h}"
+                        hits[key] = hits.get(key, 0) + int(logit.argmax(1).item() == int(item[h]))
+                        counts[key] = counts.get(key, 0) + 1
+        metrics = {"miou": cm.compute()["miou"], **{k: hits[k] / counts[k] for k in hits}}
+        metrics["score"] = float(np.mean([metrics["miou"], *(hits[k] / counts[k] for k in hits)]))
+        return metrics
+
+
+def load_evaluator(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> Trained[Evaluator, EvaluatorRunConfig]:
+    """A trained evaluator from its run folder (best checkpoint, else last)."""
+    ckpt = load_run(path)
+    cfg = EvaluatorRunConfig.from_dict(ckpt.meta["config"])
+    model = Evaluator(cfg.model)
+    model.load_state_dict(ckpt.tensors())
+    return Trained(model.to(device).eval(), cfg, ckpt.path(), ckpt.meta["step"])

@@ -1,0 +1,66 @@
+"""The generation evaluator: shapes of both extractors, and train-evaluator -> eval-gen through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dynamiccity.evaluator import Evaluator, EvaluatorConfig, render_window
+from dynamiccity.pipeline.eval_gen import BROKEN, broken
+from tests.conftest import cli
+
+TINY = EvaluatorConfig(
+    frames=4, grid=(16, 16, 4), widths3d=(8, 8, 16), widths2d=(8, 8, 16), view_size=(32, 24)
+)
+TINY_SET = [
+    "--set", "frames=4", "--set", "widths3d=[8,8,16]", "--set", "widths2d=[8,8,16]",
+    "--set", "view_size=[32,24]", "--set", "batch_size=2", "--set", "val_windows=2",
+]  # fmt: skip
+
+
+def test_shapes_of_both_extractors():
+    labels = torch.randint(0, 12, (2, 4, 16, 16, 4))
+    renders = [render_window(w.numpy().astype(np.uint8), TINY) for w in labels]
+    bev = torch.from_numpy(np.stack([r[0] for r in renders]))
+    view = torch.from_numpy(np.stack([r[1] for r in renders]))
+    assert bev.shape == (2, 9, 16, 16) and view.shape == (2, 3, 24, 32) and 0 <= bev.min() <= bev.max() <= 1
+    out = Evaluator(TINY)(labels, bev, view, recon=[0, 3])
+    assert (
+        out.frame3d.shape == (2, 4, 16) and out.window3d.shape == (2, 32) and out.feature2d.shape == (2, 32)
+    )
+    assert out.logits3d.shape == (2, 2, 12, 16, 16, 4)
+    assert {h: o.shape[1] for h, o in out.heads2d.items()} == {"layout": 4, "density": 3, "command": 4}
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_broken_generators_change_what_they_claim(kind):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 12, (3, 4, 8, 8, 2)).astype(np.uint8)
+    out = broken(labels, kind)
+    assert out.shape == labels.shape and not np.array_equal(out, labels)
+    if kind == "time_shuffled":  # the same frames, another order
+        assert all(sorted(map(bytes, a)) == sorted(map(bytes, b)) for a, b in zip(out, labels, strict=True))
+    if kind == "classes_permuted":  # free stays free, the same occupancy
+        assert np.array_equal(out == 0, labels == 0)
+
+
+def test_train_evaluator_then_eval_gen(tmp_path):
+    from dynamiccity.synthtown.dataset import synthesize
+
+    synthesize(tmp_path / "real", scenes=6, frames=4, grid=(16, 16, 4), seed=1, val_fraction=0.34)
+    cli("train-evaluator", "--data", tmp_path / "real", "--format", "synthtown", "--out", tmp_path / "ev",
+        "--steps", "2", *TINY_SET)  # fmt: skip
+    protocol = json.loads((tmp_path / "ev" / "protocol.json").read_text())
+    assert protocol["window"]["grid"] == [16, 16, 4] and protocol["heads"]["layout"][0] == "straight"
+    cli("eval-gen", "--evaluator", tmp_path / "ev", "--real", tmp_path / "real", "--fake", tmp_path / "real",
+        "--json", tmp_path / "same.json", "--references", "--device", "cpu")  # fmt: skip
+    same = json.loads((tmp_path / "same.json").read_text())
+    assert same["windows"] == {"real": 6, "fake": 6}
+    for kind in ("2d", "3d"):
+        assert abs(same[kind]["fid"]) < 1e-4 and same[kind]["is"] >= 1.0
+        assert same[kind]["precision_knn"] == 1.0 and same[kind]["recall_knn"] == 1.0
+    assert set(same["references"]) == {"floor (real half vs half)", *BROKEN}
+    assert all(same["references"][b]["3d"]["fid"] > 0 for b in BROKEN)
