@@ -70,3 +70,19 @@ def bench_dit(
     typer.echo(text)
     if json_out is not None:
         write_text(json_out, text + "\n")
+
+
+@bench_app.command("evaluator")
+def bench_evaluator(
+    scenes: Annotated[int, typer.Option(min=4, help="Generated and real scenes of 16x64x64x8 each.")] = 256,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
+) -> None:
+    """Seconds for eval-gen's work (renders, both extractors, every metric) on SCENES vs SCENES windows."""
+    from dynamiccity.atomic import write_text
+    from dynamiccity.bench.evaluator import measure
+
+    text = json.dumps(measure(scenes, device), indent=1)
+    typer.echo(text)
+    if json_out is not None:
+        write_text(json_out, text + "\n")
