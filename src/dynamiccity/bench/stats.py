@@ -1,0 +1,312 @@
+"""`dynamiccity stats`: size, compression, training and inference cost of a trained VAE and DiT (paper
+appendix B.4, Tables 10-14).
+
+Unlike `bench vae` and `bench dit`, which build presets with random weights, this measures the models of
+two run folders, as they were trained: the run's optimiser settings, gradient clipping, EMA and bf16 choice.
+Every measurement runs in a fresh process (`run_isolated`), so its peak memory is its own.
+
+Peak memory (MiB) includes the weights of the models the measurement holds: on CUDA it is the allocator's
+peak; on the CPU the size of the weights plus the highest resident set above the one after loading them
+(loading reads and verifies the checkpoint, which would otherwise set the peak of a small model).
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from dynamiccity.bench.common import PeakMemory, run_isolated, timed
+from dynamiccity.bench.vae import structured_labels
+from dynamiccity.device import autocast, bf16_pays
+from dynamiccity.hexplane import plane_shapes
+from dynamiccity.pipeline.generate import SampleSpec, generate_with, load_pair
+from dynamiccity.pipeline.runs import Trained, load_dit, load_vae
+from dynamiccity.train.config import TrainConfig
+from dynamiccity.train.loop import adamw
+from dynamiccity.vae.config import VAEConfig
+
+DEVICES = ("cpu", "cuda")
+VAE_BATCHES = (1,)
+DIT_BATCHES = (1, 8)
+SCENE = SampleSpec("dpmpp", 20, seed=0, batch=1)
+"""One generated scene, as the paper times it: DPM-Solver++ for 20 steps, then the VAE's decode."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Mean seconds of one call over `repeats` after a warm-up, and the peak memory (MiB, weights
+    included) of the measurement; `batch` windows (VAE) or latent maps (DiT) per call."""
+
+    batch: int
+    seconds: float
+    peak_mb: float
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    """One row of the table: a trained model measured on one device.
+
+    weights_mb: its parameters in fp32; checkpoint_mb: its weights file on disk. compression_ratio and
+    latent_floats: the VAE's (T * X * Y * Z voxels of a window over the floats of its HexPlane), None for
+    the DiT. train: one training step per batch size; infer: encode + decode of one window (VAE), one
+    scene of `SCENE` with the VAE's decode (DiT).
+    """
+
+    model: Literal["vae", "dit"]
+    device: str
+    run: str
+    checkpoint: str
+    step: int
+    params: int
+    weights_mb: float
+    checkpoint_mb: float
+    compression_ratio: float | None
+    latent_floats: int | None
+    train: tuple[Cost, ...]
+    infer: Cost
+    autocast_bf16: bool
+    threads: int
+    repeats: int
+
+
+def latent_floats(cfg: VAEConfig) -> int:
+    """Floats of one window's HexPlane: `latent_channels` times the six planes' areas."""
+    return cfg.latent_channels * sum(rows * cols for rows, cols in plane_shapes(cfg.latent_grid).values())
+
+
+def compression_ratio(cfg: VAEConfig) -> float:
+    """Voxels of a window (T * X * Y * Z) over the floats of its HexPlane."""
+    x, y, z = cfg.grid
+    return cfg.frames * x * y * z / latent_floats(cfg)
+
+
+def stats_devices(device: str | None = None) -> list[str]:
+    """`device` alone, or the CPU and, where there is one, CUDA."""
+    if device is None:
+        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}.")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("cuda: no CUDA device is available here.")
+    return [device]
+
+
+def weights_mb(*models: nn.Module) -> float:
+    """MiB of the models' parameters and buffers, in the dtypes they are held in."""
+    tensors = [t for m in models for t in (*m.parameters(), *m.buffers())]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def model_stats(
+    vae_run: str | Path, dit_run: str | Path, devices: Sequence[str], repeats: int = 2
+) -> list[ModelStats]:
+    """A row for the VAE and one for the DiT on each of `devices`. The DiT must have learned the latents of
+    this VAE (its run keeps the VAE checkpoint's hash), as for `dynamiccity sample`."""
+    vae = _loaded(load_vae, vae_run, "VAE")
+    dit = _loaded(load_dit, dit_run, "DiT")
+    dit.manifest.check_vae(vae.checkpoint)
+    threads = torch.get_num_threads()  # the measuring processes take this process's
+    vae_dir, dit_dir = str(vae_run), str(dit_run)
+    rows = []
+    for device in devices:
+        train = run_isolated(_vae_train, vae_dir, device, threads, repeats)
+        infer = run_isolated(_vae_infer, vae_dir, device, threads, repeats)
+        rows.append(_row("vae", vae, vae_run, device, repeats, train, infer))
+        train = run_isolated(_dit_train, dit_dir, device, threads, repeats)
+        infer = run_isolated(_dit_infer, dit_dir, vae_dir, device, threads, repeats)
+        rows.append(_row("dit", dit, dit_run, device, repeats, train, infer))
+    return rows
+
+
+def _loaded(load: Callable[[str | Path], Trained], run: str | Path, kind: str) -> Trained:
+    """`load(run)`, with one-line errors that name the run folder."""
+    if not Path(run).is_dir():
+        raise FileNotFoundError(f"{run}: no such run folder.")
+    try:
+        return load(run)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{run}: cannot be read as a {kind} run ({str(err).rstrip('.')}).") from err
+
+
+def _row(
+    model: Literal["vae", "dit"],
+    trained: Trained,
+    run: str | Path,
+    device: str,
+    repeats: int,
+    train: list[dict],
+    infer: dict,
+) -> ModelStats:
+    params = sum(p.numel() for p in trained.model.parameters())
+    vae_cfg = trained.config.model if model == "vae" else None
+    return ModelStats(
+        model=model,
+        device=device,
+        run=str(run),
+        checkpoint=str(trained.checkpoint),
+        step=trained.step,
+        params=params,
+        weights_mb=params * 4 / 2**20,
+        checkpoint_mb=trained.checkpoint.stat().st_size / 2**20,
+        compression_ratio=compression_ratio(vae_cfg) if vae_cfg else None,
+        latent_floats=latent_floats(vae_cfg) if vae_cfg else None,
+        train=tuple(Cost(**cost) for cost in train),
+        infer=Cost(**infer),
+        autocast_bf16=trained.config.train.bf16 and bf16_pays(torch.device(device)),
+        threads=torch.get_num_threads(),
+        repeats=repeats,
+    )
+
+
+# ---- measurements, each in its own process --------------------------------------------------------------
+
+
+def _seeded(threads: int) -> None:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+
+def _peak_mb(memory: PeakMemory, resident_mb: float) -> float:
+    """The measurement's peak with the weights: CUDA's allocator peak holds them; on the CPU the poller
+    reads only the growth above the resident set after loading, so their size is added."""
+    return memory.mb() if memory.device.startswith("cuda") else resident_mb + memory.mb()
+
+
+def _train_costs(
+    model: nn.Module,
+    cfg: TrainConfig,
+    loss: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+    inputs: dict[int, torch.Tensor],
+    repeats: int,
+    device: str,
+) -> list[dict]:
+    """Seconds and peak of a training step of `model` as its run trains (AdamW, gradient clipping, EMA,
+    bf16 where asked for and where it pays) for each batch size of `inputs`, smallest first."""
+    opt = adamw(model.parameters(), cfg.lr, cfg.weight_decay)  # imports ~800 modules; its state comes later
+    gc.collect()
+    resident = weights_mb(model)
+    memory = PeakMemory(device)
+    model.train()
+    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema else None
+
+    def step(x: torch.Tensor) -> None:
+        with autocast(device, cfg.bf16):
+            value = loss(model, x)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                    e.lerp_(p, 1.0 - cfg.ema)
+
+    costs = []
+    for batch, x in sorted(inputs.items()):
+        seconds = timed(lambda x=x: step(x), repeats, device)
+        costs.append(asdict(Cost(batch, seconds, _peak_mb(memory, resident))))
+    memory.stop()
+    return costs
+
+
+def _vae_train(run: str, device: str, threads: int, repeats: int) -> list[dict]:
+    from dynamiccity.vae.losses import vae_loss
+
+    _seeded(threads)
+    vae = load_vae(run, device=device)
+    weights = vae.config.loss
+
+    def loss(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:
+        out = model(labels)
+        kl = out.posterior.kl()
+        return vae_loss(out.logits, labels, kl, None, None, weights.lovasz_weight, weights.kl_weight).total
+
+    inputs = {b: structured_labels(vae.config.model, b).to(device) for b in VAE_BATCHES}
+    return _train_costs(vae.model, vae.config.train, loss, inputs, repeats, device)
+
+
+def _vae_infer(run: str, device: str, threads: int, repeats: int) -> dict:
+    _seeded(threads)
+    vae = load_vae(run, device=device)
+    labels = structured_labels(vae.config.model, 1).to(device)
+    gc.collect()
+    resident = weights_mb(vae.model)
+    memory = PeakMemory(device)
+
+    def infer() -> None:
+        with torch.no_grad(), autocast(device, vae.config.train.bf16):
+            vae.model.decode(vae.model.encode(labels)).argmax(-1)
+
+    seconds = timed(infer, repeats, device)
+    peak = _peak_mb(memory, resident)
+    memory.stop()
+    return asdict(Cost(1, seconds, peak))
+
+
+def _dit_train(run: str, device: str, threads: int, repeats: int) -> list[dict]:
+    from dynamiccity.diffusion.process import Diffusion
+    from dynamiccity.dit.rollout import loss_weight
+
+    _seeded(threads)
+    dit = load_dit(run, device=device)
+    model, cfg = dit.model, dit.config
+    diffusion = Diffusion(cfg.diffusion)
+    weight = loss_weight(model.rollout, cfg.loss_weight).to(device)
+    shape = (cfg.model.latent_channels, model.rollout.height, model.rollout.width)
+    inputs = {b: torch.randn(b, *shape, device=device) * model.pixel_mask for b in DIT_BATCHES}
+
+    def loss(model: nn.Module, x0: torch.Tensor) -> torch.Tensor:
+        return diffusion.loss(model, x0, weight=weight)
+
+    return _train_costs(model, cfg.train, loss, inputs, repeats, device)
+
+
+def _dit_infer(dit_run: str, vae_run: str, device: str, threads: int, repeats: int) -> dict:
+    from dynamiccity.diffusion.process import make_scheduler
+
+    _seeded(threads)
+    dit, vae = load_pair(dit_run, vae_run, torch.device(device))
+    make_scheduler(dit.config.diffusion, SCENE.sampler)  # diffusers imports ~150 MB of modules lazily
+    gc.collect()
+    resident = weights_mb(dit.model, vae.model)
+    memory = PeakMemory(device)
+
+    def scene() -> None:
+        with autocast(device, dit.config.train.bf16):
+            generate_with(dit, vae, 1, SCENE, device)
+
+    seconds = timed(scene, repeats, device)
+    peak = _peak_mb(memory, resident)
+    memory.stop()
+    return asdict(Cost(1, seconds, peak))
+
+
+# ---- the table --------------------------------------------------------------------------------------------
+
+
+def _cells(row: ModelStats, batches: Sequence[int]) -> list[str]:
+    steps = {cost.batch: cost for cost in row.train}
+    train = [f"{steps[b].seconds:.4g} s, {steps[b].peak_mb:.1f} MB" if b in steps else "-" for b in batches]
+    ratio = "-" if row.compression_ratio is None else f"{row.compression_ratio:.2f}"
+    return [
+        row.model, row.device, f"{row.params:,}", f"{row.weights_mb:.2f}", f"{row.checkpoint_mb:.2f}", ratio,
+        *train, f"{row.infer.seconds:.4g} s, {row.infer.peak_mb:.1f} MB",
+    ]  # fmt: skip
+
+
+def table(rows: Sequence[ModelStats]) -> str:
+    """The rows as a Markdown table: sizes (MiB), compression, and time and peak memory of a training step
+    per batch size and of inference."""
+    batches = sorted({cost.batch for row in rows for cost in row.train})
+    head = ["model", "device", "params", "fp32 MB", "file MB", "compression"]
+    head += [f"train step, batch {b}" for b in batches] + ["inference"]
+    lines = [head, ["---"] * len(head), *(_cells(row, batches) for row in rows)]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
