@@ -115,7 +115,7 @@ def test_a_missing_run_and_a_vae_run_as_the_dit_are_one_line_errors(runs, tmp_pa
     root, _, _ = runs
     cases = [
         (tmp_path / "nowhere", root / "dit", str(tmp_path / "nowhere")),
-        (root / "vae", root / "vae", f"{root / 'vae'}: cannot be read as a DiT run"),
+        (root / "vae", root / "vae", f"{root / 'vae'}: not a run of this kind"),
     ]
     for vae, dit, message in cases:
         with pytest.raises(SystemExit) as exit_:

@@ -109,8 +109,7 @@ def model_stats(
 ) -> list[ModelStats]:
     """A row for the VAE and one for the DiT on each of `devices`. The DiT must have learned the latents of
     this VAE (its run keeps the VAE checkpoint's hash), as for `dynamiccity sample`."""
-    vae = _loaded(load_vae, vae_run, "VAE")
-    dit = _loaded(load_dit, dit_run, "DiT")
+    vae, dit = load_vae(vae_run), load_dit(dit_run)  # one-line errors naming the folder
     dit.manifest.check_vae(vae.checkpoint)
     threads = torch.get_num_threads()  # the measuring processes take this process's
     vae_dir, dit_dir = str(vae_run), str(dit_run)
@@ -123,16 +122,6 @@ def model_stats(
         infer = run_isolated(_dit_infer, dit_dir, vae_dir, device, threads, repeats)
         rows.append(_row("dit", dit, dit_run, device, repeats, train, infer))
     return rows
-
-
-def _loaded(load: Callable[[str | Path], Trained], run: str | Path, kind: str) -> Trained:
-    """`load(run)`, with one-line errors that name the run folder."""
-    if not Path(run).is_dir():
-        raise FileNotFoundError(f"{run}: no such run folder.")
-    try:
-        return load(run)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{run}: cannot be read as a {kind} run ({str(err).rstrip('.')}).") from err
 
 
 def _row(

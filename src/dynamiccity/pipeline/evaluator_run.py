@@ -17,7 +17,7 @@ from dynamiccity.data.windows import WindowDataset
 from dynamiccity.evaluator import HEADS, Evaluator, EvaluatorConfig, protocol, render_window
 from dynamiccity.metrics import ConfusionMatrix
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
-from dynamiccity.pipeline.runs import Trained, load_run
+from dynamiccity.pipeline.runs import Trained, load_run, run_config
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.losses import lovasz_softmax
 
@@ -159,7 +159,7 @@ def load_evaluator(
 ) -> Trained[Evaluator, EvaluatorRunConfig]:
     """A trained evaluator from its run folder (best checkpoint, else last)."""
     ckpt = load_run(path)
-    cfg = EvaluatorRunConfig.from_dict(ckpt.meta["config"])
+    cfg = run_config(ckpt, EvaluatorRunConfig, path)
     model = Evaluator(cfg.model)
     model.load_state_dict(ckpt.tensors())
     return Trained(model.to(device).eval(), cfg, ckpt.path(), ckpt.meta["step"])

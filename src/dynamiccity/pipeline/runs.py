@@ -47,7 +47,17 @@ def checkpoint_name(run_dir: str | Path, which: str = "best") -> str:
 
 def load_run(run_dir: str | Path, which: str = "best") -> Checkpoint:
     """Run `run_dir`'s checkpoint `which` (best, else last)."""
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run folder.")
     return open_checkpoint(Path(run_dir) / "checkpoints", checkpoint_name(run_dir, which))
+
+
+def run_config(ckpt: Checkpoint, kind: type, run_dir: str | Path):
+    """The run config of kind `kind` a checkpoint was trained with; a run of another kind is refused by name."""
+    try:
+        return kind.from_dict(ckpt.meta["config"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{run_dir}: not a run of this kind ({str(err).rstrip('.')}).") from err
 
 
 def load_vae(
@@ -55,7 +65,7 @@ def load_vae(
 ) -> Trained[HexPlaneVAE, VAERunConfig]:
     """A trained VAE from RUN_DIR (checkpoint `best`, falling back to `last`)."""
     ckpt = load_run(run_dir, which)
-    cfg = VAERunConfig.from_dict(ckpt.meta["config"])
+    cfg = run_config(ckpt, VAERunConfig, run_dir)
     model = HexPlaneVAE(cfg.model)
     model.load_state_dict(ckpt.tensors())
     return Trained(model.to(device).eval(), cfg, ckpt.path(), ckpt.meta["step"])
@@ -67,7 +77,7 @@ def load_dit(
     """A trained DiT (its EMA weights when the run kept them) and the manifest of the latents it learned:
     the run's own copy, or for runs older than that copy, the latent folder's."""
     ckpt = load_run(run_dir, which)
-    cfg = DiTRunConfig.from_dict(ckpt.meta["config"])
+    cfg = run_config(ckpt, DiTRunConfig, run_dir)
     model = HexPlaneDiT(cfg.model)
     model.load_state_dict(ckpt.tensors("ema" if ema and ckpt.has("ema") else "model"))
     own, shared = Path(run_dir) / RUN_MANIFEST, Path(cfg.latents) / "manifest.json"
