@@ -80,11 +80,13 @@ def _names(kind: type) -> set[str]:
     return {f.name for f in fields(kind)}
 
 
-def _layers(request: RunRequest, kind: type, sections: dict[str, set[str]]) -> tuple[str, dict[str, Any]]:
+def _layers(
+    request: RunRequest, kind: type, sections: dict[str, set[str]], needs_preset: bool = True
+) -> tuple[str | None, dict[str, Any]]:
     """(preset name, config file over override layers merged); `sections[""]` are top-level keys."""
     file = read_config_file(request.config_file, kind) if request.config_file else {}
     preset = request.preset or file.get("preset")
-    if preset is None:
+    if preset is None and needs_preset:
         raise ValueError("say which model preset: --preset NAME, or a config file with `preset:`.")
     routed = route_overrides(request.overrides, sections)
     layer = {**routed.pop(""), **{k: v for k, v in routed.items() if v}}
@@ -108,6 +110,12 @@ def vae_run_config(request: RunRequest) -> VAERunConfig:
     preset, layers = _layers(request, VAERunConfig, sections)
     base = {"model": vae_preset(preset).to_dict(), "train": VAE_TRAIN, "data": {}, "loss": {}}
     cfg = merged(base, {**layers, "preset": preset})
+    _check_data_run(cfg, layers)
+    return VAERunConfig.from_dict(cfg)
+
+
+def _check_data_run(cfg: dict[str, Any], layers: dict[str, Any]) -> None:
+    """A run on a dataset names its data and its length; its model takes the data's grid unless pinned."""
     if "path" not in cfg["data"] or "format" not in cfg["data"]:
         raise ValueError(
             "say which data: --data PATH --format FORMAT, or data.path and data.format in a file."
@@ -115,7 +123,6 @@ def vae_run_config(request: RunRequest) -> VAERunConfig:
     _check_length(cfg["train"])
     if "grid" not in layers.get("model", {}):
         cfg["model"] = {**cfg["model"], "grid": data_grid(cfg["data"])}
-    return VAERunConfig.from_dict(cfg)
 
 
 def data_grid(data: dict[str, Any]) -> tuple[int, int, int]:
@@ -159,18 +166,8 @@ def evaluator_run_config(request: RunRequest) -> EvaluatorRunConfig:
         "train": _names(TrainConfig),
         "data": _names(DataSpec) - {"path", "format", "options"},
     }
-    file = read_config_file(request.config_file, EvaluatorRunConfig) if request.config_file else {}
-    routed = route_overrides(request.overrides, sections)
-    layers = merged(
-        merged(file, {**routed.pop(""), **{k: v for k, v in routed.items() if v}}), request.explicit
-    )
+    _, layers = _layers(request, EvaluatorRunConfig, sections, needs_preset=False)
     base = {"model": EvaluatorConfig().to_dict(), "train": EVALUATOR_TRAIN, "data": {}}
     cfg = merged(base, layers)
-    if "path" not in cfg["data"] or "format" not in cfg["data"]:
-        raise ValueError(
-            "say which data: --data PATH --format FORMAT, or data.path and data.format in a file."
-        )
-    _check_length(cfg["train"])
-    if "grid" not in layers.get("model", {}):
-        cfg["model"] = {**cfg["model"], "grid": data_grid(cfg["data"])}
+    _check_data_run(cfg, layers)
     return EvaluatorRunConfig.from_dict(cfg)
