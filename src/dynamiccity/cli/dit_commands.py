@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from dynamiccity.cli.data_commands import choices
-from dynamiccity.cli.vae_commands import ConfigOpt, DeviceOpt, OverwriteOpt, ResumeOpt, parse_overrides
+from dynamiccity.cli.vae_commands import (
+    ConfigOpt,
+    DeviceOpt,
+    OverwriteOpt,
+    ResumeOpt,
+    echo_summary,
+    parse_overrides,
+)
 from dynamiccity.diffusion import SAMPLERS
 
 SamplerName = choices("SamplerName", SAMPLERS)
@@ -39,16 +46,14 @@ def train_dit(
     device: DeviceOpt = None,
 ) -> None:
     """Train the HexPlane DiT on encoded latents (runs under torchrun for DDP)."""
-    from dynamiccity.pipeline import DiTRunConfig, RunRequest, dit_run_config, resumed_config, train_dit
+    from dynamiccity.pipeline import RunRequest
+    from dynamiccity.pipeline.training import DIT_RUN, start_run
 
     explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
     if latents is not None:
         explicit["latents"] = str(latents)
     request = RunRequest(preset, config, parse_overrides(set_), explicit)
-    cfg = resumed_config(out, DiTRunConfig, request) if resume else None
-    summary = train_dit(cfg or dit_run_config(request), out, resume, overwrite, device)
-    if summary is not None:
-        typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
+    echo_summary(start_run(DIT_RUN, request, out, resume, overwrite, device))
 
 
 def sample(

@@ -17,6 +17,7 @@ from dynamiccity.cli.vae_commands import (
     ResumeOpt,
     SetOpt,
     data_spec,
+    echo_summary,
     parse_overrides,
     vae_options,
 )  # fmt: skip
@@ -38,16 +39,11 @@ def train_evaluator(
     device: DeviceOpt = None,
 ) -> None:
     """Train the 3D and 2D feature extractors of the generation metrics on real scenes."""
-    from dynamiccity.pipeline import RunRequest, resumed_config
-    from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig
-    from dynamiccity.pipeline.recipes import evaluator_run_config
-    from dynamiccity.pipeline.training import train_evaluator as train
+    from dynamiccity.pipeline import RunRequest
+    from dynamiccity.pipeline.training import EVALUATOR_RUN, start_run
 
     request = RunRequest(None, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs))
-    cfg = resumed_config(out, EvaluatorRunConfig, request) if resume else None
-    summary = train(cfg or evaluator_run_config(request), out, resume, overwrite, device)
-    if summary is not None:
-        typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
+    echo_summary(start_run(EVALUATOR_RUN, request, out, resume, overwrite, device))
 
 
 def eval_gen(

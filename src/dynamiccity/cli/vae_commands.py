@@ -72,12 +72,17 @@ def train_vae(
     device: DeviceOpt = None,
 ) -> None:
     """Train the HexPlane VAE (runs under torchrun for DDP)."""
-    from dynamiccity.pipeline import RunRequest, VAERunConfig, resumed_config, train_vae, vae_run_config
+    from dynamiccity.pipeline import RunRequest
+    from dynamiccity.pipeline.training import VAE_RUN, start_run
 
-    explicit = vae_options(data, format, mask, steps, epochs)
-    request = RunRequest(preset, config, parse_overrides(set_), explicit)
-    cfg = resumed_config(out, VAERunConfig, request) if resume else None
-    summary = train_vae(cfg or vae_run_config(request), out, resume, overwrite, device)
+    request = RunRequest(
+        preset, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs)
+    )
+    echo_summary(start_run(VAE_RUN, request, out, resume, overwrite, device))
+
+
+def echo_summary(summary: dict | None) -> None:
+    """The end of a training run, on rank 0."""
     if summary is not None:
         typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
 

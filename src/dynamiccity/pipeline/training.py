@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dynamiccity.pipeline.dit_run import DiTRunConfig, DiTTask
 from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig, EvaluatorTask
-from dynamiccity.pipeline.recipes import RunRequest
+from dynamiccity.pipeline.recipes import RunRequest, dit_run_config, evaluator_run_config, vae_run_config
 from dynamiccity.pipeline.vae_run import VAERunConfig, VAETask
 from dynamiccity.train.launch import launch_training
 
@@ -88,3 +90,31 @@ def _check_unchanged(saved: dict[str, Any], given: dict[str, Any], path: Path, p
             raise ValueError(
                 f"{path}: the run was started with {prefix}{key} = {saved.get(key)!r}, not {value!r}."
             )
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """What a kind of training run is made of: its config type, how a request resolves to one, its task."""
+
+    config: type
+    resolve: Callable[[RunRequest], Any]
+    task: type
+
+
+VAE_RUN = RunKind(VAERunConfig, vae_run_config, VAETask)
+DIT_RUN = RunKind(DiTRunConfig, dit_run_config, DiTTask)
+EVALUATOR_RUN = RunKind(EvaluatorRunConfig, evaluator_run_config, EvaluatorTask)
+
+
+def start_run(
+    kind: RunKind,
+    request: RunRequest,
+    out: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | None = None,
+) -> dict | None:
+    """What `train-vae`, `train-dit` and `train-evaluator` do: continue the run in `out` (`resume`, with
+    the changes `resumed_config` allows) or start the one `request` describes. The summary on rank 0."""
+    cfg = resumed_config(out, kind.config, request) if resume else None
+    return launch_training(cfg or kind.resolve(request), kind.task, out, resume, overwrite, device)
