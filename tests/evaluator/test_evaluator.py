@@ -64,3 +64,46 @@ def test_train_evaluator_then_eval_gen(tmp_path):
         assert same[kind]["precision_knn"] == 1.0 and same[kind]["recall_knn"] == 1.0
     assert set(same["references"]) == {"floor (real half vs half)", *BROKEN}
     assert all(same["references"][b]["3d"]["fid"] > 0 for b in BROKEN)
+
+
+def _feats(seed: int, n: int, frames: int = 2) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "3d": torch.randn(n, 6, generator=g, dtype=torch.float64),
+        "3d_frame": torch.randn(n * frames, 3, generator=g, dtype=torch.float64),
+        "2d": torch.randn(n, 5, generator=g, dtype=torch.float64),
+        "logits3d": torch.randn(n, 4, generator=g, dtype=torch.float64),
+        "logits2d": torch.randn(n, 4, generator=g, dtype=torch.float64),
+    }
+
+
+def test_subset_scores_are_the_spread_over_disjoint_real_subsets():
+    from dynamiccity.pipeline.eval_gen import _take, scores, subset_scores
+
+    real, fake = _feats(0, 40), _feats(1, 10)
+    at = subset_scores(real, fake, subsets=4)
+    fids = [scores(_take(real, range(i * 10, i * 10 + 10)), fake)["3d"]["fid"] for i in range(4)]
+    assert at["size"] == 10 and at["fake"]["3d"]["fid"]["mean"] == pytest.approx(np.mean(fids))
+    assert at["fake"]["3d"]["fid"]["std"] == pytest.approx(np.std(fids, ddof=1))
+    floor = [
+        scores(_take(real, range(a, a + 10)), _take(real, range(a + 10, a + 20)))["2d"]["kid"]
+        for a in (0, 20)
+    ]
+    assert at["floor"]["2d"]["kid"]["mean"] == pytest.approx(np.mean(floor))
+    assert torch.equal(_take(real, range(10, 20))["3d_frame"], real["3d_frame"][20:40])
+    with pytest.raises(ValueError, match="need 50 real windows, there are 40"):
+        subset_scores(real, fake, subsets=5)
+
+
+def test_evaluator_by_shipped_name_or_clear_error(tmp_path):
+    from dynamiccity.shipped import resolve, shipped
+
+    assert resolve("evaluator", tmp_path) == tmp_path
+    with pytest.raises(
+        FileNotFoundError, match="nosuch: no such run folder, and not the name of a shipped evaluator"
+    ):
+        resolve("evaluator", "nosuch")
+    for name in shipped("evaluator"):
+        assert (resolve("evaluator", name) / "checkpoints" / "best.json").is_file()
+    with pytest.raises(ValueError, match="unknown model kind"):
+        shipped("gan")

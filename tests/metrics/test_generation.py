@@ -7,6 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 from scipy.stats import chi2
+from scipy.stats import f as f_dist
 
 from dynamiccity.metrics.generation import (
     frechet_distance,
@@ -15,6 +16,7 @@ from dynamiccity.metrics.generation import (
     kernel_distance,
     kernel_distance_subsets,
     knn_precision_recall,
+    prediction_threshold,
 )
 
 
@@ -89,20 +91,36 @@ def test_inception_score_against_numpy():
     assert inception_score(_t(np.eye(7) * 50)) == pytest.approx(7.0, rel=1e-6)
 
 
+def _inside_numpy(points: np.ndarray, ref: np.ndarray, quantile: float = 0.95) -> float:
+    """Share of `points` in the prediction region of the Gaussian fitted to `ref` (independent of torch)."""
+    m, d = ref.shape
+    mu, cov = ref.mean(0), np.cov(ref, rowvar=False).reshape(d, d)
+    diff = points - mu
+    distance = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff)
+    return float(np.mean(distance <= d * (m + 1) * (m - 1) / (m * (m - d)) * f_dist.ppf(quantile, d, m - d)))
+
+
 def test_gaussian_precision_recall_against_numpy():
     x, y = _features(7, 400, 5), _features(8, 300, 5, 0.8)
-    threshold = chi2.ppf(0.95, df=5)
+    p, r = gaussian_precision_recall(_t(x), _t(y))  # 5 <= 300 // 4 dims: all of them, no projection
+    assert (p, r) == (pytest.approx(_inside_numpy(y, x)), pytest.approx(_inside_numpy(x, y)))
+    assert p < 0.9 and r < 0.9
 
-    def inside(points, ref):
-        mu, cov = ref.mean(0), np.cov(ref, rowvar=False)
-        cov = cov + 1e-6 * np.mean(np.diag(cov)) * np.eye(5)
-        d = points - mu
-        return np.mean(np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d) <= threshold)
-
+    x, y = _features(1, 120, 40), _features(2, 100, 40, 0.3)  # 100 // 4 = 25 principal axes
+    both = np.concatenate([x, y])
+    axes = np.linalg.svd(both - both.mean(0), full_matrices=False)[2][:25].T
+    px, py = (x - both.mean(0)) @ axes, (y - both.mean(0)) @ axes
     p, r = gaussian_precision_recall(_t(x), _t(y))
-    assert (p, r) == (pytest.approx(inside(y, x)), pytest.approx(inside(x, y)))
-    same = gaussian_precision_recall(_t(_features(9, 2000, 5)), _t(_features(10, 2000, 5)))
-    assert same == (pytest.approx(0.95, abs=0.02), pytest.approx(0.95, abs=0.02))
+    assert (p, r) == (pytest.approx(_inside_numpy(py, px)), pytest.approx(_inside_numpy(px, py)))
+
+
+@pytest.mark.parametrize(("n", "d"), [(2000, 5), (128, 256)])  # the second: fewer samples than features
+def test_gaussian_precision_recall_is_calibrated(n, d):
+    """Two sets from one distribution score about the quantile, also with fewer samples than features
+    (where the paper's chi^2 region on the raw features puts nothing inside)."""
+    p, r = gaussian_precision_recall(_t(_features(9, n, d)), _t(_features(10, n, d)))
+    assert (p, r) == (pytest.approx(0.95, abs=0.05), pytest.approx(0.95, abs=0.05))
+    assert chi2.ppf(0.95, df=5) == pytest.approx(prediction_threshold(0.95, 5, 10**7), rel=1e-4)
 
 
 def test_knn_precision_recall_against_numpy():

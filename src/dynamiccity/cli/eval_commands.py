@@ -47,7 +47,9 @@ def train_evaluator(
 
 
 def eval_gen(
-    evaluator: Annotated[Path, typer.Option(help="A train-evaluator folder.")],
+    evaluator: Annotated[
+        str, typer.Option(help="A train-evaluator folder, or a shipped evaluator's name (synthtown).")
+    ],
     real: Annotated[Path, typer.Option(help="Real scenes (dataset root).")],
     fake: Annotated[Path, typer.Option(help="Generated scenes (a `sample` output folder, or any dataset).")],
     real_format: Annotated[FormatName, typer.Option(help="Layout of --real.")] = FormatName.synthtown,
@@ -59,6 +61,14 @@ def eval_gen(
     references: Annotated[
         bool, typer.Option(help="Also score the floor (real vs real) and deliberately broken generators.")
     ] = False,
+    subsets: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also score against this many disjoint real subsets of the fake set's size, and the floor "
+            "at that size: mean and std, the noise of a comparison at this sample size.",
+        ),
+    ] = 0,
     device: DeviceOpt = None,
 ) -> None:
     """IS, FID, KID, precision and recall in 2D and 3D (paper Table 2) of generated scenes against real ones."""
@@ -66,7 +76,7 @@ def eval_gen(
 
     result = evaluate(
         evaluator, data_spec(real, real_format, MaskName.lidar), data_spec(fake, fake_format, MaskName.lidar),
-        max_windows, references, device,
+        max_windows, references, device, subsets,
     )  # fmt: skip
     for kind in ("2d", "3d"):
         row = result[kind]
@@ -74,6 +84,15 @@ def eval_gen(
             f"{kind}: IS {row['is']:.3f}  FID {row['fid']:.4g}  KID {row['kid']:.4g}  "
             f"P {row['precision']:.3f}  R {row['recall']:.3f}  (k-NN P {row['precision_knn']:.3f} R {row['recall_knn']:.3f})"
         )
+    if subsets:
+        at = result["at_size"]
+        for part in ("fake", "floor"):
+            for kind in ("2d", "3d"):
+                row = at[part][kind]
+                typer.echo(
+                    f"{part} at {at['size']} windows, {kind}: FID {row['fid']['mean']:.4g} ± {row['fid']['std']:.2g}  "
+                    f"KID {row['kid']['mean']:.4g} ± {row['kid']['std']:.2g}"
+                )
     if json_out is not None:
         from dynamiccity.atomic import write_text
 

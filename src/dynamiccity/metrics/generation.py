@@ -9,7 +9,7 @@ scenes. Notation: real features X = {x_1..x_m} (m, D), generated features Y = {y
 | FID, Eq. (7)                  | `frechet_distance(x, y)`              | written here: exact for singular covariances |
 | KID = MMD^2, Eqs. (8)-(9)     | `kernel_distance(x, y)`               | written here: unbiased, any m and n |
 | KID over subsets              | `kernel_distance_subsets(x, y, ...)`  | torchmetrics `KernelInceptionDistance` |
-| P, R, Eqs. (10)-(11)          | `gaussian_precision_recall(x, y)`     | written here (no library has it)    |
+| P, R, Eqs. (10)-(11)          | `gaussian_precision_recall(x, y)`     | written here (no library has it); finite-sample region |
 | k-NN manifold P, R            | `knn_precision_recall(x, y, k)`       | written here (Kynkaanniemi et al. 2019) |
 """
 
@@ -125,22 +125,51 @@ def _mahalanobis(points: torch.Tensor, ref: torch.Tensor, ridge: float) -> torch
     return (d * torch.linalg.solve(cov, d.T).T).sum(1)
 
 
+def _principal(x: torch.Tensor, y: torch.Tensor, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x and y on the `dims` leading principal axes of the two sets together."""
+    both = torch.cat([x, y])
+    centre = both.mean(0)
+    _, _, vh = torch.linalg.svd(both - centre, full_matrices=False)
+    axes = vh[:dims].T
+    return (x - centre) @ axes, (y - centre) @ axes
+
+
+def prediction_threshold(quantile: float, dims: int, m: int) -> float:
+    """The squared Mahalanobis radius within which a new draw from a Gaussian falls with probability
+    `quantile`, when the Gaussian's mean and covariance are estimated from m draws in `dims` dimensions:
+    dims (m+1)(m-1) / (m (m-dims)) F_{dims, m-dims}(quantile). It tends to chi^2_dims(quantile) as m grows."""
+    from scipy.stats import f
+
+    if m <= dims:
+        raise ValueError(f"a Gaussian in {dims} dimensions needs more than {dims} samples, got {m}.")
+    return float(dims * (m + 1) * (m - 1) / (m * (m - dims)) * f.ppf(quantile, dims, m - dims))
+
+
 def gaussian_precision_recall(
-    x: torch.Tensor, y: torch.Tensor, quantile: float = 0.95, ridge: float = 1e-6
+    x: torch.Tensor, y: torch.Tensor, quantile: float = 0.95, dims: int | None = None, ridge: float = 1e-9
 ) -> tuple[float, float]:
-    """Eqs. (10)-(11): precision = share of generated features y whose squared Mahalanobis distance to the
-    Gaussian of the real features x is at most chi^2_D(quantile); recall = the same for x against the
-    Gaussian of y. A set drawn from the real Gaussian scores about `quantile` on both.
+    """Eqs. (10)-(11): precision = share of generated features y inside the `quantile` region of the
+    Gaussian fitted to the real features x; recall = the share of x inside the region of y's Gaussian.
+    A set drawn from the real distribution scores about `quantile` on both.
 
-    The covariances get `ridge` times their mean variance on the diagonal so that they stay invertible when
-    N is not much larger than D.
+    The paper's region, squared Mahalanobis distance <= chi^2_D(quantile), assumes a known Gaussian. Fitted
+    to m samples in D dimensions it is too small (at m < D the covariance is singular and nothing falls
+    inside), so two measures keep the test what it means at the sample sizes scored here:
+    - the features go to the `dims` leading principal axes of x and y together (default min(D, min(m, n)
+      // 4); with dims >= D this is a rotation and changes nothing);
+    - the region is the prediction region of a Gaussian estimated from m samples (`prediction_threshold`),
+      which becomes the paper's chi^2 region as m grows.
+    `ridge` times the mean variance on the covariance's diagonal guards against exactly flat axes.
     """
-    from scipy.stats import chi2
-
-    x, y = _check("x", x), _check("y", y)
-    threshold = float(chi2.ppf(quantile, df=x.shape[1]))
-    precision = (_mahalanobis(y, x, ridge) <= threshold).double().mean()
-    recall = (_mahalanobis(x, y, ridge) <= threshold).double().mean()
+    x, y = _check("x", x, least=3), _check("y", y, least=3)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} features, y {y.shape[1]}.")
+    dims = min(x.shape[1], max(1, min(len(x), len(y)) // 4)) if dims is None else dims
+    if not 1 <= dims <= x.shape[1]:
+        raise ValueError(f"dims must be between 1 and the {x.shape[1]} features, got {dims}.")
+    px, py = _principal(x, y, dims)
+    precision = (_mahalanobis(py, px, ridge) <= prediction_threshold(quantile, dims, len(px))).double().mean()
+    recall = (_mahalanobis(px, py, ridge) <= prediction_threshold(quantile, dims, len(py))).double().mean()
     return float(precision), float(recall)
 
 

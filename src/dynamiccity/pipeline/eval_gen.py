@@ -85,6 +85,42 @@ def scores(real: dict, fake: dict) -> dict:
     return out
 
 
+def _take(feats: dict, rows: range) -> dict:
+    """The features of windows `rows` (the per-frame features follow their windows)."""
+    frames = len(feats["3d_frame"]) // len(feats["3d"])
+    out = {k: v[rows.start : rows.stop] for k, v in feats.items() if k != "3d_frame"}
+    out["3d_frame"] = feats["3d_frame"][rows.start * frames : rows.stop * frames]
+    return out
+
+
+def _spread(runs: list[dict]) -> dict:
+    """Mean and standard deviation of each number across score dicts of one shape."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: _spread([r[k] for r in runs]) for k in first}
+    values = np.array(runs, dtype=float)
+    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+
+
+def subset_scores(real: dict, fake: dict, subsets: int) -> dict:
+    """Scores of `fake` against `subsets` disjoint subsets of the real windows of the fake set's size, as
+    mean and standard deviation ("fake"), and the floor at that size: disjoint pairs of those subsets
+    ("floor"). The spread is the noise a comparison at this sample size carries."""
+    n = len(fake["3d"])
+    if subsets < 2 or subsets * n > len(real["3d"]):
+        raise ValueError(
+            f"{subsets} disjoint subsets of {n} windows need {subsets * n} real windows, "
+            f"there are {len(real['3d'])} (and at least 2 subsets)."
+        )
+    parts = [_take(real, range(i * n, (i + 1) * n)) for i in range(subsets)]
+    return {
+        "size": n,
+        "subsets": subsets,
+        "fake": _spread([scores(part, fake) for part in parts]),
+        "floor": _spread([scores(parts[i], parts[i + 1]) for i in range(0, subsets - 1, 2)]),
+    }
+
+
 def broken(labels: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     """A deliberately broken copy of windows (N, T, X, Y, Z) (see `BROKEN`)."""
     rng = np.random.default_rng(seed)
@@ -107,21 +143,29 @@ def eval_gen(
     max_windows: int | None = None,
     references: bool = False,
     device: str | None = None,
+    subsets: int = 0,
 ) -> dict:
     """Scores of the scenes in `fake` against those in `real` (windows of the evaluator's T frames), with
     the number of windows of each; with `references`, also the floor (one half of the real windows against
-    the other) and the broken generators made from the real windows."""
+    the other) and the broken generators made from the real windows; with `subsets`, also the scores
+    against that many disjoint real subsets of the fake set's size, and the floor at that size
+    (`subset_scores`)."""
     device = pick_device(device)
     trained = load_evaluator(evaluator, device=device)
     cfg = trained.model.cfg
     real_labels = window_labels(real, cfg, max_windows)
     fake_labels = window_labels(fake, cfg, max_windows)
-    real_f = features(trained.model, real_labels, device)
+    real_f, fake_f = (
+        features(trained.model, real_labels, device),
+        features(trained.model, fake_labels, device),
+    )
     result = {
-        **scores(real_f, features(trained.model, fake_labels, device)),
+        **scores(real_f, fake_f),
         "windows": {"real": len(real_labels), "fake": len(fake_labels)},
         "evaluator": str(trained.checkpoint),
     }
+    if subsets:
+        result["at_size"] = subset_scores(real_f, fake_f, subsets)
     if references:
         half = len(real_labels) // 2
         floor = scores(

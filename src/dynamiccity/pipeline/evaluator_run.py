@@ -18,6 +18,7 @@ from dynamiccity.evaluator import HEADS, Evaluator, EvaluatorConfig, protocol, r
 from dynamiccity.metrics import ConfusionMatrix
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.runs import Trained, load_run, run_config
+from dynamiccity.shipped import resolve
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.losses import lovasz_softmax
 
@@ -157,7 +158,9 @@ class EvaluatorTask:
 def load_evaluator(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> Trained[Evaluator, EvaluatorRunConfig]:
-    """A trained evaluator from its run folder (best checkpoint, else last)."""
+    """A trained evaluator from its run folder (best checkpoint, else last) or a shipped one's name
+    (`dynamiccity.shipped`: "synthtown")."""
+    path = resolve("evaluator", path)
     ckpt = load_run(path)
     cfg = run_config(ckpt, EvaluatorRunConfig, path)
     model = Evaluator(cfg.model)
