@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from dynamiccity.broken import BROKEN, broken
 from dynamiccity.evaluator import Evaluator, EvaluatorConfig, render_window
-from dynamiccity.pipeline.eval_gen import BROKEN, broken
 from tests.conftest import cli
 
 TINY = EvaluatorConfig(
@@ -64,6 +64,10 @@ def test_train_evaluator_then_eval_gen(tmp_path):
         assert same[kind]["precision_knn"] == 1.0 and same[kind]["recall_knn"] == 1.0
     assert set(same["references"]) == {"floor (real half vs half)", *BROKEN}
     assert all(same["references"][b]["3d"]["fid"] > 0 for b in BROKEN)
+    cli("eval-gen", "--evaluator", tmp_path / "ev", "--real", tmp_path / "real", "--fake", tmp_path / "real",
+        "--break", "frames_mixed", "--json", tmp_path / "mixed.json", "--device", "cpu")  # fmt: skip
+    mixed = json.loads((tmp_path / "mixed.json").read_text())
+    assert mixed["3d"]["fid"] == pytest.approx(same["references"]["frames_mixed"]["3d"]["fid"])
 
 
 def _feats(seed: int, n: int, frames: int = 2) -> dict:

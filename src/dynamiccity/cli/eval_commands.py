@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from dynamiccity.cli.data_commands import FormatName, MaskName
+from dynamiccity.broken import BROKEN
+from dynamiccity.cli.data_commands import FormatName, MaskName, choices
 from dynamiccity.cli.vae_commands import (
     ConfigOpt,
     DeviceOpt,
@@ -21,6 +22,8 @@ from dynamiccity.cli.vae_commands import (
     parse_overrides,
     vae_options,
 )  # fmt: skip
+
+Broken = choices("Broken", BROKEN)
 
 
 def train_evaluator(
@@ -69,6 +72,12 @@ def eval_gen(
             "at that size: mean and std, the noise of a comparison at this sample size.",
         ),
     ] = 0,
+    break_: Annotated[
+        Broken | None,
+        typer.Option(
+            "--break", help="Break the fake windows first (a reference point: a generator known to be wrong)."
+        ),
+    ] = None,
     device: DeviceOpt = None,
 ) -> None:
     """IS, FID, KID, precision and recall in 2D and 3D (paper Table 2) of generated scenes against real ones."""
@@ -76,7 +85,7 @@ def eval_gen(
 
     result = evaluate(
         evaluator, data_spec(real, real_format, MaskName.lidar), data_spec(fake, fake_format, MaskName.lidar),
-        max_windows, references, device, subsets,
+        max_windows, references, device, subsets, None if break_ is None else break_.value,
     )  # fmt: skip
     for kind in ("2d", "3d"):
         row = result[kind]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dynamiccity.broken import BROKEN, broken
 from dynamiccity.device import pick_device
 from dynamiccity.evaluator import Evaluator, EvaluatorConfig, render_window
 from dynamiccity.metrics.generation import (
@@ -21,10 +22,6 @@ from dynamiccity.metrics.generation import (
 )
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.evaluator_run import load_evaluator
-
-BROKEN = ("time_shuffled", "classes_permuted", "frames_mixed")
-"""Deliberately broken generators made from real windows: frames in random order; class ids permuted;
-every frame from another window. A metric that cannot tell them from real data is wrong."""
 
 
 def window_labels(data: DataSpec, cfg: EvaluatorConfig, max_windows: int | None = None) -> np.ndarray:
@@ -121,21 +118,6 @@ def subset_scores(real: dict, fake: dict, subsets: int) -> dict:
     }
 
 
-def broken(labels: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
-    """A deliberately broken copy of windows (N, T, X, Y, Z) (see `BROKEN`)."""
-    rng = np.random.default_rng(seed)
-    n, t = labels.shape[:2]
-    if kind == "time_shuffled":
-        return np.stack([w[rng.permutation(t)] for w in labels])
-    if kind == "classes_permuted":
-        k = int(labels.max()) + 1
-        table = np.concatenate([[0], 1 + rng.permutation(k - 1)]).astype(np.uint8)  # free stays free
-        return table[labels]
-    if kind == "frames_mixed":
-        return np.stack([np.stack([labels[(i + 1 + f) % n, f] for f in range(t)]) for i in range(n)])
-    raise ValueError(f"unknown broken generator {kind!r}; choose one of {', '.join(BROKEN)}.")
-
-
 def eval_gen(
     evaluator: str | Path,
     real: DataSpec,
@@ -144,17 +126,21 @@ def eval_gen(
     references: bool = False,
     device: str | None = None,
     subsets: int = 0,
+    break_fake: str | None = None,
 ) -> dict:
     """Scores of the scenes in `fake` against those in `real` (windows of the evaluator's T frames), with
     the number of windows of each; with `references`, also the floor (one half of the real windows against
     the other) and the broken generators made from the real windows; with `subsets`, also the scores
     against that many disjoint real subsets of the fake set's size, and the floor at that size
-    (`subset_scores`)."""
+    (`subset_scores`). `break_fake` breaks the fake windows first with one of the `BROKEN` generators: a
+    reference point scored exactly as a generator is."""
     device = pick_device(device)
     trained = load_evaluator(evaluator, device=device)
     cfg = trained.model.cfg
     real_labels = window_labels(real, cfg, max_windows)
     fake_labels = window_labels(fake, cfg, max_windows)
+    if break_fake is not None:
+        fake_labels = broken(fake_labels, break_fake)
     real_f, fake_f = (
         features(trained.model, real_labels, device),
         features(trained.model, fake_labels, device),
