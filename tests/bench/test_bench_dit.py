@@ -12,6 +12,7 @@ import torch
 import dynamiccity.vae.model
 from dynamiccity.bench.dit import measure
 from dynamiccity.dit import HexPlaneDiT, dit_preset
+from dynamiccity.dit.conditions import CONDITIONS
 from dynamiccity.vae.model import HexPlaneVAE
 
 SAMPLERS = [("dpmpp", 20), ("ddim", 20), ("ddim", 50)]
@@ -39,7 +40,9 @@ def test_sizes_are_the_model_s(result):
     # of which the padding holds 3 (the corner beside tz and the two beside yz^T): 8x8 xy + 8x1 xz
     # + 8x1 tx^T + 1x8 ty + 1x1 tz + 1x8 yz^T = 97 real
     assert (result["tokens"], result["real_tokens"]) == (100, 97)
-    assert result["params"] == sum(p.numel() for p in HexPlaneDiT(dit_preset("synthtown-micro")).parameters())
+    conditional = HexPlaneDiT(dit_preset("synthtown-micro").with_overrides(conditions=CONDITIONS))
+    assert result["params"] == sum(p.numel() for p in conditional.parameters())  # every condition branch
+    assert result["conditions"] == list(CONDITIONS)
     assert set(result["sample_s"]) == {"dpmpp-20", "ddim-20", "ddim-50"}
 
 

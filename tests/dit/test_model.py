@@ -3,6 +3,7 @@ import torch
 
 from dynamiccity.dit import DIT_PRESETS, HexPlaneDiT, dit_preset
 from dynamiccity.dit.blocks import sincos_2d
+from dynamiccity.dit.conditions import CONDITIONS, Conditions
 from dynamiccity.hexplane import PLANES, HexPlane, plane_shapes
 
 MICRO = dit_preset("synthtown-micro")
@@ -16,6 +17,19 @@ def randomise(model: HexPlaneDiT) -> HexPlaneDiT:
             if not p.any():
                 p.copy_(torch.randn(p.shape, generator=g) * 0.05)
     return model
+
+
+def every_condition(model: HexPlaneDiT, batch: int, seed: int = 0) -> Conditions:
+    """Random values of every condition a network takes."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = model.cfg
+    return Conditions(
+        command=torch.randint(0, 4, (batch,), generator=g),
+        trajectory=torch.randn(batch, cfg.frames, 3, generator=g) * 5,
+        layout=torch.rand(batch, cfg.frames, *cfg.layout_grid, generator=g) > 0.8,
+        previous=random_map(model, batch, seed + 1),
+        frame=random_map(model, batch, seed + 2),
+    )
 
 
 def random_map(model: HexPlaneDiT, batch: int, seed: int = 0) -> torch.Tensor:
@@ -65,14 +79,16 @@ def test_batch_elements_are_independent():
     torch.testing.assert_close(both[1:2], alone, rtol=1e-5, atol=1e-5)
 
 
-def test_zero_init_output_and_gradients_reach_every_parameter():
+@pytest.mark.parametrize("conditions", [(), CONDITIONS])
+def test_zero_init_output_and_gradients_reach_every_parameter(conditions):
     torch.manual_seed(0)
-    model = HexPlaneDiT(MICRO)
+    model = HexPlaneDiT(MICRO.with_overrides(conditions=conditions))
     x = random_map(model, 2)
     t = torch.tensor([3, 700])
-    assert torch.count_nonzero(model(x, t)) == 0  # adaLN-Zero: the untrained model predicts zeros
+    cond = every_condition(model, 2) if conditions else None
+    assert torch.count_nonzero(model(x, t, cond)) == 0  # adaLN-Zero: the untrained model predicts zeros
     randomise(model)
-    model(x, t, cond=torch.randn(2, MICRO.hidden)).square().mean().backward()
+    (model(x, t, cond).square().mean() + model(x, t).square().mean()).backward()  # given and null
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     assert not missing
 

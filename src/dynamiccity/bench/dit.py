@@ -9,21 +9,34 @@ import torch
 from dynamiccity.bench.common import PeakMemory, run_isolated, sync, timed
 from dynamiccity.device import autocast, bf16_pays
 from dynamiccity.diffusion.process import Diffusion, DiffusionConfig, guided
-from dynamiccity.dit.config import dit_preset
+from dynamiccity.dit.conditions import CONDITIONS, Conditions
+from dynamiccity.dit.config import DiTConfig, dit_preset
 from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.train.loop import adamw
 
 GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
 
 
+def every_condition(cfg: DiTConfig, shape: tuple[int, ...], batch: int, device: str) -> Conditions:
+    """Random values of every condition, so that timings include every condition branch."""
+    return Conditions(
+        command=torch.randint(0, 4, (batch,)),
+        trajectory=torch.randn(batch, cfg.frames, 3),
+        layout=torch.rand(batch, cfg.frames, *cfg.layout_grid) > 0.9,
+        previous=torch.randn(batch, *shape),
+        frame=torch.randn(batch, *shape),
+    ).to(device)
+
+
 def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu") -> dict:
-    """Time training steps at batch 1 and 8, one guided denoiser step, and whole guided generations."""
+    """Time training steps at batch 1 and 8, one guided denoiser step, and whole guided generations, with
+    the network and its inputs conditioned on every condition (both insertion branches)."""
     from dynamiccity.vae.config import vae_preset
     from dynamiccity.vae.model import HexPlaneVAE
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
-    cfg = dit_preset(preset)
+    cfg = dit_preset(preset).with_overrides(conditions=CONDITIONS)
     memory = PeakMemory(device)
     model = HexPlaneDiT(cfg).to(device)
     diffusion = Diffusion(DiffusionConfig())
@@ -33,8 +46,9 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     def step(batch: int):
         x0 = torch.randn(batch, *shape, device=device) * mask
+        cond = every_condition(cfg, shape, batch, device).dropped(0.1, 0.1)
         with autocast(device):
-            loss = diffusion.loss(model, x0, mask)
+            loss = diffusion.loss(lambda x, t: model(x, t, cond), x0, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -44,8 +58,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     step_b8 = timed(lambda: step(8), 1, device)
     peak_b8 = memory.mb()  # before the VAE and the sampling below, which would otherwise count as batch 8's
     model.eval()
-    cond = torch.zeros(1, cfg.hidden, device=device)
-    denoise = guided(model, cond, torch.zeros_like(cond), GUIDANCE)
+    denoise = guided(model, every_condition(cfg, shape, 1, device), GUIDANCE)
     x = torch.randn(1, *shape, device=device)
     t = torch.tensor([500], device=device)
     with torch.no_grad(), autocast(device):
@@ -83,6 +96,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         "peak_mem_mb_with_scenes": peak_all,
         "per_step_s": per_step,
         "guidance_scale": GUIDANCE,
+        "conditions": list(cfg.conditions),
         "decode_s": decode_s,
         "sample_s": sample_s,
         "sample_s_estimated": {"ddpm-1000": 1000 * per_step + decode_s},

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dynamiccity.cli.data_commands import choices
+from dynamiccity.cli.data_commands import FormatName, choices
 from dynamiccity.cli.vae_commands import (
     ConfigOpt,
     DeviceOpt,
@@ -17,9 +17,11 @@ from dynamiccity.cli.vae_commands import (
     echo_summary,
     parse_overrides,
 )
+from dynamiccity.data.derive import Command
 from dynamiccity.diffusion import SAMPLERS
 
 SamplerName = choices("SamplerName", SAMPLERS)
+CommandName = choices("CommandName", tuple(c.name.lower() for c in Command))
 
 
 def train_dit(
@@ -41,6 +43,13 @@ def train_dit(
         list[str] | None,
         typer.Option("--set", help="Override a config value: key=value (model, diffusion or train key)."),
     ] = None,
+    unconditional: Annotated[
+        bool,
+        typer.Option(
+            help="Train without conditions (default: every condition the latents carry, each dropped at "
+            "random so that one network also samples unconditionally)."
+        ),
+    ] = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     device: DeviceOpt = None,
@@ -52,6 +61,8 @@ def train_dit(
     explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
     if latents is not None:
         explicit["latents"] = str(latents)
+    if unconditional:
+        explicit["model"] = {"conditions": []}
     request = RunRequest(preset, config, parse_overrides(set_), explicit)
     echo_summary(start_run(DIT_RUN, request, out, resume, overwrite, device))
 
@@ -67,11 +78,49 @@ def sample(
     steps: Annotated[int, typer.Option(min=1, help="Sampling steps.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same scenes.")] = 0,
     batch: Annotated[int, typer.Option(min=1, help="Scenes sampled together.")] = 4,
+    command: Annotated[CommandName | None, typer.Option(help="Ego command to generate.")] = None,
+    trajectory: Annotated[
+        Path | None,
+        typer.Option(help="Ego path: .npy (T, 2) or (T, 3), x, y (, yaw) in the first frame's ego frame."),
+    ] = None,
+    layout: Annotated[
+        Path | None, typer.Option(help="Vehicles' bird's-eye map per frame: .npy (T, X/d, Y/d) boolean.")
+    ] = None,
+    layout_from: Annotated[
+        str | None, typer.Option(help="Take the layout of this scene of --data (its first window).")
+    ] = None,
+    single_frame: Annotated[
+        str | None, typer.Option(help="SCENE:FRAME of --data: generate the window that frame begins.")
+    ] = None,
+    condition_scene: Annotated[
+        str | None, typer.Option(help="Grow scenes from this scene of --data (its first window).")
+    ] = None,
+    extend: Annotated[
+        int | None,
+        typer.Option(min=1, help="Frames per scene; beyond one window, scenes grow window by window."),
+    ] = None,
+    cfg_scale: Annotated[
+        float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
+    ] = 1.0,
+    data: Annotated[Path | None, typer.Option(help="Dataset that scene names refer to.")] = None,
+    format: Annotated[
+        FormatName, typer.Option("--format", "-f", help="Layout of --data.")
+    ] = FormatName.synthtown,
     gifs: Annotated[bool, typer.Option(help="Write a 3D GIF per scene.")] = True,
     device: DeviceOpt = None,
 ) -> None:
-    """Generate scenes with the DiT's EMA weights and decode them with the VAE."""
-    from dynamiccity.pipeline import SampleSpec, sample
+    """Generate scenes with the DiT's EMA weights and decode them with the VAE, optionally conditioned."""
+    from dynamiccity.pipeline import ConditionRequest, DataSpec, SampleSpec, sample
 
-    facts = sample(dit, vae, num, out, SampleSpec(sampler.value, steps, seed, batch), gifs, device)
+    request = ConditionRequest(
+        command=None if command is None else command.value,
+        trajectory=trajectory,
+        layout=layout,
+        layout_from=layout_from,
+        single_frame=single_frame,
+        condition_scene=condition_scene,
+        data=None if data is None else DataSpec(str(data), format.value),
+    )
+    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale)
+    facts = sample(dit, vae, num, out, spec, gifs, device, request, extend)
     typer.echo(json.dumps(facts, indent=1))

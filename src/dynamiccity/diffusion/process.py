@@ -129,14 +129,17 @@ class Diffusion:
         return x
 
 
-def guided(model, cond: torch.Tensor, null: torch.Tensor, scale: float) -> Denoiser:
-    """Classifier-free guidance: eps_null + scale * (eps_cond - eps_null), both from one doubled batch.
+def guided(model, cond, scale: float) -> Denoiser:
+    """Classifier-free guidance (paper Eq. 12): e(x, null) + scale * (e(x, cond) - e(x, null)), both from
+    one doubled batch; scale 1 is the plain conditional model (one half only).
 
-    model(x, t, cond) -> prediction; cond and null: (B, ...) condition and its "no condition" value.
+    model(x, t, cond) -> prediction; cond: the batch's `dynamiccity.dit.conditions.Conditions`.
     """
+    if scale == 1.0:
+        return lambda x, t: model(x, t, cond)
 
     def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, null]))
+        both = model(torch.cat([x, x]), torch.cat([t, t]), cond.with_null_half())
         with_cond, without = both.chunk(2)
         return without + scale * (with_cond - without)
 

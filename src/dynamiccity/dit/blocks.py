@@ -55,15 +55,38 @@ class Attention(nn.Module):
         return self.proj(rearrange(out, "b h n d -> b n (h d)"))
 
 
+class CrossAttention(nn.Module):
+    """Multi-head attention of the tokens to a context of condition tokens."""
+
+    def __init__(self, hidden: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(hidden, hidden)
+        self.kv = nn.Linear(hidden, 2 * hidden)
+        self.proj = nn.Linear(hidden, hidden)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)
+        k, v = rearrange(self.kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
 class DiTBlock(nn.Module):
-    """Pre-LN transformer block whose norms are modulated by the condition (adaLN-Zero: gates start at 0)."""
+    """Pre-LN transformer block whose norms are modulated by the condition (adaLN-Zero: gates start at 0).
 
-    def __init__(self, hidden: int, heads: int, mlp_ratio: float) -> None:
+    With `cross`, a cross-attention to condition tokens sits between self-attention and the MLP, modulated
+    and gated the same way (paper Fig. 5); without, the block is the plain DiT block.
+    """
+
+    def __init__(self, hidden: int, heads: int, mlp_ratio: float, cross: bool = False) -> None:
         super().__init__()
+        self.cross = CrossAttention(hidden, heads) if cross else None
+        self.norm_cross = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6) if cross else None
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(hidden, heads)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
@@ -71,14 +94,19 @@ class DiTBlock(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(hidden, width), nn.GELU(approximate="tanh"), nn.Linear(width, hidden)
         )
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(hidden, (9 if cross else 6) * hidden))
         nn.init.zeros_(self.ada[1].weight)
         nn.init.zeros_(self.ada[1].bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """x: (B, N, hidden) tokens; c: (B, hidden) condition (timestep + global conditions)."""
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=1)
+    def forward(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, N, hidden) tokens; c: (B, hidden) timestep + conditions; context: (B, M, hidden) condition
+        tokens (required with `cross`)."""
+        mods = self.ada(c).chunk(9 if self.cross is not None else 6, dim=1)
+        shift1, scale1, gate1, shift2, scale2, gate2 = mods[:6]
         x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1))
+        if self.cross is not None:
+            shift3, scale3, gate3 = mods[6:]
+            x = x + gate3[:, None] * self.cross(modulate(self.norm_cross(x), shift3, scale3), context)
         return x + gate2[:, None] * self.mlp(modulate(self.norm2(x), shift2, scale2))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dynamiccity.config import StrictConfig
+from dynamiccity.dit.conditions import CONDITIONS
 from dynamiccity.dit.rollout import ROLLOUTS
 
 
@@ -14,6 +15,9 @@ class DiTConfig(StrictConfig):
 
     latent_sizes: the HexPlane's (T', X', Y', Z'); latent_channels its width C. rollout: "padded" (PRO),
     "vertical" or "unfold" (Table 5 ablations). The map is cut into patch x patch tokens of width `hidden`.
+    conditions: what the network can be conditioned on (`dit.conditions.CONDITIONS`; empty: unconditional);
+    frames and layout_grid: a window's T and its BEV layout's (X/d, Y/d), the shapes of the trajectory and
+    layout conditions (unused without them).
     """
 
     label = "DiT config"
@@ -27,8 +31,14 @@ class DiTConfig(StrictConfig):
     heads: int = 8
     mlp_ratio: float = 4.0
     freq_dim: int = 256
+    conditions: tuple[str, ...] = ()
+    frames: int = 16
+    layout_grid: tuple[int, int] = (64, 64)
 
     def __post_init__(self) -> None:
+        unknown = [c for c in self.conditions if c not in CONDITIONS]
+        if unknown:
+            raise ValueError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}.")
         if self.rollout not in ROLLOUTS:
             raise ValueError(f"rollout must be one of {tuple(ROLLOUTS)}, got {self.rollout!r}.")
         if self.hidden % self.heads:
@@ -39,11 +49,24 @@ class DiTConfig(StrictConfig):
 
 DIT_PRESETS: dict[str, DiTConfig] = {
     "carlasc": DiTConfig(latent_sizes=(8, 64, 64, 4), hidden=384, depth=16, heads=8),
-    "occ3d-waymo": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
-    "occ3d-nuscenes": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
-    "synthtown-tiny": DiTConfig(latent_sizes=(4, 32, 32, 4), hidden=128, depth=6, heads=4),
+    "occ3d-waymo": DiTConfig(
+        latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12, layout_grid=(100, 100)
+    ),
+    "occ3d-nuscenes": DiTConfig(
+        latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12, layout_grid=(100, 100)
+    ),
+    "synthtown-tiny": DiTConfig(
+        latent_sizes=(4, 32, 32, 4), hidden=128, depth=6, heads=4, frames=8, layout_grid=(32, 32)
+    ),
     "synthtown-micro": DiTConfig(
-        latent_channels=8, latent_sizes=(2, 16, 16, 2), hidden=64, depth=2, heads=2, freq_dim=64
+        latent_channels=8,
+        latent_sizes=(2, 16, 16, 2),
+        hidden=64,
+        depth=2,
+        heads=2,
+        freq_dim=64,
+        frames=4,
+        layout_grid=(16, 16),
     ),
 }
 

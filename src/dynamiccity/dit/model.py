@@ -7,6 +7,7 @@ from einops import rearrange
 from torch import nn
 
 from dynamiccity.dit.blocks import DiTBlock, FinalLayer, TimestepEmbedder, sincos_2d
+from dynamiccity.dit.conditions import IMAGE_LIKE, ConditionEmbedder, Conditions
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.rollout import build_rollout
 from dynamiccity.hexplane import HexPlane
@@ -16,8 +17,10 @@ class HexPlaneDiT(nn.Module):
     """Denoiser over rolled-out HexPlane maps (B, C, H, W).
 
     Patches become tokens by one linear layer; padding tokens are dropped right after it, so they never
-    enter attention, and come back as zeros when the map is rebuilt. Conditions arrive as one (B, hidden)
-    vector added to the timestep embedding (`cond=None` is unconditional).
+    enter attention, and come back as zeros when the map is rebuilt. A network built with conditions
+    (`cfg.conditions`) embeds them in `ConditionEmbedder`: one vector joins the timestep embedding in every
+    adaLN-Zero modulation, and image-like conditions add a cross-attention to their tokens in every block.
+    Without conditions the network is the plain DiT, and its checkpoints are those of earlier versions.
     """
 
     def __init__(self, cfg: DiTConfig) -> None:
@@ -32,7 +35,17 @@ class HexPlaneDiT(nn.Module):
         self.register_buffer("pos", sincos_2d(cfg.hidden, rows, cols)[mask], persistent=False)
         self.embed = nn.Linear(c * p * p, cfg.hidden)
         self.time = TimestepEmbedder(cfg.hidden, cfg.freq_dim)
-        self.blocks = nn.ModuleList(DiTBlock(cfg.hidden, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.conditions = (
+            ConditionEmbedder(
+                cfg.conditions, self.rollout, self.pos, self.real, cfg.hidden, cfg.frames, cfg.layout_grid, c
+            )
+            if cfg.conditions
+            else None
+        )
+        cross = any(name in IMAGE_LIKE for name in cfg.conditions)
+        self.blocks = nn.ModuleList(
+            DiTBlock(cfg.hidden, cfg.heads, cfg.mlp_ratio, cross) for _ in range(cfg.depth)
+        )
         self.final = FinalLayer(cfg.hidden, c * p * p)
 
     @property
@@ -59,14 +72,18 @@ class HexPlaneDiT(nn.Module):
         grid = rearrange(full, "b (i j) (p q c) -> b c (i p) (j q)", i=rows, p=p, q=p)
         return grid * self.pixel_mask
 
-    def forward(self, grid: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """grid: (B, C, H, W) noisy map; t: (B,) timesteps; cond: (B, hidden) or None -> (B, C, H, W)."""
+    def forward(self, grid: torch.Tensor, t: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
+        """grid: (B, C, H, W) noisy map; t: (B,) timesteps; cond: the conditions (None or a condition left
+        out: its null condition) -> (B, C, H, W)."""
         x = self.embed(self.tokens(grid)) + self.pos
-        c = self.time(t)
-        if cond is not None:
-            c = c + cond
+        c, context = self.time(t), None
+        if self.conditions is not None:
+            vector, context = self.conditions(cond, grid.shape[0])
+            c = c + vector
+        elif cond is not None and cond.given():
+            raise ValueError(f"this DiT was trained without conditions; got {', '.join(cond.given())}.")
         for block in self.blocks:
-            x = block(x, c)
+            x = block(x, c, context)
         return self.untokens(self.final(x, c))
 
     def unroll(self, grid: torch.Tensor) -> HexPlane:

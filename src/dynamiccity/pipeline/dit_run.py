@@ -12,10 +12,11 @@ from torch import nn
 from dynamiccity.config import YamlRunFile
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
 from dynamiccity.diffusion.process import Diffusion, DiffusionConfig
+from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.dit.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
-from dynamiccity.pipeline.latents import LatentSet
+from dynamiccity.pipeline.latents import FRAME, LatentSet
 from dynamiccity.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,13 @@ RUN_MANIFEST = "latent_manifest.json"
 
 @dataclass(frozen=True)
 class DiTRunConfig(YamlRunFile):
-    """Everything that defines a DiT run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
+    """Everything that defines a DiT run; saved as RUN_DIR/config.yaml and inside every checkpoint.
+
+    condition_dropout: the probability with which training drops each of the network's conditions to its
+    null condition, independently per condition and window (classifier-free guidance). unconditional: the
+    share of windows trained with every condition null at once; independent dropout alone almost never
+    does that with several conditions (0.1^5 with five), and unconditional sampling needs it.
+    """
 
     preset: str
     model: DiTConfig
@@ -34,12 +41,17 @@ class DiTRunConfig(YamlRunFile):
     latents: str
     val_windows: int = 16
     loss_weight: str = "uniform"
+    condition_dropout: float = 0.1
+    unconditional: float = 0.1
 
     label = "DiT run config"
 
     def __post_init__(self) -> None:
         if self.loss_weight not in LOSS_WEIGHTS:
             raise ValueError(f"loss_weight must be one of {LOSS_WEIGHTS}, got {self.loss_weight!r}.")
+        for name in ("condition_dropout", "unconditional"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
 
 
 class DiTTask:
@@ -73,12 +85,39 @@ class DiTTask:
         """The run keeps a copy of its latents' manifest (`RUN_MANIFEST`)."""
         return {RUN_MANIFEST: json.dumps(self.train_data.manifest.to_dict(), indent=1) + "\n"}
 
-    def maps(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.rollout.roll(LatentSet.hexplane(batch)).to(self.device)
+    def maps(self, batch: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
+        return self.rollout.roll(LatentSet.hexplane(batch, prefix)).to(self.device)
+
+    def conditions(self, batch: dict[str, torch.Tensor]) -> Conditions | None:
+        """The network's conditions of a batch; null where a window has none (no previous window, no poses)."""
+        names = self.cfg.model.conditions
+        if not names:
+            return None
+        given, null = {}, {}
+        if "command" in names:
+            command = batch["command"].to(self.device)
+            given["command"], null["command"] = command.clamp_min(0), command < 0
+        if "trajectory" in names:
+            trajectory = batch["trajectory"].to(self.device)
+            known = torch.isfinite(trajectory).flatten(1).all(1)
+            given["trajectory"], null["trajectory"] = trajectory.nan_to_num(0.0), ~known
+        if "layout" in names:
+            given["layout"] = batch["layout"].to(self.device)
+        if "previous" in names:
+            given["previous"], null["previous"] = (
+                self.maps(batch, "previous_"),
+                ~batch["has_previous"].to(self.device),
+            )
+        if "frame" in names:
+            given["frame"] = self.maps(batch, FRAME)
+        return Conditions(**given, null=null)
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
-        x0 = self.maps(batch)
-        return self.diffusion.loss(model, x0, weight=self.weights[self.cfg.loss_weight]), {}
+        x0, cond = self.maps(batch), self.conditions(batch)
+        if cond is not None:
+            cond = cond.dropped(self.cfg.condition_dropout, self.cfg.unconditional)
+        denoiser = model if cond is None else (lambda x, t: model(x, t, cond))
+        return self.diffusion.loss(denoiser, x0, weight=self.weights[self.cfg.loss_weight]), {}
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
@@ -90,12 +129,14 @@ class DiTTask:
         from torch.utils.data import default_collate
 
         n = min(len(self.val_data), self.cfg.val_windows)
-        x0 = self.maps(default_collate([self.val_data[i] for i in range(n)]))
+        batch = default_collate([self.val_data[i] for i in range(n)])
+        x0, cond = self.maps(batch), self.conditions(batch)
+        denoiser = model if cond is None else (lambda x, t: model(x, t, cond))
         model.eval()
         losses = {}
         for kind, weight in self.weights.items():
             g = torch.Generator(device=self.device).manual_seed(0)
-            losses[kind] = float(self.diffusion.loss(model, x0, generator=g, weight=weight))
+            losses[kind] = float(self.diffusion.loss(denoiser, x0, generator=g, weight=weight))
         metrics = {"score": -losses[self.cfg.loss_weight], "val_loss": losses["uniform"]}
         if self.cfg.loss_weight != "uniform":
             metrics[f"val_loss_{self.cfg.loss_weight}"] = losses[self.cfg.loss_weight]

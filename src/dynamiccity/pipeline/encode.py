@@ -9,11 +9,11 @@ import torch
 from safetensors.torch import save_file
 
 from dynamiccity.atomic import atomic_path
-from dynamiccity.data.windows import Window, WindowDataset
+from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
-from dynamiccity.pipeline.latents import LatentManifest
+from dynamiccity.pipeline.latents import FRAME, LatentManifest
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.train.checkpoint import file_sha256
 
@@ -62,8 +62,13 @@ def encode_latents(
     stats, shards = ChannelStats(cfg.latent_channels), []
     for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
         batch = [windows[i] for i in range(first, min(first + SHARD, len(windows)))]
-        latents = HexPlane.cat([_encode(vae.model, w).map(torch.Tensor.cpu) for w in batch])
-        tensors = {**latents.as_dict(), **_conditions(windows, batch, first)}
+        latents = HexPlane.cat([_encode(vae.model, w.labels) for w in batch])
+        frames = HexPlane.cat([_encode(vae.model, _held(w.labels)) for w in batch])
+        tensors = {
+            **latents.as_dict(),
+            **{FRAME + n: p for n, p in frames.as_dict().items()},
+            **_conditions(batch),
+        }
         path = out / f"shard_{first // SHARD:05d}.safetensors"
         with atomic_path(path) as tmp:
             save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
@@ -87,27 +92,33 @@ def encode_latents(
         shard_size=SHARD,
         data={"path": str(data.path), "format": data.format},
         scenes=tuple({"name": s.name, "split": s.split} for s in windows.scenes),
+        poses=windows.has_poses,
+        frame_planes=True,
     )
     manifest.write(out)
     return manifest
 
 
 @torch.no_grad()
-def _encode(model, window: Window) -> HexPlane:
+def _encode(model, labels: np.ndarray) -> HexPlane:
+    """The HexPlane (1, C, ...) of one window (T, X, Y, Z), on the CPU."""
     device = next(model.parameters()).device
-    return model.encode(torch.from_numpy(window.labels)[None].to(device))
+    return model.encode(torch.from_numpy(labels)[None].to(device)).map(torch.Tensor.cpu)
 
 
-def _conditions(windows: WindowDataset, batch: list[Window], first: int) -> dict[str, torch.Tensor]:
-    """The conditions of windows `first`.. as tensors, written as the windows carry them: a window of a
-    scene without ego poses keeps command `NO_COMMAND` (-1) and a NaN trajectory, for whatever conditions
-    on them to refuse (`WindowDataset.require_poses`)."""
-    previous = [windows.previous(first + j) for j in range(len(batch))]
+def _held(labels: np.ndarray) -> np.ndarray:
+    """The window's first frame held for all its T frames: the scene the single-frame condition encodes."""
+    return np.repeat(labels[:1], labels.shape[0], axis=0)
+
+
+def _conditions(batch: list[Window]) -> dict[str, torch.Tensor]:
+    """The conditions of windows as tensors, written as the windows carry them: a window of a scene without
+    ego poses keeps command `NO_COMMAND` (-1) and a NaN trajectory, for whatever conditions on them to
+    refuse (`WindowDataset.require_poses`)."""
     return {
         "command": torch.tensor([w.command for w in batch], dtype=torch.int64),
         "trajectory": torch.from_numpy(np.stack([w.trajectory for w in batch])),
         "layout": torch.from_numpy(np.stack([w.layout for w in batch]).astype(np.uint8)),
-        "previous": torch.tensor([-1 if p is None else p for p in previous], dtype=torch.int64),
         "scene": torch.tensor([w.scene for w in batch], dtype=torch.int64),
         "start": torch.tensor([w.start for w in batch], dtype=torch.int64),
     }

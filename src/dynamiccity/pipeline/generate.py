@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,9 @@ from dynamiccity.atomic import write_text
 from dynamiccity.data import Scene, write_synthtown
 from dynamiccity.device import pick_device
 from dynamiccity.diffusion import SAMPLERS
-from dynamiccity.diffusion.process import Diffusion
+from dynamiccity.diffusion.process import Diffusion, guided
+from dynamiccity.dit.conditions import Conditions
+from dynamiccity.pipeline.conditioning import ConditionRequest, encode_map, requested
 from dynamiccity.pipeline.runs import Trained, TrainedDiT, load_dit, load_vae
 from dynamiccity.pipeline.vae_run import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
@@ -23,18 +25,22 @@ from dynamiccity.vae.model import HexPlaneVAE
 @dataclass(frozen=True)
 class SampleSpec:
     """How to sample: `sampler` (one of `diffusion.SAMPLERS`) for `steps` steps, `batch` scenes at a time,
-    from `seed`. The same spec gives the same scenes on a device."""
+    from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when conditioned.
+    The same spec gives the same scenes on a device."""
 
     sampler: str = "dpmpp"
     steps: int = 20
     seed: int = 0
     batch: int = 4
+    cfg_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         if self.steps < 1 or self.batch < 1:
             raise ValueError(f"steps and batch must be >= 1, got {self.steps} and {self.batch}.")
+        if not self.cfg_scale >= 0:
+            raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}.")
 
 
 def generate(
@@ -43,16 +49,20 @@ def generate(
     num: int,
     spec: SampleSpec = SampleSpec(),
     device: str | None = None,
+    request: ConditionRequest | None = None,
+    frames: int | None = None,
 ) -> tuple[np.ndarray, dict]:
     """`num` scenes (num, T, X, Y, Z) uint8 and facts about the run (seconds per scene, checkpoints).
 
     The DiT's EMA weights are used; the VAE must be the one that encoded the DiT's latents (its checkpoint
     hash is checked against the DiT run's manifest). The noise is drawn on the CPU, so devices differ only
-    by their arithmetic.
+    by their arithmetic. `request` names the conditions (`ConditionRequest`); `frames` grows scenes beyond
+    one window (see `generate_with`), from the request's `condition_scene` when it names one.
     """
     device = pick_device(device)
-    dit, vae = load_pair(dit_dir, vae_dir, device)
-    return generate_with(dit, vae, num, spec, device)
+    models = load_pair(dit_dir, vae_dir, device)
+    cond, start = requested(request, models, device)
+    return generate_with(*models, num, spec, device, cond, frames, start)
 
 
 def load_pair(
@@ -71,25 +81,48 @@ def generate_with(
     num: int,
     spec: SampleSpec = SampleSpec(),
     device: torch.device | str = "cpu",
+    cond: Conditions | None = None,
+    frames: int | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """`generate` with models already loaded (see `load_pair`)."""
-    diffusion = Diffusion(dit.config.diffusion)
-    model = dit.model
-    c, (h, w) = dit.config.model.latent_channels, (model.rollout.height, model.rollout.width)
+    """`generate` with models already loaded (see `load_pair`): `num` scenes (num, frames, X, Y, Z) uint8.
+
+    cond: the conditions (batch 1: the same for every scene, or batch `num`). frames: the scenes' length;
+    beyond the DiT's window T a scene grows window by window, each window conditioned on the previous
+    one's HexPlane (the `previous` condition). start: a real window (T, X, Y, Z) that every scene begins
+    with and grows from.
+    """
+    window = dit.manifest.frames
+    frames = window if frames is None else frames
+    if frames < 1:
+        raise ValueError(f"a scene needs at least one frame, got {frames}.")
+    windows = -(-frames // window)
+    if (windows > 1 or start is not None) and "previous" not in dit.config.model.conditions:
+        raise ValueError(
+            f"{dit.checkpoint}: growing a scene beyond one window needs a DiT trained with the previous "
+            "condition."
+        )
+    if cond is not None and cond.batch_size() not in (None, 1, num):
+        raise ValueError(f"conditions for {cond.batch_size()} scenes given for {num} scenes.")
     g = torch.Generator().manual_seed(spec.seed)
-    scenes, start = [], time.perf_counter()
+    start_map = None if start is None else encode_map((dit, vae), start, device)
+    scenes, begin = [], time.perf_counter()
     for first in range(0, num, spec.batch):
         n = min(spec.batch, num - first)
-        grid = diffusion.sample(
-            model, (n, c, h, w), spec.sampler, spec.steps, generator=g, mask=model.pixel_mask, device=device
-        )
-        hexplane = dit.manifest.denormalise(model.unroll(grid))
-        with torch.no_grad():
-            scenes.append(vae.model.decode(hexplane).argmax(-1).to(torch.uint8).cpu().numpy())
-    seconds = time.perf_counter() - start
+        part = _batch_conditions(cond, first, n, num)
+        maps = [start_map.expand(n, -1, -1, -1)] if start_map is not None else []
+        while len(maps) < windows:
+            if maps:
+                part = replace(part or Conditions(), previous=maps[-1])
+            maps.append(_sample_maps(dit, n, spec, g, device, part))
+        decoded = [_decode(dit, vae, m) for m in maps]
+        scenes.append(np.concatenate(decoded, axis=1)[:, :frames])
+    seconds = time.perf_counter() - begin
     facts = {
         **asdict(spec),
         "num": num,
+        "frames": frames,
+        "conditions": [] if cond is None else list(cond.given()),
         "seconds_per_scene": seconds / max(1, num),
         "dit_checkpoint": str(dit.checkpoint),
         "dit_step": dit.step,
@@ -97,6 +130,35 @@ def generate_with(
         "latents": dit.config.latents,
     }
     return np.concatenate(scenes), facts
+
+
+def _batch_conditions(cond: Conditions | None, first: int, n: int, num: int) -> Conditions | None:
+    """The conditions of scenes first..first+n: a batch-1 condition repeated, a batch-num one sliced."""
+    if cond is None or not cond.given():
+        return None
+    if cond.batch_size() == 1:
+        return cond.repeat(n)
+    part = {name: getattr(cond, name)[first : first + n] for name in cond.given()}
+    return replace(cond, **part, null={k: v[first : first + n] for k, v in cond.null.items()})
+
+
+def _sample_maps(
+    dit: TrainedDiT, n: int, spec: SampleSpec, g: torch.Generator, device, cond: Conditions | None
+) -> torch.Tensor:
+    """n normalised rolled-out HexPlanes (n, C, H, W) from the DiT, guided by `cond` at spec.cfg_scale."""
+    model = dit.model
+    shape = (n, dit.config.model.latent_channels, model.rollout.height, model.rollout.width)
+    denoiser = model if cond is None else guided(model, cond, spec.cfg_scale)
+    return Diffusion(dit.config.diffusion).sample(
+        denoiser, shape, spec.sampler, spec.steps, generator=g, mask=model.pixel_mask, device=device
+    )
+
+
+@torch.no_grad()
+def _decode(dit: TrainedDiT, vae: Trained[HexPlaneVAE, VAERunConfig], maps: torch.Tensor) -> np.ndarray:
+    """Rolled-out normalised HexPlanes -> decoded windows (n, T, X, Y, Z) uint8."""
+    hexplane = dit.manifest.denormalise(dit.model.unroll(maps))
+    return vae.model.decode(hexplane).argmax(-1).to(torch.uint8).cpu().numpy()
 
 
 def sample(
@@ -107,14 +169,18 @@ def sample(
     spec: SampleSpec = SampleSpec(),
     gifs: bool = True,
     device: str | None = None,
+    request: ConditionRequest | None = None,
+    frames: int | None = None,
 ) -> dict:
-    """Generate and write OUT as a SynthTown dataset (scenes sample_XXXX) + gifs/ + sample.json."""
+    """Generate (see `generate`) and write OUT as a SynthTown dataset (scenes sample_XXXX) + gifs/ +
+    sample.json."""
     from dynamiccity.viz import render_3d, save_animation
 
     device = pick_device(device)
-    dit, vae = load_pair(dit_dir, vae_dir, device)
-    scenes, facts = generate_with(dit, vae, num, spec, device)
-    grid = dit.manifest.grid
+    models = load_pair(dit_dir, vae_dir, device)
+    cond, start = requested(request, models, device)
+    scenes, facts = generate_with(*models, num, spec, device, cond, frames, start)
+    grid = models[0].manifest.grid
     out = Path(out)
     poses = np.broadcast_to(np.eye(4), (scenes.shape[1], 4, 4)).copy()
     pairs = [

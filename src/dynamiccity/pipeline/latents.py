@@ -2,14 +2,19 @@
 that says what made them. Written and read here only.
 
 LATENT_DIR/shard_XXXXX.safetensors: planes xy..tz (N, C, ...) float32, command (N,) int64, trajectory
-(N, T, 3) float32, layout (N, T, X/d, Y/d) uint8, previous (N,) int64 (-1: none), scene (N,), start (N,).
+(N, T, 3) float32, layout (N, T, X/d, Y/d) uint8, scene (N,), start (N,), and frame_xy..frame_tz: the
+HexPlane of the window's first frame alone (held for T frames), the single-frame condition.
 LATENT_DIR/manifest.json: `LatentManifest` as JSON.
+
+A window's previous window (the one T frames earlier in its scene) is found by (scene, start), in whatever
+subset of splits is loaded. Sets written by earlier versions lack the frame planes and carry a `previous`
+column of indices over all splits; it is not used.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,9 @@ from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.train.checkpoint import file_sha256
 from dynamiccity.vae.config import VAEConfig
 
-CONDITIONS = ("command", "trajectory", "layout", "previous", "scene", "start")
+CONDITIONS = ("command", "trajectory", "layout", "scene", "start")
+FRAME = "frame_"
+"""Prefix of the single-frame planes' names in a shard."""
 MANIFEST = "manifest.json"
 
 
@@ -33,6 +40,8 @@ class LatentManifest:
     z = (latent - mean) / std. vae_sha256: hash of the VAE checkpoint that encoded the set, so that only
     that VAE decodes what a DiT trained on it generates. grid: the voxel grid of the encoded data.
     scenes: [{"name", "split"}] in the order the shards' `scene` column indexes them.
+    poses: whether every scene had ego poses (without, windows carry no command or trajectory).
+    frame_planes: whether the shards hold single-frame HexPlanes (`FRAME` planes).
     """
 
     vae_run: str
@@ -51,6 +60,8 @@ class LatentManifest:
     shard_size: int
     data: dict[str, str]
     scenes: tuple[dict[str, str], ...]
+    poses: bool = True
+    frame_planes: bool = False
 
     @property
     def channels(self) -> int:
@@ -69,10 +80,10 @@ class LatentManifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path) -> LatentManifest:
-        missing = [f.name for f in fields(cls) if f.name not in data]
+        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING]
         if missing:
             raise ValueError(f"{source}: the latent manifest lacks {missing[0]!r}.")
-        values = {f.name: data[f.name] for f in fields(cls)}
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         grid = values["grid"]
         values["grid"] = GridSpec(tuple(grid["shape"]), tuple(grid["extent"]), float(grid["hz"]))
         values["vae_config"] = VAEConfig.from_dict(values["vae_config"])
@@ -125,7 +136,9 @@ class LatentSet:
     """Every window of LATENT_DIR in memory; item i -> dict of normalised planes and its conditions.
 
     `splits` keeps the windows of scenes in those splits (None: all). Planes are normalised with the
-    manifest's per-channel statistics (`LatentManifest.normalise`).
+    manifest's per-channel statistics (`LatentManifest.normalise`). An item holds its planes (`xy`..),
+    its conditions, `previous_xy`.. (the planes of the window T frames earlier in its scene; zeros where
+    there is none) with `has_previous`, and `frame_xy`.. when the set holds single-frame planes.
     """
 
     def __init__(self, root: str | Path, splits: tuple[str, ...] | None = None) -> None:
@@ -136,8 +149,19 @@ class LatentSet:
         if splits is not None:
             scene_split = [s["split"] for s in self.manifest.scenes]
             keep = torch.tensor([scene_split[int(s)] in splits for s in tensors["scene"]], dtype=torch.bool)
-        self.planes = {n: self.manifest.normalise(tensors[n][keep]) for n in PLANES}
+        names = [*PLANES, *(FRAME + n for n in PLANES if self.manifest.frame_planes)]
+        self.planes = {n: self.manifest.normalise(tensors[n][keep]) for n in names}
         self.conditions = {k: tensors[k][keep] for k in CONDITIONS}
+        self.previous_row = self._previous_rows()
+
+    def _previous_rows(self) -> torch.Tensor:
+        """(N,) row of each window's previous window (same scene, start - T), -1 where it is not loaded."""
+        rows = {
+            (int(s), int(t)): i
+            for i, (s, t) in enumerate(zip(self.conditions["scene"], self.conditions["start"], strict=True))
+        }
+        frames = self.manifest.frames
+        return torch.tensor([rows.get((s, t - frames), -1) for s, t in rows], dtype=torch.int64)
 
     def _load_shards(self) -> dict[str, torch.Tensor]:
         from safetensors import SafetensorError
@@ -152,7 +176,8 @@ class LatentSet:
                 shard = load_file(str(path))
             except (SafetensorError, OSError) as err:
                 raise ValueError(f"{path}: unreadable latent shard ({err}).") from err
-            missing = [k for k in (*PLANES, *CONDITIONS) if k not in shard]
+            frame = [FRAME + n for n in PLANES] if self.manifest.frame_planes else []
+            missing = [k for k in (*PLANES, *CONDITIONS, *frame) if k not in shard]
             if missing:
                 raise ValueError(f"{path}: latent shard lacks {missing[0]!r}.")
             for key, value in shard.items():
@@ -163,9 +188,17 @@ class LatentSet:
         return int(self.conditions["command"].shape[0])
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {**{n: p[i] for n, p in self.planes.items()}, **{k: v[i] for k, v in self.conditions.items()}}
+        j = int(self.previous_row[i])
+        previous = {f"previous_{n}": self.planes[n][max(j, 0)] * (j >= 0) for n in PLANES}
+        return {
+            **{n: p[i] for n, p in self.planes.items()},
+            **{k: v[i] for k, v in self.conditions.items()},
+            **previous,
+            "has_previous": torch.tensor(j >= 0),
+        }
 
     @staticmethod
-    def hexplane(batch: dict[str, torch.Tensor]) -> HexPlane:
-        """The planes of a (collated) item as a HexPlane."""
-        return HexPlane.from_planes({n: batch[n] for n in PLANES})
+    def hexplane(batch: dict[str, torch.Tensor], prefix: str = "") -> HexPlane:
+        """The planes of a (collated) item as a HexPlane: its own, or with `prefix` "previous_" or `FRAME`,
+        its previous window's or its first frame's."""
+        return HexPlane.from_planes({n: batch[prefix + n] for n in PLANES})

@@ -17,12 +17,13 @@ import yaml
 
 from dynamiccity.config import check_keys, merged, numbers_read
 from dynamiccity.diffusion.process import DiffusionConfig
+from dynamiccity.dit.conditions import CONDITIONS
 from dynamiccity.dit.config import DiTConfig, dit_preset
 from dynamiccity.evaluator.config import EvaluatorConfig
 from dynamiccity.pipeline.datasets import DataSpec
 from dynamiccity.pipeline.dit_run import DiTRunConfig
 from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig
-from dynamiccity.pipeline.latents import read_manifest
+from dynamiccity.pipeline.latents import LatentManifest, read_manifest
 from dynamiccity.pipeline.vae_run import LossSpec, VAERunConfig
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import VAEConfig, vae_preset
@@ -136,10 +137,12 @@ def data_grid(data: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def dit_run_config(request: RunRequest) -> DiTRunConfig:
-    """The DiT run `request` describes, its network sized to the latent set (channels, plane sizes)."""
+    """The DiT run `request` describes, its network sized to the latent set (channels, plane sizes, window
+    frames, layout grid) and conditioned on every condition the latent set carries unless the recipe says
+    which (`conditions: []` trains an unconditional network)."""
     sections = {
-        "": {"val_windows", "loss_weight"},
-        "model": _names(DiTConfig) - {"latent_channels", "latent_sizes"},
+        "": {"val_windows", "loss_weight", "condition_dropout", "unconditional"},
+        "model": _names(DiTConfig) - {"latent_channels", "latent_sizes", "frames", "layout_grid"},
         "diffusion": _names(DiffusionConfig),
         "train": _names(TrainConfig),
     }
@@ -150,8 +153,28 @@ def dit_run_config(request: RunRequest) -> DiTRunConfig:
         raise ValueError("say which latents: --latents DIR, or `latents:` in a config file.")
     _check_length(cfg["train"])
     manifest = read_manifest(cfg["latents"])
-    cfg["model"] = {**cfg["model"], "latent_channels": manifest.channels, "latent_sizes": manifest.sizes}
+    chosen = layers.get("model", {}).get("conditions")
+    carried = latent_conditions(manifest)
+    if chosen is not None and [c for c in chosen if c not in carried]:
+        missing = next(c for c in chosen if c not in carried)
+        raise ValueError(
+            f"{cfg['latents']}: the latents carry no {missing} condition (they carry: {', '.join(carried)})."
+        )
+    conditions = carried if chosen is None else tuple(chosen)
+    model = {"latent_channels": manifest.channels, "latent_sizes": manifest.sizes, "conditions": conditions}
+    if conditions:  # the shapes of the conditions; an unconditional network keeps the defaults it ignores
+        shape, factor = manifest.grid.shape, manifest.layout_factor
+        model |= {"frames": manifest.frames, "layout_grid": (shape[0] // factor, shape[1] // factor)}
+    cfg["model"] = {**cfg["model"], **model}
     return DiTRunConfig.from_dict(cfg)
+
+
+def latent_conditions(manifest: LatentManifest) -> tuple[str, ...]:
+    """The DiT conditions a latent set carries: command and trajectory only from posed data, the
+    single-frame HexPlane only from sets that hold its planes."""
+    lacking = set() if manifest.poses else {"command", "trajectory"}
+    lacking |= set() if manifest.frame_planes else {"frame"}
+    return tuple(c for c in CONDITIONS if c not in lacking)
 
 
 EVALUATOR_TRAIN = {"lr": 2e-3, "schedule": "cosine", "warmup_steps": 20, "batch_size": 4, "grad_clip": 1.0}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The SynthTown generation table of docs/evaluation.md: the reference points (floor, the VAE's
+# reconstructions, broken generators) and every sampler of an epsilon and a v-prediction DiT, all scored
+# on N windows of 8 frames against 3 disjoint subsets of N real windows (mean and std: the noise at N).
+#
+#   VAE=runs/vae DITS="runs/dit-eps runs/dit-v" EVALUATOR=runs/evaluator-synthtown \
+#       bash configs/generation-table-synthtown.sh runs/gen-table
+#
+# The real reference set (seed 99) and the held-out real windows (seed 100) share no seed with the models'
+# data (2026) or the evaluator's (7).
+set -euo pipefail
+OUT=${1:?usage: generation-table-synthtown.sh OUT_DIR}
+N=${N:-64}
+DDPM_N=${DDPM_N:-$N}
+VAE=${VAE:-runs/vae}
+DITS=${DITS:-runs/dit-eps runs/dit-v}
+EVALUATOR=${EVALUATOR:-synthtown}
+REAL=${REAL:-data/synthtown64-eval}
+HELD=${HELD:-data/synthtown64-eval-heldout}
+mkdir -p "$OUT"
+say() { echo "== $(date +%T) $*"; }
+
+[ -d "$REAL" ] || dynamiccity synth "$REAL" --scenes $((3 * N / 2)) --frames 16 --grid 64 64 8 --seed 99
+[ -d "$HELD" ] || dynamiccity synth "$HELD" --scenes $((N / 2)) --frames 16 --grid 64 64 8 --seed 100
+
+score() {  # name fake-folder [eval-gen options]
+    local name=$1 fake=$2
+    shift 2
+    say "score $name"
+    dynamiccity eval-gen --evaluator "$EVALUATOR" --real "$REAL" --fake "$fake" --subsets 3 \
+        --json "$OUT/$name.json" "$@"
+}
+
+score floor "$HELD"
+for kind in time_shuffled classes_permuted frames_mixed; do
+    score "broken-$kind" "$HELD" --break "$kind"
+done
+[ -d "$OUT/recon" ] || { say reconstruct; dynamiccity reconstruct "$VAE" --data "$HELD" --format synthtown \
+    --split all --max-windows "$N" --out "$OUT/recon" --no-gifs; }
+score ceiling "$OUT/recon"
+
+for dit in $DITS; do
+    name=$(basename "$dit")
+    for sampler in "ddpm 1000 $DDPM_N" "ddim 50 $N" "dpmpp 20 $N"; do
+        read -r kind steps num <<< "$sampler"
+        fake="$OUT/$name-$kind$steps"
+        [ -f "$fake/sample.json" ] || { say "sample $fake"; dynamiccity sample --dit "$dit" --vae "$VAE" \
+            --num "$num" --sampler "$kind" --steps "$steps" --batch 16 --seed 0 --out "$fake" --no-gifs; }
+        score "$name-$kind$steps" "$fake"
+    done
+done
+say done

@@ -1,0 +1,164 @@
+"""Conditions for sampling, from what a user has: a command's name, a trajectory or layout file, a scene of a
+dataset (its layout, one of its frames, its first window to extend from). Each input is checked against the
+DiT it is for, with one sentence naming what was expected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dynamiccity.data.derive import Command, bev_layout
+from dynamiccity.dit.conditions import Conditions
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.runs import Trained, TrainedDiT
+from dynamiccity.pipeline.vae_run import VAERunConfig
+from dynamiccity.vae.model import HexPlaneVAE
+
+COMMANDS = tuple(c.name.lower() for c in Command)
+
+
+@dataclass(frozen=True)
+class ConditionRequest:
+    """What to condition on, as a user names it; None leaves a condition out (its null condition).
+
+    command: one of `COMMANDS`. trajectory: an .npy file (T, 2) or (T, 3) of ego x, y (, yaw) per frame in
+    the first frame's ego frame. layout: an .npy file (T, X/d, Y/d) of the vehicles' bird's-eye map per
+    frame; layout_from: a scene of `data` whose first window's layout to use. single_frame: "SCENE:FRAME",
+    that frame of a scene of `data` as the observed frame. data: the dataset scenes are named in.
+    """
+
+    command: str | None = None
+    trajectory: str | Path | None = None
+    layout: str | Path | None = None
+    layout_from: str | None = None
+    single_frame: str | None = None
+    condition_scene: str | None = None
+    data: DataSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.layout is not None and self.layout_from is not None:
+            raise ValueError("give a layout file or a scene to take the layout from, not both.")
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in (self.command, self.trajectory, self.layout, self.layout_from,
+                                       self.single_frame))  # fmt: skip
+
+
+Models = tuple[TrainedDiT, Trained[HexPlaneVAE, VAERunConfig]]
+
+
+def build_conditions(
+    request: ConditionRequest, models: Models, device: torch.device | str = "cpu"
+) -> Conditions:
+    """The `Conditions` (batch 1) that `request` names, in the DiT's units, on `device`."""
+    dit, vae = models
+    cfg = dit.config.model
+    given: dict[str, torch.Tensor] = {}
+    if request.command is not None:
+        given["command"] = torch.tensor([command_index(request.command)])
+    if request.trajectory is not None:
+        given["trajectory"] = torch.from_numpy(_trajectory(request.trajectory, cfg.frames))[None]
+    if request.layout is not None:
+        given["layout"] = torch.from_numpy(_layout(request.layout, cfg.frames, cfg.layout_grid))[None]
+    if request.layout_from is not None:
+        labels = scene_window(request.data, request.layout_from, 0, cfg.frames, vae)
+        given["layout"] = torch.from_numpy(bev_layout(labels, dit.manifest.layout_factor))[None]
+    if request.single_frame is not None:
+        scene, frame = _scene_frame(request.single_frame)
+        labels = scene_window(request.data, scene, frame, 1, vae)
+        given["frame"] = encode_map(models, np.repeat(labels, cfg.frames, axis=0), device)
+    return Conditions(**given).to(device)
+
+
+def requested(
+    request: ConditionRequest | None, models: Models, device: torch.device | str = "cpu"
+) -> tuple[Conditions | None, np.ndarray | None]:
+    """The conditions a request names (None when it names none) and the window scenes start from."""
+    request = request or ConditionRequest()
+    cond = None if request.empty else build_conditions(request, models, device)
+    return cond, start_window(request, models)
+
+
+def start_window(request: ConditionRequest, models: Models) -> np.ndarray | None:
+    """The first window (T, X, Y, Z) of the request's `condition_scene`, or None."""
+    if request.condition_scene is None:
+        return None
+    dit, vae = models
+    return scene_window(request.data, request.condition_scene, 0, dit.manifest.frames, vae)
+
+
+def command_index(name: str) -> int:
+    if name.lower() not in COMMANDS:
+        raise ValueError(f"unknown command {name!r}; choose one of {', '.join(COMMANDS)}.")
+    return COMMANDS.index(name.lower())
+
+
+def _load_npy(path: str | Path, what: str) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what} file.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy {what} ({err}).") from err
+
+
+def _trajectory(path: str | Path, frames: int) -> np.ndarray:
+    array = _load_npy(path, "trajectory")
+    if array.ndim != 2 or array.shape[0] != frames or array.shape[1] not in (2, 3):
+        raise ValueError(f"{path}: a trajectory must be ({frames}, 2) or ({frames}, 3), got {array.shape}.")
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array[:, :2]).all():
+        raise ValueError(f"{path}: a trajectory must hold finite numbers.")
+    return array.astype(np.float32)
+
+
+def _layout(path: str | Path, frames: int, grid: tuple[int, int]) -> np.ndarray:
+    array = _load_npy(path, "layout")
+    if array.shape != (frames, *grid):
+        raise ValueError(f"{path}: a layout must be ({frames}, {grid[0]}, {grid[1]}), got {array.shape}.")
+    if not (array.dtype == bool or np.isin(array, (0, 1)).all()):
+        raise ValueError(f"{path}: a layout must be boolean (0 or 1 per cell).")
+    return array.astype(bool)
+
+
+def _scene_frame(text: str) -> tuple[str, int]:
+    scene, sep, frame = text.rpartition(":")
+    if not sep or not scene or not frame.isdigit():
+        raise ValueError(f"single frame {text!r}: expected SCENE:FRAME, e.g. scene_0003:0.")
+    return scene, int(frame)
+
+
+def scene_window(
+    data: DataSpec | None, scene: str, start: int, frames: int, vae: Trained[HexPlaneVAE, VAERunConfig]
+) -> np.ndarray:
+    """Frames start..start+frames (frames, X, Y, Z) of scene `scene` of `data`, on the VAE's grid."""
+    if data is None:
+        raise ValueError(f"scene {scene!r} named, but no dataset to find it in (--data).")
+    windows = open_windows(data, 1)
+    check_grid(windows, vae.model.cfg)
+    names = [s.name for s in windows.scenes]
+    if scene not in names:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise ValueError(f"{data.path}: no scene {scene!r} (scenes: {shown}).")
+    info = windows.scenes[names.index(scene)]
+    if start < 0 or start + frames > info.num_frames:
+        raise ValueError(
+            f"{data.path}: scene {scene} has {info.num_frames} frames; frames {start}..{start + frames - 1} "
+            "were asked for."
+        )
+    labels, _ = windows.reader.read_frames(info, start, start + frames)
+    return labels
+
+
+@torch.no_grad()
+def encode_map(models: Models, labels: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A window (T, X, Y, Z) -> its HexPlane as the DiT sees it: encoded, normalised, rolled out
+    (1, C, H, W)."""
+    dit, vae = models
+    hexplane = vae.model.encode(torch.from_numpy(np.ascontiguousarray(labels))[None].to(device))
+    normalised = hexplane.map(dit.manifest.normalise)
+    return dit.model.rollout.roll(normalised)

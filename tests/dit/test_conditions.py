@@ -1,0 +1,94 @@
+"""Conditions of the DiT: each one reaches the output, null is null, guidance combines both halves, and
+wrong conditions are refused in one sentence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from dynamiccity.diffusion.process import guided
+from dynamiccity.dit import HexPlaneDiT
+from dynamiccity.dit.conditions import CONDITIONS, Conditions
+from tests.dit.test_model import MICRO, every_condition, random_map, randomise
+
+
+@pytest.fixture(scope="module")
+def model() -> HexPlaneDiT:
+    torch.manual_seed(0)
+    return randomise(HexPlaneDiT(MICRO.with_overrides(conditions=CONDITIONS))).eval()
+
+
+def _out(model, cond, batch=2):
+    x = random_map(model, batch, seed=5)
+    with torch.no_grad():
+        return model(x, torch.full((batch,), 400), cond)
+
+
+@pytest.mark.parametrize("name", CONDITIONS)
+def test_each_condition_changes_the_prediction_and_null_equals_left_out(model, name):
+    cond = every_condition(model, 2)
+    other = replace(cond, **{name: getattr(every_condition(model, 2, seed=9), name)})
+    if name == "command":
+        other = replace(cond, command=(cond.command + 1) % 4)
+    assert not torch.allclose(_out(model, cond), _out(model, other))
+    left_out = replace(cond, **{name: None})
+    nulled = replace(cond, null={name: torch.tensor([True, False])})
+    torch.testing.assert_close(_out(model, nulled)[0], _out(model, left_out)[0])
+    torch.testing.assert_close(_out(model, nulled)[1], _out(model, cond)[1])
+
+
+def test_null_half_and_guidance(model):
+    cond = every_condition(model, 2)
+    x, t = random_map(model, 2, seed=5), torch.full((2,), 400)
+    with torch.no_grad():
+        given, none = model(x, t, cond), model(x, t, None)
+        torch.testing.assert_close(guided(model, cond, 1.0)(x, t), given)
+        torch.testing.assert_close(guided(model, cond, 0.0)(x, t), none, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            guided(model, cond, 3.0)(x, t), none + 3 * (given - none), rtol=1e-4, atol=1e-5
+        )
+
+
+def test_dropout_draws_per_condition_and_all_at_once():
+    cond = Conditions(command=torch.zeros(2000, dtype=torch.long), trajectory=torch.zeros(2000, 4, 2))
+    g = torch.Generator().manual_seed(0)
+    dropped = cond.dropped(0.1, 0.2, generator=g)
+    command, trajectory = dropped.null["command"].float(), dropped.null["trajectory"].float()
+    assert 0.25 < command.mean() < 0.31  # 1 - 0.9 * 0.8
+    both = (command * trajectory).mean()
+    assert 0.19 < both < 0.24  # all at once 0.2, plus both drawn alone 0.8 * 0.01
+
+
+def test_layout_tokens_are_the_xy_planes_tokens(model):
+    embedder = model.conditions
+    x, y = MICRO.latent_sizes[1:3]
+    assert embedder.layout_tokens.numel() == (x // MICRO.patch) * (y // MICRO.patch)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"command": torch.tensor([0, -1])}, "command must be one of STATIC"),
+        ({"trajectory": torch.zeros(2, 3, 2)}, r"trajectory condition must be \(B, 4, 2\)"),
+        ({"trajectory": torch.full((2, 4, 2), float("nan"))}, "NaN"),
+        ({"layout": torch.zeros(2, 4, 8, 8)}, r"layout condition must be \(B, 4, 16, 16\)"),
+        ({"previous": torch.zeros(2, 8, 5, 5)}, "previous condition must be a rolled-out HexPlane"),
+        ({"command": torch.zeros(3, dtype=torch.long)}, "disagree on the batch size"),
+    ],
+)
+def test_wrong_conditions_are_refused(model, change, message):
+    with pytest.raises(ValueError, match=message):
+        _out(model, replace(every_condition(model, 2), **change))
+
+
+def test_a_condition_the_network_lacks_is_refused():
+    only_command = HexPlaneDiT(MICRO.with_overrides(conditions=("command",)))
+    with pytest.raises(ValueError, match="trained without the trajectory condition"):
+        _out(only_command, every_condition(only_command, 2))
+    plain = HexPlaneDiT(MICRO)
+    with pytest.raises(ValueError, match="trained without conditions"):
+        _out(plain, Conditions(command=torch.zeros(2, dtype=torch.long)))
+    assert not any(k.startswith("conditions.") for k in plain.state_dict())  # earlier checkpoints load
+    assert plain.blocks[0].ada[1].out_features == 6 * MICRO.hidden
