@@ -103,3 +103,26 @@ def test_an_unconditional_dit_refuses_conditions_and_growth(runs, tmp_path, caps
                 "--out", tmp_path / "s", "--no-gifs", "--device", "cpu", *extra)  # fmt: skip
     err = capsys.readouterr().err
     assert "trained without conditions" in err and "needs a DiT trained with the previous condition" in err
+
+
+def test_previous_windows_are_found_by_scene_and_start_in_any_split(runs):
+    import torch
+
+    from dynamiccity.pipeline import LatentSet
+
+    full = LatentSet(runs / "lat")
+    rows = {
+        (int(s), int(t)): i
+        for i, (s, t) in enumerate(zip(full.conditions["scene"], full.conditions["start"], strict=True))
+    }
+    for splits in (None, ("train",), ("val",)):
+        part = LatentSet(runs / "lat", splits)
+        found = 0
+        for i in range(len(part)):
+            item, scene, start = part[i], int(part.conditions["scene"][i]), int(part.conditions["start"][i])
+            assert bool(item["has_previous"]) == (start >= 4)
+            if start >= 4:
+                found += 1
+                torch.testing.assert_close(item["previous_xy"], full.planes["xy"][rows[(scene, start - 4)]])
+        assert found == sum(1 for s in part.conditions["start"] if s >= 4) > 0
+    assert "frame_xy" in full[0] and full.manifest.frame_planes and full.manifest.poses
