@@ -11,13 +11,13 @@ import torch
 from dynamiccity.diffusion.process import guided
 from dynamiccity.dit import HexPlaneDiT
 from dynamiccity.dit.conditions import CONDITIONS, Conditions
-from tests.dit.test_model import MICRO, every_condition, random_map, randomise
+from tests.dit.test_model import COND, MICRO, every_condition, random_map, randomise
 
 
 @pytest.fixture(scope="module")
 def model() -> HexPlaneDiT:
     torch.manual_seed(0)
-    return randomise(HexPlaneDiT(MICRO.with_overrides(conditions=CONDITIONS))).eval()
+    return randomise(HexPlaneDiT(MICRO.with_overrides(conditions=CONDITIONS, **COND))).eval()
 
 
 def _out(model, cond, batch=2):
@@ -84,7 +84,7 @@ def test_wrong_conditions_are_refused(model, change, message):
 
 
 def test_a_condition_the_network_lacks_is_refused():
-    only_command = HexPlaneDiT(MICRO.with_overrides(conditions=("command",)))
+    only_command = HexPlaneDiT(MICRO.with_overrides(conditions=("command",), **COND))
     with pytest.raises(ValueError, match="trained without the trajectory condition"):
         _out(only_command, every_condition(only_command, 2))
     plain = HexPlaneDiT(MICRO)

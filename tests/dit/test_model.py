@@ -7,6 +7,7 @@ from dynamiccity.dit.conditions import CONDITIONS, Conditions
 from dynamiccity.hexplane import PLANES, HexPlane, plane_shapes
 
 MICRO = dit_preset("synthtown-micro")
+COND = {"frames": 4, "layout_grid": (16, 16)}  # the condition shapes of 4-frame windows of 32x32 voxels
 
 
 def randomise(model: HexPlaneDiT) -> HexPlaneDiT:
@@ -82,7 +83,7 @@ def test_batch_elements_are_independent():
 @pytest.mark.parametrize("conditions", [(), CONDITIONS])
 def test_zero_init_output_and_gradients_reach_every_parameter(conditions):
     torch.manual_seed(0)
-    model = HexPlaneDiT(MICRO.with_overrides(conditions=conditions))
+    model = HexPlaneDiT(MICRO.with_overrides(conditions=conditions, **COND))
     x = random_map(model, 2)
     t = torch.tensor([3, 700])
     cond = every_condition(model, 2) if conditions else None

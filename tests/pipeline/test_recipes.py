@@ -11,7 +11,7 @@ import pytest
 
 from dynamiccity.data.scene import GridSpec
 from dynamiccity.diffusion.process import DiffusionConfig
-from dynamiccity.dit.config import dit_preset
+from dynamiccity.dit.config import DiTConfig, dit_preset
 from dynamiccity.hexplane import PLANES
 from dynamiccity.pipeline import (
     DataSpec,
@@ -21,6 +21,7 @@ from dynamiccity.pipeline import (
     RunRequest,
     VAERunConfig,
     dit_run_config,
+    read_manifest,
     vae_run_config,
 )  # fmt: skip
 from dynamiccity.train.config import TrainConfig
@@ -201,3 +202,28 @@ def test_the_model_grid_follows_the_data_unless_pinned(tmp_path):
     data["data"]["path"] = str(tmp_path / "odd")
     with pytest.raises(ValueError, match="downsample rate 2 does not divide X=15"):
         vae_run_config(RunRequest("synthtown-micro", explicit=data))
+
+
+def test_dit_conditions_follow_the_latents_unless_chosen(tmp_path):
+    from dataclasses import replace as with_
+
+    vae = vae_preset("synthtown-micro")
+    latents = _fake_latents(tmp_path, vae)  # no single-frame planes: written before they existed
+
+    def run(conditions=None):
+        overrides = {} if conditions is None else {"conditions": conditions}
+        return dit_run_config(
+            RunRequest("synthtown-micro", None, overrides, {"latents": str(latents), "train": {"steps": 1}})
+        )
+
+    cfg = run()
+    assert cfg.model.conditions == ("command", "trajectory", "layout", "previous")
+    assert cfg.model.frames == vae.frames and cfg.model.layout_grid == (vae.grid[0] // 2, vae.grid[1] // 2)
+    assert run(["command", "layout"]).model.conditions == ("command", "layout")
+    plain = run([]).model
+    assert plain.conditions == () and plain.frames == DiTConfig().frames  # the presets say no frames
+    with pytest.raises(ValueError, match="the latents carry no frame condition"):
+        run(["frame"])
+    manifest = read_manifest(latents)
+    with_(manifest, poses=False, frame_planes=True).write(latents)
+    assert run().model.conditions == ("layout", "previous", "frame")

@@ -17,7 +17,7 @@ class DiTConfig(StrictConfig):
     "vertical" or "unfold" (Table 5 ablations). The map is cut into patch x patch tokens of width `hidden`.
     conditions: what the network can be conditioned on (`dit.conditions.CONDITIONS`; empty: unconditional);
     frames and layout_grid: a window's T and its BEV layout's (X/d, Y/d), the shapes of the trajectory and
-    layout conditions (unused without them).
+    layout conditions (unused without them; training takes them from the latents, as the latent sizes).
     """
 
     label = "DiT config"
@@ -49,24 +49,11 @@ class DiTConfig(StrictConfig):
 
 DIT_PRESETS: dict[str, DiTConfig] = {
     "carlasc": DiTConfig(latent_sizes=(8, 64, 64, 4), hidden=384, depth=16, heads=8),
-    "occ3d-waymo": DiTConfig(
-        latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12, layout_grid=(100, 100)
-    ),
-    "occ3d-nuscenes": DiTConfig(
-        latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12, layout_grid=(100, 100)
-    ),
-    "synthtown-tiny": DiTConfig(
-        latent_sizes=(4, 32, 32, 4), hidden=128, depth=6, heads=4, frames=8, layout_grid=(32, 32)
-    ),
+    "occ3d-waymo": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
+    "occ3d-nuscenes": DiTConfig(latent_sizes=(8, 100, 100, 8), hidden=768, depth=18, heads=12),
+    "synthtown-tiny": DiTConfig(latent_sizes=(4, 32, 32, 4), hidden=128, depth=6, heads=4),
     "synthtown-micro": DiTConfig(
-        latent_channels=8,
-        latent_sizes=(2, 16, 16, 2),
-        hidden=64,
-        depth=2,
-        heads=2,
-        freq_dim=64,
-        frames=4,
-        layout_grid=(16, 16),
+        latent_channels=8, latent_sizes=(2, 16, 16, 2), hidden=64, depth=2, heads=2, freq_dim=64
     ),
 }
 
