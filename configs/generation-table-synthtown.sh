@@ -1,33 +1,36 @@
 #!/usr/bin/env bash
 # The SynthTown generation table of docs/evaluation.md: the reference points (floor, the VAE's
 # reconstructions, broken generators) and every sampler of an epsilon and a v-prediction DiT, all scored
-# on N windows of 8 frames against 3 disjoint subsets of N real windows (mean and std: the noise at N).
+# on N windows of 8 frames against SUBSETS disjoint subsets of N real windows (mean and std: the noise at N).
 #
 #   VAE=runs/vae DITS="runs/dit-eps runs/dit-v" EVALUATOR=runs/evaluator-synthtown \
 #       bash configs/generation-table-synthtown.sh runs/gen-table
 #
 # The real reference set (seed 99) and the held-out real windows (seed 100) share no seed with the models'
-# data (2026) or the evaluator's (7).
+# data (2026) or the evaluator's (7). Scores already in OUT_DIR are kept, so a second call adds what is
+# missing; VAE= (empty) scores the reference points only.
 set -euo pipefail
 OUT=${1:?usage: generation-table-synthtown.sh OUT_DIR}
-N=${N:-64}
+N=${N:-32}
+SUBSETS=${SUBSETS:-6}
 DDPM_N=${DDPM_N:-$N}
-VAE=${VAE:-runs/vae}
-DITS=${DITS:-runs/dit-eps runs/dit-v}
+VAE=${VAE-runs/vae}
+DITS=${DITS-runs/dit-eps runs/dit-v}
 EVALUATOR=${EVALUATOR:-synthtown}
 REAL=${REAL:-data/synthtown64-eval}
 HELD=${HELD:-data/synthtown64-eval-heldout}
 mkdir -p "$OUT"
 say() { echo "== $(date +%T) $*"; }
 
-[ -d "$REAL" ] || dynamiccity synth "$REAL" --scenes $((3 * N / 2)) --frames 16 --grid 64 64 8 --seed 99
+[ -d "$REAL" ] || dynamiccity synth "$REAL" --scenes $((SUBSETS * N / 2)) --frames 16 --grid 64 64 8 --seed 99
 [ -d "$HELD" ] || dynamiccity synth "$HELD" --scenes $((N / 2)) --frames 16 --grid 64 64 8 --seed 100
 
-score() {  # name fake-folder [eval-gen options]
+score() {  # name fake-folder [eval-gen options]; a score already written is kept
     local name=$1 fake=$2
     shift 2
+    [ -f "$OUT/$name.json" ] && return
     say "score $name"
-    dynamiccity eval-gen --evaluator "$EVALUATOR" --real "$REAL" --fake "$fake" --subsets 3 \
+    dynamiccity eval-gen --evaluator "$EVALUATOR" --real "$REAL" --fake "$fake" --subsets "$SUBSETS" \
         --json "$OUT/$name.json" "$@"
 }
 
@@ -35,6 +38,7 @@ score floor "$HELD"
 for kind in time_shuffled classes_permuted frames_mixed; do
     score "broken-$kind" "$HELD" --break "$kind"
 done
+[ -z "$VAE" ] && exit 0  # references only
 [ -d "$OUT/recon" ] || { say reconstruct; dynamiccity reconstruct "$VAE" --data "$HELD" --format synthtown \
     --split all --max-windows "$N" --out "$OUT/recon" --no-gifs; }
 score ceiling "$OUT/recon"

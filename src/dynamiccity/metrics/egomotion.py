@@ -106,18 +106,16 @@ def register(
     padded = _padded(ref.shape, window)
     cur_f, weights = _cur_spectra(ref, cur, padded, spec.class_power)
     coarse = np.deg2rad(np.arange(-spec.max_yaw_deg, spec.max_yaw_deg + 1e-9, spec.coarse_yaw_deg))
-    scores = _scores(ref, cur_f, weights, coarse, voxel_size, window, padded, spec.prior)
-    best = coarse[int(np.argmax(scores.max(axis=(1, 2))))]
+    heights = _peaks(_scores(ref, cur_f, weights, coarse, voxel_size, window, padded, spec.prior))[0]
+    best = coarse[int(np.argmax(heights))]
     fine_step = np.deg2rad(spec.fine_yaw_deg)
     reach = int(np.ceil(0.5 * spec.coarse_yaw_deg / spec.fine_yaw_deg))  # half a coarse step either way
     fine = best + fine_step * np.arange(-reach, reach + 1)
-    scores = _scores(ref, cur_f, weights, fine, voxel_size, window, padded, spec.prior)
-    peaks = scores.max(axis=(1, 2))  # (N,)
-    k = int(np.argmax(peaks))
-    yaw = fine[k] + fine_step * _parabola_offset(peaks, k)
-    i, j = np.unravel_index(int(np.argmax(scores[k])), scores[k].shape)
-    su = i - window[0] + _parabola_offset(scores[k, :, j], i)
-    sv = j - window[1] + _parabola_offset(scores[k, i, :], j)
+    heights, u, v = _peaks(_scores(ref, cur_f, weights, fine, voxel_size, window, padded, spec.prior))
+    k = int(np.argmax(heights))
+    inner = 0 < k < len(fine) - 1
+    yaw = fine[k] + fine_step * float(_parabola(*heights[k - 1 : k + 2])[0]) if inner else fine[k]
+    su, sv = u[k] - window[0], v[k] - window[1]
     # the best shift s (in ref's rotated frame) relates the frames by d = R(yaw) s
     s = np.array([su * voxel_size[0], sv * voxel_size[1]])
     c, sn = np.cos(yaw), np.sin(yaw)
@@ -211,14 +209,31 @@ def _rotate(bev: np.ndarray, yaws: np.ndarray, voxel_size: tuple[float, float]) 
     return out
 
 
-def _parabola_offset(values: np.ndarray, k: int) -> float:
-    """Sub-step offset in [-0.5, 0.5] of the peak of a parabola through values[k-1], values[k], values[k+1];
-    0 at either end of `values`."""
-    if k == 0 or k == len(values) - 1:
-        return 0.0
-    left, mid, right = (float(v) for v in values[k - 1 : k + 2])
+def _peaks(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sub-cell peaks of score maps (N, U, V) by a parabola along each axis through the best cell: heights
+    (N,), and positions u, v (N,) in cells from the map's first cell (whole cells at the map's edge)."""
+    n, nu, nv = scores.shape
+    i, j = np.unravel_index(scores.reshape(n, -1).argmax(axis=1), (nu, nv))
+    rows = np.arange(n)
+    heights = scores[rows, i, j]
+    u, v, gain = i.astype(np.float64), j.astype(np.float64), np.zeros(n)
+    for pos, size, at in ((u, nu, lambda d: scores[rows, i + d, j]), (v, nv, lambda d: scores[rows, i, j + d])):
+        inner = (pos > 0) & (pos < size - 1)
+        if inner.any():
+            step = np.where(inner, 1, 0).astype(np.int64)
+            offset, rise = _parabola(at(-step), heights, at(step))
+            pos += np.where(inner, offset, 0.0)
+            gain += np.where(inner, rise, 0.0)
+    return heights + gain, u, v
+
+
+def _parabola(left: np.ndarray, mid: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offset in [-0.5, 0.5] steps of the vertex of the parabola through (-1, left), (0, mid), (1, right),
+    and its rise above `mid`; both 0 where the parabola does not open downward."""
     curvature = left - 2.0 * mid + right
-    return float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5)) if curvature < 0 else 0.0
+    down = curvature < 0
+    offset = np.clip(0.5 * (left - right) / np.where(down, curvature, -1.0), -0.5, 0.5) * down
+    return offset, 0.5 * (right - left) * offset + 0.5 * curvature * offset**2
 
 
 def window_command(trajectory: np.ndarray, thresholds: CommandThresholds = DEFAULT_THRESHOLDS) -> Command:
