@@ -155,7 +155,8 @@ def test_reconstruct_and_encode(town, tmp_path):
     n = manifest["windows"]
     assert n == 6 and shard["xy"].shape == (n, 8, 8, 8) and shard["tz"].shape == (n, 8, 2, 2)
     assert shard["trajectory"].shape == (n, 4, 3) and shard["layout"].shape == (n, 4, 8, 8)
-    assert shard["previous"].tolist() == [-1] * 6 and len(manifest["latent_mean"]) == 8
+    assert "previous" not in shard and shard["frame_xy"].shape == (n, 8, 8, 8)  # previous: by (scene, start)
+    assert len(manifest["latent_mean"]) == 8 and manifest["frame_planes"] and manifest["poses"]
     assert len(manifest["vae_sha256"]) == 64
 
 
