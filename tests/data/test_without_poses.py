@@ -129,7 +129,7 @@ def test_encode_writes_the_conditions_as_they_come(tmp_path):
     from dynamiccity.pipeline.encode import _conditions
 
     data = open_dataset(published_waymo(tmp_path), "occ3d-waymo", frames=2, mask="none")
-    conditions = _conditions(data, [data[0], data[1]], 0)
+    conditions = _conditions([data[0], data[1]])
     assert conditions["command"].tolist() == [NO_COMMAND, NO_COMMAND]
     assert conditions["trajectory"].shape == (2, 2, 3) and torch.isnan(conditions["trajectory"]).all()
     assert conditions["start"].tolist() == [0, 1]
