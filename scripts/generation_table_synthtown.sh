@@ -4,13 +4,13 @@
 # on N windows of 8 frames against SUBSETS disjoint subsets of N real windows (mean and std: the noise at N).
 #
 #   VAE=runs/vae DITS="runs/dit-eps runs/dit-v" EVALUATOR=runs/evaluator-synthtown \
-#       bash configs/generation-table-synthtown.sh runs/gen-table
+#       bash scripts/generation_table_synthtown.sh runs/gen-table
 #
 # The real reference set (seed 99) and the held-out real windows (seed 100) share no seed with the models'
 # data (2026) or the evaluator's (7). Scores already in OUT_DIR are kept, so a second call adds what is
 # missing; VAE= (empty) scores the reference points only.
 set -euo pipefail
-OUT=${1:?usage: generation-table-synthtown.sh OUT_DIR}
+OUT=${1:?usage: generation_table_synthtown.sh OUT_DIR}
 N=${N:-32}
 SUBSETS=${SUBSETS:-6}
 DDPM_N=${DDPM_N:-$N}
