@@ -42,8 +42,11 @@ class RegistrationSpec:
         coarse_yaw_deg: step of the first yaw sweep; fine_yaw_deg: step of the sweep around its best.
         class_power: class c weighs (its voxel count)**class_power in the score: 0 is mean Dice, 1 pure
             voxel counting (road dominates, poles vanish); 0.5 lets small landmarks count.
-        prior: score penalty at the edge of the translation window, growing quadratically from 0 at no
-            motion, so that a featureless direction (a straight road's length) reads as no motion.
+        prior: score penalty at the edge of the translation window, growing quadratically from its centre
+            (no motion; the guess when refining), so that a featureless direction (a straight road's
+            length) reads as no motion.
+        min_overlap: a frame is registered to the first frame as well while at least this share of its
+            cells, placed by the chained guess, falls inside the first frame's grid.
     """
 
     max_step_m: float = 3.0
@@ -52,7 +55,7 @@ class RegistrationSpec:
     fine_yaw_deg: float = 0.5
     class_power: float = 0.5
     prior: float = 0.01
-    yaw_prior: float = 0.0
+    min_overlap: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,10 @@ def estimate_trajectory(
     bev = static_bev(labels)
     trajectory = np.zeros((len(bev), 3), np.float64)
     for t in range(1, len(bev)):
-        dx, dy, dyaw = register(bev[t - 1], bev[t], size, spec)
-        x, y, yaw = trajectory[t - 1]
-        c, s = np.cos(yaw), np.sin(yaw)
-        trajectory[t] = (x + c * dx - s * dy, y + s * dx + c * dy, yaw + dyaw)
+        guess = _compose(trajectory[t - 1], register(bev[t - 1], bev[t], size, spec))
+        if t > 1 and _overlap(guess, bev.shape[1:], size) >= spec.min_overlap:
+            guess = refine(bev[0], bev[t], guess, size, spec)  # against the first frame: no drift
+        trajectory[t] = guess
     trajectory[:, 2] = np.angle(np.exp(1j * trajectory[:, 2]))
     return trajectory.astype(np.float32)
 
@@ -110,26 +113,65 @@ def estimate_trajectory(
 def register(
     ref: np.ndarray, cur: np.ndarray, voxel_size: tuple[float, float], spec: RegistrationSpec = DEFAULT_SPEC
 ) -> tuple[float, float, float]:
-    """The pose (dx, dy metres, dyaw radians) of frame `cur`'s ego in frame `ref`'s ego frame.
+    """The pose (dx, dy metres, dyaw radians) of frame `cur`'s ego in frame `ref`'s ego frame, searched
+    over every motion within `spec.max_step_m` and `spec.max_yaw_deg`.
 
     Args:
         ref, cur: (X, Y) int8 static BEV maps of `static_bev` (-1 where no static class).
         voxel_size: (sx, sy) metres.
     """
-    pair = _Pair.build(ref, cur, voxel_size, spec)
+    pair = _Pair.build(ref, cur, voxel_size, spec, centre=(0, 0))
     coarse = np.deg2rad(np.arange(-spec.max_yaw_deg, spec.max_yaw_deg + 1e-9, spec.coarse_yaw_deg))
-    best = coarse[int(np.argmax(_peaks(pair.scores(coarse))[0] - spec.yaw_prior * (coarse / np.deg2rad(spec.max_yaw_deg)) ** 2))]
-    step = np.deg2rad(spec.fine_yaw_deg)
-    reach = int(np.ceil(0.5 * spec.coarse_yaw_deg / spec.fine_yaw_deg))  # half a coarse step either way
-    fine = best + step * np.arange(-reach, reach + 1)
-    heights, u, v = _peaks(pair.scores(fine))
-    heights = heights - spec.yaw_prior * (fine / np.deg2rad(spec.max_yaw_deg)) ** 2
-    k = int(np.argmax(heights))
-    yaw = fine[k] + (step * float(_parabola(*heights[k - 1 : k + 2])[0]) if 0 < k < len(fine) - 1 else 0.0)
-    # the best shift (su, sv) lies in ref's frame rotated by yaw: the motion is d = R(yaw) s
-    su, sv = (u[k] - pair.window[0]) * voxel_size[0], (v[k] - pair.window[1]) * voxel_size[1]
+    return _fine_search(pair, coarse[int(np.argmax(_peaks(pair.scores(coarse))[0]))], spec)
+
+
+def refine(
+    ref: np.ndarray,
+    cur: np.ndarray,
+    guess: tuple[float, float, float],
+    voxel_size: tuple[float, float],
+    spec: RegistrationSpec = DEFAULT_SPEC,
+) -> tuple[float, float, float]:
+    """Like `register`, but searched only near a guess (dx, dy, dyaw): the fine yaw sweep around its yaw
+    and the translation window around its position, which may lie far beyond `spec.max_step_m`."""
+    x, y, yaw = guess
     c, s = np.cos(yaw), np.sin(yaw)
-    return float(c * su - s * sv), float(s * su + c * sv), float(yaw)
+    centre = (round((c * x + s * y) / voxel_size[0]), round((-s * x + c * y) / voxel_size[1]))  # R^T d, cells
+    return _fine_search(_Pair.build(ref, cur, voxel_size, spec, centre), yaw, spec)
+
+
+def _fine_search(pair: _Pair, yaw: float, spec: RegistrationSpec) -> tuple[float, float, float]:
+    """The best motion (dx, dy, dyaw) of a pair over a fine yaw sweep around `yaw` (half a coarse step
+    either way) and its translation window, to sub-step precision by parabolas."""
+    step = np.deg2rad(spec.fine_yaw_deg)
+    reach = int(np.ceil(0.5 * spec.coarse_yaw_deg / spec.fine_yaw_deg))
+    yaws = yaw + step * np.arange(-reach, reach + 1)
+    heights, u, v = _peaks(pair.scores(yaws))
+    k = int(np.argmax(heights))
+    best = yaws[k] + (step * float(_parabola(*heights[k - 1 : k + 2])[0]) if 0 < k < len(yaws) - 1 else 0.0)
+    # the best shift (su, sv) lies in ref's frame rotated by the yaw: the motion is d = R(yaw) s
+    (wx, wy), (cu, cv) = pair.window, pair.centre
+    su, sv = (u[k] - wx + cu) * pair.voxel_size[0], (v[k] - wy + cv) * pair.voxel_size[1]
+    c, s = np.cos(best), np.sin(best)
+    return float(c * su - s * sv), float(s * su + c * sv), float(best)
+
+
+def _compose(pose: np.ndarray, step: tuple[float, float, float]) -> np.ndarray:
+    """The pose (3,) x, y, yaw reached by moving `step` (dx, dy, dyaw, in the pose's own frame) from `pose`."""
+    x, y, yaw = pose
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([x + c * step[0] - s * step[1], y + s * step[0] + c * step[1], yaw + step[2]])
+
+
+def _overlap(pose: np.ndarray, shape: tuple[int, int], voxel_size: tuple[float, float]) -> float:
+    """Share of the cells of a frame at `pose` (x, y, yaw in the first frame) inside the first frame's grid."""
+    (nx, ny), (sx, sy) = shape[:2], voxel_size
+    px = (np.arange(nx) + 0.5 - nx / 2) * sx
+    py = (np.arange(ny) + 0.5 - ny / 2) * sy
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    qx = pose[0] + c * px[:, None] - s * py[None, :]
+    qy = pose[1] + s * px[:, None] + c * py[None, :]
+    return float(((np.abs(qx) < nx * sx / 2) & (np.abs(qy) < ny * sy / 2)).mean())
 
 
 @dataclass(frozen=True)
@@ -143,22 +185,29 @@ class _Pair:
     weights: np.ndarray
     voxel_size: tuple[float, float]
     window: tuple[int, int]
+    centre: tuple[int, int]
     padded: tuple[int, int]
     prior: float
 
     @classmethod
     def build(
-        cls, ref: np.ndarray, cur: np.ndarray, voxel_size: tuple[float, float], spec: RegistrationSpec
+        cls,
+        ref: np.ndarray,
+        cur: np.ndarray,
+        voxel_size: tuple[float, float],
+        spec: RegistrationSpec,
+        centre: tuple[int, int],
     ) -> _Pair:
         cells = np.ceil(spec.max_step_m / np.asarray(voxel_size)).astype(int)
         window = tuple(int(w) for w in np.clip(cells, 1, np.asarray(ref.shape) // 2))
-        padded = tuple(fft.next_fast_len(n + w, real=True) for n, w in zip(ref.shape, window, strict=True))
+        reach = [abs(c) + w for c, w in zip(centre, window, strict=True)]
+        padded = tuple(fft.next_fast_len(n + r, real=True) for n, r in zip(ref.shape, reach, strict=True))
         cur_f = np.conj(fft.rfft2(_one_hot(cur), s=padded))[:, None]  # (C, 1, P, Q')
         cur_f = np.concatenate([cur_f, cur_f.sum(axis=0, keepdims=True)])
         counts = np.bincount(np.concatenate([ref.ravel(), cur.ravel()]) + 1, minlength=len(STATIC_CLASSES) + 1)
         weights = counts[1:].astype(np.float64) ** spec.class_power * (counts[1:] > 0)
         weights = (weights / max(weights.sum(), 1e-12)).astype(np.float32)
-        return cls(ref, cur_f, weights, voxel_size, window, padded, spec.prior)
+        return cls(ref, cur_f, weights, voxel_size, window, centre, padded, spec.prior)
 
     def scores(self, yaws: np.ndarray) -> np.ndarray:
         """Scores (N, 2wx+1, 2wy+1) of each yaw (N,) and translation in the window: the class-weighted
@@ -175,7 +224,7 @@ class _Pair:
         squared_f = fft.rfft2(squared, s=self.padded)
         cur_c, cur_valid = self.cur_f[:-1], self.cur_f[-1]  # (C, 1, P, Q'), (1, P, Q')
         # correlations sum_p cur(p) ref(p + s) at the window's shifts s
-        rows, cols = _window_inverse(self.padded, self.window)
+        rows, cols = _window_inverse(self.padded, self.window, self.centre)
         both = np.real(rows @ (cur_c * ref_f) @ cols)  # (C, N, 2wx+1, 2wy+1): class-c cells that match
         sizes = np.real(rows @ (cur_c * ref_f.sum(axis=0) + cur_valid * squared_f) @ cols)  # on the overlap
         score = np.einsum("c,cnpq->npq", self.weights, 2.0 * both / np.maximum(sizes, 0.5))
@@ -190,16 +239,18 @@ def _one_hot(bev: np.ndarray) -> np.ndarray:
     return (bev[None] == classes[:, None, None]).astype(np.float32)
 
 
-@lru_cache(maxsize=8)
-def _window_inverse(padded: tuple[int, int], window: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The inverse real 2-D DFT of a (P, Q // 2 + 1) half spectrum at the shifts of the window only, as
-    rows (2wx+1, P) and cols (Q // 2 + 1, 2wy+1) complex64: real(rows @ spectrum @ cols) equals
-    irfft2(spectrum, s=padded) at those shifts, without computing the other P * Q - (2wx+1)(2wy+1)."""
-    (p, q), (wx, wy) = padded, window
-    rows = np.exp(2j * np.pi * np.outer(np.arange(-wx, wx + 1), np.arange(p)) / p) / p
+@lru_cache(maxsize=64)
+def _window_inverse(
+    padded: tuple[int, int], window: tuple[int, int], centre: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse real 2-D DFT of a (P, Q // 2 + 1) half spectrum at the window's shifts only (centre +-
+    window), as rows (2wx+1, P) and cols (Q // 2 + 1, 2wy+1) complex64: real(rows @ spectrum @ cols)
+    equals irfft2(spectrum, s=padded) at those shifts, without computing the other P * Q of them."""
+    (p, q), (wx, wy), (cu, cv) = padded, window, centre
+    rows = np.exp(2j * np.pi * np.outer(np.arange(cu - wx, cu + wx + 1), np.arange(p)) / p) / p
     k = np.arange(q // 2 + 1)
     hermitian = np.where((k == 0) | (2 * k == q), 1.0, 2.0)  # the half spectrum stands for its mirror too
-    cols = hermitian[:, None] * np.exp(2j * np.pi * np.outer(k, np.arange(-wy, wy + 1)) / q) / q
+    cols = hermitian[:, None] * np.exp(2j * np.pi * np.outer(k, np.arange(cv - wy, cv + wy + 1)) / q) / q
     return rows.astype(np.complex64), cols.astype(np.complex64)
 
 

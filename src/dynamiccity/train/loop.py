@@ -282,7 +282,9 @@ class Trainer:
         self.save("last")
 
     def _finish(self, total: int) -> dict[str, Any]:
-        if self.state.step >= total and not self._stop and self.cfg.eval_every is None:
+        # a finished run validates its final weights unless its last step just did, so `best` considers them
+        last_validated = self.cfg.eval_every and self.state.step % self.cfg.eval_every == 0
+        if self.state.step >= total and not self._stop and not last_validated:
             self.validate()
             self.save("last")
         checksum = float(sum(p.detach().double().sum() for p in self.model.parameters()))
