@@ -66,7 +66,8 @@ def drive(step: tuple[float, float], yaw_deg: float, frames: int = 6) -> np.ndar
 
 
 @pytest.mark.parametrize(
-    ("step", "yaw_deg"), [((0.0, 0.0), 0.0), ((0.8, 0.0), 0.0), ((0.55, 0.25), 3.0), ((1.1, -0.1), -7.5)]
+    ("step", "yaw_deg"),
+    [((0.0, 0.0), 0.0), ((0.8, 0.0), 0.0), ((0.55, 0.25), 3.0), ((1.1, -0.1), -6.0), ((0.3, 0.1), 12.0)],
 )
 def test_recovers_known_rigid_motion(step, yaw_deg):
     poses = drive(step, yaw_deg)
@@ -82,6 +83,13 @@ def test_static_scene_is_exactly_still():
     labels = np.repeat(render(world_map(seed=2), drive((0.0, 0.0), 0.0, frames=1)), 5, axis=0)
     assert np.abs(estimate_trajectory(labels, (VOXEL, VOXEL))).max() < 1e-3
     assert estimate_command(labels, (VOXEL, VOXEL)) == Command.STATIC
+
+
+def test_a_scene_without_static_voxels_reads_as_still():
+    labels = np.zeros((4, 16, 16, 2), np.uint8)
+    labels[:, 4:8, 4:8, 1] = VEHICLE
+    with np.errstate(all="raise"):
+        assert np.array_equal(estimate_trajectory(labels, (VOXEL, VOXEL)), np.zeros((4, 3), np.float32))
 
 
 def test_static_bev_takes_the_top_static_class():
@@ -152,6 +160,10 @@ def test_refuses_bad_input():
         estimate_trajectory(labels[0], (0.8, 0.8))
     with pytest.raises(ValueError, match="labels must be"):
         estimate_trajectory(labels.astype(np.float32), (0.8, 0.8))
+    with pytest.raises(ValueError, match=r"class ids 0..11, got values 0..12"):
+        estimate_trajectory(labels + np.uint8(12) * (np.arange(8) == 3)[:, None, None], (0.8, 0.8))
+    with pytest.raises(ValueError, match="at least 4 x 4 columns"):
+        estimate_trajectory(labels[:, :3], (0.8, 0.8))
     for size in [(0.8, 0.0), (-1.0, 0.8), (0.8,), (0.8, float("nan"))]:
         with pytest.raises(ValueError, match="voxel_size must be"):
             estimate_trajectory(labels, size)

@@ -122,7 +122,7 @@ def register(
     """
     pair = _Pair.build(ref, cur, voxel_size, spec, centre=(0, 0))
     coarse = np.deg2rad(np.arange(-spec.max_yaw_deg, spec.max_yaw_deg + 1e-9, spec.coarse_yaw_deg))
-    return _fine_search(pair, coarse[int(np.argmax(_peaks(pair.scores(coarse))[0]))], spec)
+    return _fine_search(pair, coarse[_best(_peaks(pair.scores(coarse))[0], coarse)], spec)
 
 
 def refine(
@@ -145,15 +145,23 @@ def _fine_search(pair: _Pair, yaw: float, spec: RegistrationSpec) -> tuple[float
     either way) and its translation window, to sub-step precision by parabolas."""
     step = np.deg2rad(spec.fine_yaw_deg)
     reach = int(np.ceil(0.5 * spec.coarse_yaw_deg / spec.fine_yaw_deg))
-    yaws = yaw + step * np.arange(-reach, reach + 1)
+    offsets = step * np.arange(-reach, reach + 1)
+    yaws = yaw + offsets
     heights, u, v = _peaks(pair.scores(yaws))
-    k = int(np.argmax(heights))
+    k = _best(heights, offsets)
     best = yaws[k] + (step * float(_parabola(*heights[k - 1 : k + 2])[0]) if 0 < k < len(yaws) - 1 else 0.0)
     # the best shift (su, sv) lies in ref's frame rotated by the yaw: the motion is d = R(yaw) s
     (wx, wy), (cu, cv) = pair.window, pair.centre
     su, sv = (u[k] - wx + cu) * pair.voxel_size[0], (v[k] - wy + cv) * pair.voxel_size[1]
     c, s = np.cos(best), np.sin(best)
     return float(c * su - s * sv), float(s * su + c * sv), float(best)
+
+
+def _best(scores: np.ndarray, offsets: np.ndarray) -> int:
+    """Index of the highest of scores (N,); a tie goes to the smallest |offset| (N,), so that a frame with
+    nothing to register reads as no turn."""
+    top = np.flatnonzero(scores >= scores.max() - 1e-9)
+    return int(top[np.argmin(np.abs(offsets[top]))])
 
 
 def _compose(pose: np.ndarray, step: tuple[float, float, float]) -> np.ndarray:
@@ -204,7 +212,9 @@ class _Pair:
         padded = tuple(fft.next_fast_len(n + r, real=True) for n, r in zip(ref.shape, reach, strict=True))
         cur_f = np.conj(fft.rfft2(_one_hot(cur), s=padded))[:, None]  # (C, 1, P, Q')
         cur_f = np.concatenate([cur_f, cur_f.sum(axis=0, keepdims=True)])
-        counts = np.bincount(np.concatenate([ref.ravel(), cur.ravel()]) + 1, minlength=len(STATIC_CLASSES) + 1)
+        counts = np.bincount(
+            np.concatenate([ref.ravel(), cur.ravel()]) + 1, minlength=len(STATIC_CLASSES) + 1
+        )
         weights = counts[1:].astype(np.float64) ** spec.class_power * (counts[1:] > 0)
         weights = (weights / max(weights.sum(), 1e-12)).astype(np.float32)
         return cls(ref, cur_f, weights, voxel_size, window, centre, padded, spec.prior)
@@ -292,7 +302,10 @@ def _peaks(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows = np.arange(n)
     heights = scores[rows, i, j]
     u, v, gain = i.astype(np.float64), j.astype(np.float64), np.zeros(n)
-    for pos, size, at in ((u, nu, lambda d: scores[rows, i + d, j]), (v, nv, lambda d: scores[rows, i, j + d])):
+    for pos, size, at in (
+        (u, nu, lambda d: scores[rows, i + d, j]),
+        (v, nv, lambda d: scores[rows, i, j + d]),
+    ):
         inner = (pos > 0) & (pos < size - 1)
         if inner.any():
             step = np.where(inner, 1, 0).astype(np.int64)
