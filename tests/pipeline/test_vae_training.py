@@ -65,8 +65,9 @@ def test_a_folder_holding_a_run_is_refused_unless_overwritten(town, tmp_path, ca
         train(town, run, "--steps", "1", "--set", "encoder=avgpool")
     assert "holds a run already; --resume continues it, --overwrite replaces it" in capsys.readouterr().err
     train(town, run, "--steps", "1", "--set", "eval_every=5", "--overwrite")
-    assert not (run / "checkpoints" / "best.json").exists() and not (run / "checkpoints" / best).exists()
-    assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 1
+    assert not (run / "checkpoints" / best).exists()  # the replaced run's weights are gone
+    for name in ("last", "best"):  # the new run validated its final step
+        assert json.loads((run / "checkpoints" / f"{name}.json").read_text())["step"] == 1
 
 
 def test_resume_applies_live_keys_and_refuses_the_rest(town, tmp_path, capsys):
