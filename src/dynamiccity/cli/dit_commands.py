@@ -12,8 +12,10 @@ from dynamiccity.cli.data_commands import FormatName, choices
 from dynamiccity.cli.vae_commands import (
     ConfigOpt,
     DeviceOpt,
+    EpochsOpt,
     OverwriteOpt,
     ResumeOpt,
+    StepsOpt,
     echo_summary,
     parse_overrides,
 )
@@ -37,8 +39,8 @@ def train_dit(
         Path | None,
         typer.Option(help="Latent folder written by `dynamiccity encode` (default: the config file's)."),
     ] = None,
-    steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimiser steps.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Stop after this many epochs.")] = None,
+    steps: StepsOpt = None,
+    epochs: EpochsOpt = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a config value: key=value (model, diffusion or train key)."),

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 Split = choices("Split", tuple(SPLITS))
 
+StepsOpt = Annotated[int | None, typer.Option(min=1, help="Stop after this many optimiser steps.")]
+EpochsOpt = Annotated[int | None, typer.Option(min=1, help="Stop after this many epochs.")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config value: key=value (model, train, data or loss key)."),
@@ -63,8 +65,8 @@ def train_vae(
     config: ConfigOpt = None,
     data: Annotated[Path | None, typer.Option(help="Dataset root (default: the config file's).")] = None,
     format: Annotated[FormatName | None, typer.Option("--format", "-f", help="Layout of --data.")] = None,
-    steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimiser steps.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Stop after this many epochs.")] = None,
+    steps: StepsOpt = None,
+    epochs: EpochsOpt = None,
     set_: SetOpt = None,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
