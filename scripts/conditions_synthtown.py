@@ -44,7 +44,9 @@ COMMANDS = ("STATIC", "FORWARD", "LEFT", "RIGHT")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("part", choices=("command", "trajectory", "layout", "extend", "uncond"))
     parser.add_argument("--dit", required=True)
     parser.add_argument("--vae", required=True)
@@ -128,7 +130,10 @@ def trajectory_part(args, models, held, out) -> dict:
 
 
 def _errors(scenes, requests, size) -> dict:
-    errs = [trajectory_errors(estimate_trajectory(np.asarray(s), size), r) for s, r in zip(scenes, requests)]
+    errs = [
+        trajectory_errors(estimate_trajectory(np.asarray(s), size), r)
+        for s, r in zip(scenes, requests, strict=True)
+    ]
     ade, fde = np.array([e["ade"] for e in errs]), np.array([e["fde"] for e in errs])
     travel = np.linalg.norm(requests[:, -1, :2], axis=1)
     return {"ade_mean": float(ade.mean()), "ade_median": float(np.median(ade)), "fde_mean": float(fde.mean()),
@@ -161,8 +166,12 @@ def _reconstruct(vae, windows) -> np.ndarray:
 
 
 def _ious(scenes, layouts, factor) -> dict:
-    ious = np.array([layout_iou(np.asarray(s), l, factor) for s, l in zip(scenes, layouts)])
-    return {"iou_mean": float(ious.mean()), "iou_median": float(np.median(ious)), "iou_min": float(ious.min())}
+    ious = np.array([layout_iou(np.asarray(s), lay, factor) for s, lay in zip(scenes, layouts, strict=True)])
+    return {
+        "iou_mean": float(ious.mean()),
+        "iou_median": float(np.median(ious)),
+        "iou_min": float(ious.min()),
+    }
 
 
 def extend_part(args, models, held, out) -> dict:
@@ -247,7 +256,7 @@ def _layout_strip(scenes: np.ndarray, layouts: np.ndarray, factor: int, path: Pa
     from dynamiccity.viz.animate import tile_images
 
     images = []
-    for scene, layout in zip(scenes, layouts):
+    for scene, layout in zip(scenes, layouts, strict=True):
         shown = bev_layout(scene, factor)[-1]
         both = np.zeros((*layout.shape[1:], 3), np.uint8)
         both[..., 0] = layout[-1] * 255  # requested: red

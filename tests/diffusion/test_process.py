@@ -86,3 +86,20 @@ def test_unknown_sampler_and_prediction_are_refused():
         Diffusion(DiffusionConfig()).sample(lambda x, t: x, (1, 1, 2, 2), "euler", 5)
     with pytest.raises(ValueError, match="prediction"):
         DiffusionConfig(prediction="x0")
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmpp"])
+def test_inpainting_keeps_the_known_part_exactly_and_generates_the_rest(sampler):
+    from dynamiccity.diffusion.process import Diffusion, DiffusionConfig, Known
+
+    x0 = torch.randn(2, 3, 4, 4)
+    keep = torch.zeros(4, 4)
+    keep[:, :2] = 1
+    diffusion = Diffusion(DiffusionConfig(prediction="v_prediction"))
+    steps = 10 if sampler == "ddpm" else 4
+    out = diffusion.sample(lambda x, t: torch.zeros_like(x), x0.shape, sampler, steps,
+                           generator=torch.Generator().manual_seed(0), known=Known(x0, keep))  # fmt: skip
+    assert torch.equal(out[..., :2], x0[..., :2])
+    assert not torch.allclose(out[..., 2:], x0[..., 2:])
+    with pytest.raises(ValueError, match=r"an inpainting mask of shape \(3, 3\) does not fit"):
+        Known(x0, torch.ones(3, 3))

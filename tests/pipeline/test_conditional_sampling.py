@@ -8,26 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_VAE, cli
-
-DIT_SET = ["--set", "ema=0.9", "--set", "ckpt_every=2", "--set", "eval_every=2", "--set", "val_windows=2"]
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A micro VAE and a DiT trained with every condition on 10-frame scenes (so windows have previous
-    windows)."""
-    from dynamiccity.synthtown.dataset import synthesize
-
-    root = tmp_path_factory.mktemp("conditional")
-    synthesize(root / "town", scenes=3, frames=10, grid=(16, 16, 4), seed=5, val_fraction=0.34)
-    cli("train-vae", "--preset", "synthtown-micro", "--data", root / "town", "--format", "synthtown",
-        "--out", root / "vae", "--steps", "2", *TINY_VAE)  # fmt: skip
-    cli("encode", root / "vae", "--data", root / "town", "--format", "synthtown", "--out", root / "lat",
-        "--device", "cpu")  # fmt: skip
-    cli("train-dit", "--preset", "synthtown-micro", "--latents", root / "lat", "--out", root / "dit",
-        "--steps", "2", *DIT_SET)  # fmt: skip
-    return root
+from tests.conftest import cli
+from tests.pipeline.conftest import DIT_SET
 
 
 def sample(runs, out, *extra):

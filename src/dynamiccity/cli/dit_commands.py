@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,8 @@ from dynamiccity.diffusion import SAMPLERS
 
 SamplerName = choices("SamplerName", SAMPLERS)
 CommandName = choices("CommandName", tuple(c.name.lower() for c in Command))
+Direction = Enum("Direction", {"px": "+x", "mx": "-x", "py": "+y", "my": "-y"}, type=str)
+"""Outpainting directions, as `dynamiccity.dit.editing.DIRECTIONS` (kept here so that the CLI needs no torch)."""
 
 
 def train_dit(
@@ -104,6 +107,20 @@ def sample(
     cfg_scale: Annotated[
         float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
     ] = 1.0,
+    inpaint: Annotated[
+        str | None, typer.Option(help="Regenerate the --mask region of this scene of --data (first window).")
+    ] = None,
+    mask: Annotated[
+        str | None,
+        typer.Option(help="Region to inpaint: x0:x1,y0:y1 (voxels), an .npy (X, Y) or a PNG over the BEV."),
+    ] = None,
+    outpaint: Annotated[
+        str | None, typer.Option(help="Grow this scene of --data (first window) beyond its edge.")
+    ] = None,
+    direction: Annotated[
+        Direction, typer.Option(help="Where --outpaint grows the scene (+x is ahead of the ego).")
+    ] = Direction.px,
+    times: Annotated[int, typer.Option(min=1, help="Outpainting steps of half a window each.")] = 1,
     data: Annotated[Path | None, typer.Option(help="Dataset that scene names refer to.")] = None,
     format: Annotated[
         FormatName, typer.Option("--format", "-f", help="Layout of --data.")
@@ -111,8 +128,10 @@ def sample(
     gifs: Annotated[bool, typer.Option(help="Write a 3D GIF per scene.")] = True,
     device: DeviceOpt = None,
 ) -> None:
-    """Generate scenes with the DiT's EMA weights and decode them with the VAE, optionally conditioned."""
+    """Generate scenes with the DiT's EMA weights and decode them with the VAE, optionally conditioned, or
+    inpaint or outpaint a scene."""
     from dynamiccity.pipeline import ConditionRequest, DataSpec, SampleSpec, sample
+    from dynamiccity.pipeline.editing import EditRequest
 
     request = ConditionRequest(
         command=None if command is None else command.value,
@@ -124,5 +143,8 @@ def sample(
         data=None if data is None else DataSpec(str(data), format.value),
     )
     spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale)
-    facts = sample(dit, vae, num, out, spec, gifs, device, request, extend)
+    edit = None
+    if inpaint is not None or outpaint is not None or mask is not None:
+        edit = EditRequest(inpaint, mask, outpaint, direction.value, times)
+    facts = sample(dit, vae, num, out, spec, gifs, device, request, extend, edit)
     typer.echo(json.dumps(facts, indent=1))

@@ -54,6 +54,42 @@ def make_scheduler(cfg: DiffusionConfig, sampler: str):
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Known:
+    """What inpainting keeps (paper Eq. 13): clean maps `x0` (B, C, H, W) and `keep` (H, W), (B, 1, H, W) or
+    x0's shape, 1 (True) where x0 is known. At every step of any sampler the known part of the sample is
+    replaced by x0 noised to the step's noise level, so the network generates the rest in agreement with
+    it; after the last step the known part is x0 exactly."""
+
+    x0: torch.Tensor
+    keep: torch.Tensor
+
+    def __post_init__(self) -> None:
+        try:
+            torch.broadcast_shapes(self.keep.shape, self.x0.shape)
+        except RuntimeError as err:
+            raise ValueError(
+                f"an inpainting mask of shape {tuple(self.keep.shape)} does not fit maps of shape "
+                f"{tuple(self.x0.shape)}."
+            ) from err
+
+    def paste(self, x: torch.Tensor, noise_at: torch.Tensor | None, scheduler, generator) -> torch.Tensor:
+        """x with its known part replaced by x0 at the noise level of training timestep `noise_at` (None:
+        clean)."""
+        x0 = self.x0.to(x.device, x.dtype)
+        if noise_at is not None:
+            noise = torch.randn(x.shape, generator=generator, device=_noise_device(generator, x.device))
+            t = torch.full((x.shape[0],), int(noise_at), dtype=torch.long)
+            x0 = scheduler.add_noise(x0.cpu(), noise.cpu(), t).to(x.device, x.dtype)
+        keep = self.keep.to(x.device, x.dtype)
+        return keep * x0 + (1 - keep) * x
+
+
+def _noise_device(generator: torch.Generator | None, device: torch.device | str) -> torch.device | str:
+    """Noise is drawn where the generator lives, so a seed gives the same scene on every device."""
+    return generator.device if generator is not None else device
+
+
 class Diffusion:
     """The forward process and its training loss, and sampling with any of the samplers."""
 
@@ -103,25 +139,31 @@ class Diffusion:
         mask: torch.Tensor | None = None,
         device: torch.device | str = "cpu",
         progress: Callable[[int], None] | None = None,
+        known: Known | None = None,
     ) -> torch.Tensor:
         """Draw maps of `shape` by running `sampler` for `steps` steps from pure noise.
 
-        The same generator gives the same samples. mask keeps padding at exactly zero throughout.
+        The same generator gives the same samples. mask keeps padding at exactly zero throughout. known:
+        inpaint, keeping the known part of `known.x0` (see `Known`).
         """
         scheduler = make_scheduler(self.cfg, sampler)
         scheduler.set_timesteps(steps, device=device)
-        # noise is drawn where the generator lives, so a seed gives the same scene on every device
-        noise_device = generator.device if generator is not None else device
         x = (
-            torch.randn(shape, generator=generator, device=noise_device).to(device)
+            torch.randn(shape, generator=generator, device=_noise_device(generator, device)).to(device)
             * scheduler.init_noise_sigma
         )
+        timesteps = list(scheduler.timesteps)
+        if known is not None:
+            x = known.paste(x, timesteps[0], self.train_scheduler, generator)
         if mask is not None:
             x = x * mask
-        for i, t in enumerate(scheduler.timesteps):
+        for i, t in enumerate(timesteps):
             tt = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
             out = model(scheduler.scale_model_input(x, t), tt)
             x = scheduler.step(out, t, x, generator=generator).prev_sample
+            if known is not None:
+                after = timesteps[i + 1] if i + 1 < len(timesteps) else None
+                x = known.paste(x, after, self.train_scheduler, generator)
             if mask is not None:
                 x = x * mask
             if progress is not None:

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -14,12 +15,15 @@ from dynamiccity.atomic import write_text
 from dynamiccity.data import Scene, write_synthtown
 from dynamiccity.device import pick_device
 from dynamiccity.diffusion import SAMPLERS
-from dynamiccity.diffusion.process import Diffusion, guided
+from dynamiccity.diffusion.process import Diffusion, Known, guided
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.pipeline.conditioning import ConditionRequest, encode_map, requested
 from dynamiccity.pipeline.runs import Trained, TrainedDiT, load_dit, load_vae
 from dynamiccity.pipeline.vae_run import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
+
+if TYPE_CHECKING:
+    from dynamiccity.pipeline.editing import EditRequest
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,8 @@ def generate_with(
         while len(maps) < windows:
             if maps:
                 part = replace(part or Conditions(), previous=maps[-1])
-            maps.append(_sample_maps(dit, n, spec, g, device, part))
-        decoded = [_decode(dit, vae, m) for m in maps]
+            maps.append(sample_maps(dit, n, spec, g, device, part))
+        decoded = [decode_maps(dit, vae, m) for m in maps]
         scenes.append(np.concatenate(decoded, axis=1)[:, :frames])
     seconds = time.perf_counter() - begin
     facts = {
@@ -142,20 +146,28 @@ def _batch_conditions(cond: Conditions | None, first: int, n: int, num: int) -> 
     return replace(cond, **part, null={k: v[first : first + n] for k, v in cond.null.items()})
 
 
-def _sample_maps(
-    dit: TrainedDiT, n: int, spec: SampleSpec, g: torch.Generator, device, cond: Conditions | None
+def sample_maps(
+    dit: TrainedDiT,
+    n: int,
+    spec: SampleSpec,
+    g: torch.Generator,
+    device,
+    cond: Conditions | None,
+    known: Known | None = None,
 ) -> torch.Tensor:
-    """n normalised rolled-out HexPlanes (n, C, H, W) from the DiT, guided by `cond` at spec.cfg_scale."""
+    """n normalised rolled-out HexPlanes (n, C, H, W) from the DiT, guided by `cond` at spec.cfg_scale,
+    keeping `known` (inpainting) when given."""
     model = dit.model
     shape = (n, dit.config.model.latent_channels, model.rollout.height, model.rollout.width)
     denoiser = model if cond is None else guided(model, cond, spec.cfg_scale)
     return Diffusion(dit.config.diffusion).sample(
-        denoiser, shape, spec.sampler, spec.steps, generator=g, mask=model.pixel_mask, device=device
-    )
+        denoiser, shape, spec.sampler, spec.steps, generator=g, mask=model.pixel_mask, device=device,
+        known=known,
+    )  # fmt: skip
 
 
 @torch.no_grad()
-def _decode(dit: TrainedDiT, vae: Trained[HexPlaneVAE, VAERunConfig], maps: torch.Tensor) -> np.ndarray:
+def decode_maps(dit: TrainedDiT, vae: Trained[HexPlaneVAE, VAERunConfig], maps: torch.Tensor) -> np.ndarray:
     """Rolled-out normalised HexPlanes -> decoded windows (n, T, X, Y, Z) uint8."""
     hexplane = dit.manifest.denormalise(dit.model.unroll(maps))
     return vae.model.decode(hexplane).argmax(-1).to(torch.uint8).cpu().numpy()
@@ -171,16 +183,27 @@ def sample(
     device: str | None = None,
     request: ConditionRequest | None = None,
     frames: int | None = None,
+    edit: EditRequest | None = None,
 ) -> dict:
-    """Generate (see `generate`) and write OUT as a SynthTown dataset (scenes sample_XXXX) + gifs/ +
-    sample.json."""
+    """Generate (see `generate`), or edit a scene of the request's data (`edit`, see
+    `pipeline.editing`), and write OUT as a SynthTown dataset (scenes sample_XXXX) + gifs/ + sample.json."""
+    from dynamiccity.pipeline.editing import edit_scenes
     from dynamiccity.viz import render_3d, save_animation
 
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     cond, start = requested(request, models, device)
-    scenes, facts = generate_with(*models, num, spec, device, cond, frames, start)
-    grid = models[0].manifest.grid
+    if edit is None:
+        scenes, facts = generate_with(*models, num, spec, device, cond, frames, start)
+        grid = models[0].manifest.grid
+    else:
+        if start is not None or frames is not None:
+            raise ValueError("an edit works on one window: drop --condition-scene and --extend.")
+        begin = time.perf_counter()
+        scenes, grid, facts = edit_scenes(models, edit, (request or ConditionRequest()).data, num, spec,
+                                          device, cond)  # fmt: skip
+        facts.update(asdict(spec), num=num, seconds_per_scene=(time.perf_counter() - begin) / num,
+                     conditions=[] if cond is None else list(cond.given()), dit_step=models[0].step)  # fmt: skip
     out = Path(out)
     poses = np.broadcast_to(np.eye(4), (scenes.shape[1], 4, 4)).copy()
     pairs = [

@@ -1,0 +1,89 @@
+"""Inpainting and outpainting end to end with the micro conditional DiT: from the CLI and Python, on every
+sampler, with the known part kept and bad masks refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import cli
+
+
+def edit(runs, out, *extra, num=1):
+    cli("sample", "--dit", runs / "dit", "--vae", runs / "vae", "--num", num, "--out", out, "--steps", "2",
+        "--no-gifs", "--device", "cpu", "--data", runs / "town", *extra)  # fmt: skip
+    return np.stack([np.load(out / f"sample_{i:04d}" / "labels.npy") for i in range(num)])
+
+
+def first_window(runs) -> np.ndarray:
+    return np.load(runs / "town" / "scene_0000" / "labels.npy")[:4]
+
+
+def reconstruction(runs):
+    """The VAE's reconstruction of scene_0000's first window, (T, X, Y, Z)."""
+    import torch
+
+    from dynamiccity.pipeline import load_vae
+
+    vae = load_vae(runs / "vae", device="cpu")
+    labels = first_window(runs)
+    with torch.no_grad():
+        return vae.model.decode(vae.model.encode(torch.from_numpy(labels)[None])).argmax(-1)[0].numpy()
+
+
+def test_inpainting_a_box_keeps_the_far_side_of_the_window(runs, tmp_path):
+    from dynamiccity.pipeline.editing import EditRequest
+
+    scenes = edit(runs, tmp_path / "box", "--inpaint", "scene_0000", "--mask", "0:4,0:4", num=2)
+    assert scenes.shape == (2, 4, 16, 16, 4)
+    facts = json.loads((tmp_path / "box" / "sample.json").read_text())
+    assert facts["edit"] == "inpaint" and facts["regenerated_share"] == 16 / 256
+    np.testing.assert_array_equal(
+        scenes[:, :, 10:, 10:], np.broadcast_to(reconstruction(runs)[:, 10:, 10:], (2, 4, 6, 6, 4))
+    )
+    with pytest.raises(ValueError, match="needs a mask"):
+        EditRequest(inpaint="scene_0000")
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmpp"])
+def test_inpainting_works_with_every_sampler_and_a_png_mask(runs, tmp_path, sampler):
+    from PIL import Image
+
+    image = np.zeros((32, 32), np.uint8)
+    image[:8, :8] = 255  # the BEV's top left: the largest x and y
+    Image.fromarray(image).save(tmp_path / "mask.png")
+    scenes = edit(runs, tmp_path / sampler, "--inpaint", "scene_0000", "--mask", tmp_path / "mask.png",
+                  "--sampler", sampler)  # fmt: skip
+    np.testing.assert_array_equal(scenes[0, :, :6, :6], reconstruction(runs)[:, :6, :6])
+
+
+@pytest.mark.parametrize(("direction", "shape"), [("+x", (32, 16)), ("-y", (16, 32))])
+def test_outpainting_grows_the_scene_beside_the_window(runs, tmp_path, direction, shape):
+    scenes = edit(
+        runs, tmp_path / "out", "--outpaint", "scene_0000", "--direction", direction, "--times", "2"
+    )
+    assert scenes.shape == (1, 4, *shape, 4)
+    window = first_window(runs)
+    kept = scenes[0, :, :16] if direction == "+x" else scenes[0, :, :, 16:]
+    np.testing.assert_array_equal(kept, window)
+    grid = json.loads((tmp_path / "out" / "dataset.json").read_text())["grid"]
+    assert grid == [*shape, 4]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--inpaint", "scene_0000", "--mask", "0:20,0:4"], "does not lie in the 16 x 16 grid"),
+        (["--inpaint", "scene_0000", "--mask", "nothing.png"], "no such mask file"),
+        (["--mask", "0:4,0:4"], "a mask was given but no scene to inpaint"),
+        (["--outpaint", "scene_0000", "--extend", "8"], "an edit works on one window"),
+        (["--outpaint", "scene_0099"], "no scene 'scene_0099'"),
+    ],
+)
+def test_bad_edits_are_one_line_errors(runs, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit):
+        edit(runs, tmp_path / "out", *extra)
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
