@@ -87,3 +87,14 @@ def test_bad_edits_are_one_line_errors(runs, tmp_path, capsys, extra, message):
         edit(runs, tmp_path / "out", *extra)
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_eval_forecast_scores_each_future_frame_beside_both_baselines(runs, tmp_path):
+    cli("eval-forecast", "--dit", runs / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps", "2",
+        "--device", "cpu", "--json", tmp_path / "f.json", "--with-trajectory")  # fmt: skip
+    result = json.loads((tmp_path / "f.json").read_text())
+    # one (past, future) pair of 4 + 4 frames per 10-frame scene, pairs every 4 frames
+    assert result["frames"] == 4 and result["windows"] == 3 and result["with_trajectory"]
+    for name in ("dit", "copy_last", "ego_copy_last"):
+        assert len(result["scores"][name]["miou"]) == 4
+        assert all(0 <= v <= 1 for v in result["scores"][name]["iou"])

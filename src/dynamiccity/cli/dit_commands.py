@@ -148,3 +148,43 @@ def sample(
         edit = EditRequest(inpaint, mask, outpaint, direction.value, times)
     facts = sample(dit, vae, num, out, spec, gifs, device, request, extend, edit)
     typer.echo(json.dumps(facts, indent=1))
+
+
+def eval_forecast(
+    dit: Annotated[Path, typer.Option(help="A train-dit run folder trained with the previous condition.")],
+    vae: Annotated[Path, typer.Option(help="The train-vae run whose latents the DiT learned.")],
+    data: Annotated[Path, typer.Option(help="Real scenes of at least two windows (dataset root).")],
+    format: Annotated[
+        FormatName, typer.Option("--format", "-f", help="Layout of --data.")
+    ] = FormatName.synthtown,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the scores to this JSON file.")
+    ] = None,
+    max_windows: Annotated[
+        int | None, typer.Option(min=1, help="Forecast at most this many windows.")
+    ] = None,
+    with_trajectory: Annotated[
+        bool, typer.Option(help="Also give the DiT the future ego trajectory (from the poses).")
+    ] = False,
+    sampler: Annotated[SamplerName, typer.Option(help="ddpm, ddim or dpmpp.")] = SamplerName.dpmpp,
+    steps: Annotated[int, typer.Option(min=1, help="Sampling steps.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling noise.")] = 0,
+    batch: Annotated[int, typer.Option(min=1, help="Windows forecast together.")] = 8,
+    cfg_scale: Annotated[
+        float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
+    ] = 1.0,
+    device: DeviceOpt = None,
+) -> None:
+    """Forecast each next window from the one before and score mIoU and IoU per future frame against
+    copy-last and ego-motion-compensated copy-last."""
+    from dynamiccity.pipeline import DataSpec, SampleSpec
+    from dynamiccity.pipeline.forecast import eval_forecast as run
+
+    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale)
+    scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory)
+    text = json.dumps(scores, indent=1)
+    if json_out is not None:
+        from dynamiccity.atomic import write_text
+
+        write_text(json_out, text + "\n")
+    typer.echo(text)

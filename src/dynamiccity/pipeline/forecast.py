@@ -1,0 +1,98 @@
+"""`dynamiccity eval-forecast` (paper B.2): forecast the next window of real scenes from the window before
+it (the DiT's previous-window condition) and score each future frame against the truth, beside copy-last
+and ego-motion-compensated copy-last (`metrics.forecast`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dynamiccity.device import pick_device
+from dynamiccity.dit.conditions import Conditions
+from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last
+from dynamiccity.pipeline.conditioning import encode_map
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.generate import SampleSpec, decode_maps, load_pair, sample_maps
+
+FORECASTERS = ("dit", "copy_last", "ego_copy_last")
+DEFAULT_SPEC = SampleSpec()
+
+
+@torch.no_grad()
+def eval_forecast(
+    dit_dir: str | Path,
+    vae_dir: str | Path,
+    data: DataSpec,
+    spec: SampleSpec = DEFAULT_SPEC,
+    device: str | None = None,
+    max_windows: int | None = None,
+    trajectory: bool = False,
+    split: str = "all",
+) -> dict:
+    """Scores per future frame of the DiT's forecasts and the two copy-last baselines.
+
+    Pairs of consecutive windows (past, future) of T frames each are cut from the scenes of `data` (every T
+    frames); the DiT generates the future from the past window's HexPlane, and with `trajectory` also from
+    the future ego trajectory (a planner's known path; the ego-compensated baseline uses the true poses).
+    Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
+    """
+    device = pick_device(device)
+    models = load_pair(dit_dir, vae_dir, device)
+    dit, vae = models
+    if "previous" not in dit.config.model.conditions:
+        raise ValueError(f"{dit.checkpoint}: forecasting needs a DiT trained with the previous condition.")
+    if trajectory and "trajectory" not in dit.config.model.conditions:
+        raise ValueError(
+            f"{dit.checkpoint}: --with-trajectory needs a DiT trained with the trajectory condition."
+        )
+    t = dit.manifest.frames
+    windows = open_windows(DataSpec(data.path, data.format, t, options=data.options), 2 * t, split)
+    check_grid(windows, vae.model.cfg)
+    if len(windows) == 0:
+        raise ValueError(f"{data.path}: no scene has the {2 * t} frames a past and a future window need.")
+    count = len(windows) if max_windows is None else min(max_windows, len(windows))
+    classes = vae.model.cfg.num_classes
+    scores = {name: PerFrameScores(t, classes) for name in FORECASTERS}
+    extent = windows.grid.extent
+    g = torch.Generator().manual_seed(spec.seed)
+    begin = time.perf_counter()
+    for first in range(0, count, spec.batch):
+        batch = [windows[i] for i in range(first, min(first + spec.batch, count))]
+        past = torch.cat([encode_map(models, w.labels[:t], device) for w in batch])
+        given = {"previous": past}
+        if trajectory:
+            given["trajectory"] = torch.from_numpy(np.stack([_future_path(w.poses[t:]) for w in batch]))
+        cond = Conditions(**given).to(device)
+        forecast = decode_maps(dit, vae, sample_maps(dit, len(batch), spec, g, device, cond))
+        for w, pred in zip(batch, forecast, strict=True):
+            future = w.labels[t:]
+            scores["dit"].update(pred, future)
+            scores["copy_last"].update(copy_last(w.labels[:t], t), future)
+            scores["ego_copy_last"].update(
+                ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent), future
+            )
+    return {
+        "frames": t,
+        "windows": count,
+        "with_trajectory": trajectory,
+        "scores": {name: s.compute() for name, s in scores.items()},
+        "seconds_per_window": (time.perf_counter() - begin) / count,
+        "dit_checkpoint": str(dit.checkpoint),
+        "dit_step": dit.step,
+        "sampler": spec.sampler,
+        "steps": spec.steps,
+        "seed": spec.seed,
+        "cfg_scale": spec.cfg_scale,
+        "data": data.path,
+    }
+
+
+def _future_path(poses: np.ndarray) -> np.ndarray:
+    """(T, 3) x, y, yaw of the future frames in the first future frame's ego frame, as the data derives a
+    window's trajectory."""
+    from dynamiccity.data.derive import ego_trajectory
+
+    return ego_trajectory(poses).astype(np.float32)
