@@ -76,3 +76,14 @@ def test_bad_shifts_are_refused():
         shift(numbered(), "up", 1)
     with pytest.raises(ValueError, match=r"a shift must be 1..5 latent cells along y"):
         shift(numbered(), "+y", 6)
+
+
+def test_growing_on_a_canvas_regenerates_every_feature_a_new_column_touches():
+    xy = torch.zeros(8, 6, dtype=torch.bool)
+    xy[6:, :] = True
+    xy[:, 5] = True  # an L: a strip across x = 6, 7 and one across y = 5
+    mask = regenerated(xy, SIZES, where="any")
+    assert mask.xz[0, 0].all() and mask.yz[0, 0].all() and mask.tz.all()
+    assert torch.equal(mask.xy[0, 0], xy)
+    with pytest.raises(ValueError, match="where must be"):
+        regenerated(xy, SIZES, where="some")

@@ -98,3 +98,18 @@ def test_eval_forecast_scores_each_future_frame_beside_both_baselines(runs, tmp_
     for name in ("dit", "copy_last", "ego_copy_last"):
         assert len(result["scores"][name]["miou"]) == 4
         assert all(0 <= v <= 1 for v in result["scores"][name]["iou"])
+
+
+def test_a_city_grows_in_x_y_and_t_around_a_real_first_window(runs, tmp_path):
+    cli("city", "--dit", runs / "dit", "--vae", runs / "vae", "--size", "24", "32", "--frames", "10",
+        "--out", tmp_path / "city", "--steps", "2", "--device", "cpu", "--data", runs / "town",
+        "--condition-scene", "scene_0000", "--command", "forward")  # fmt: skip
+    labels = np.load(tmp_path / "city" / "city" / "labels.npy")
+    assert labels.shape == (10, 24, 32, 4)
+    np.testing.assert_array_equal(labels[:4, :16, :16], first_window(runs))
+    facts = json.loads((tmp_path / "city" / "city.json").read_text())
+    assert facts["tiles_per_window"] == 2 * 3 and facts["windows"] == 3 and facts["conditions"] == ["command"]
+    assert (tmp_path / "city" / "gifs" / "city_bev.gif").is_file()
+    with pytest.raises(SystemExit):
+        cli("city", "--dit", runs / "dit", "--vae", runs / "vae", "--size", "12", "32", "--frames", "4",
+            "--out", tmp_path / "small", "--device", "cpu")  # fmt: skip

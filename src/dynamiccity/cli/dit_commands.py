@@ -188,3 +188,44 @@ def eval_forecast(
 
         write_text(json_out, text + "\n")
     typer.echo(text)
+
+
+def city(
+    dit: Annotated[Path, typer.Option(help="A train-dit run folder trained with the previous condition.")],
+    vae: Annotated[Path, typer.Option(help="The train-vae run whose latents the DiT learned.")],
+    size: Annotated[tuple[int, int], typer.Option(help="The city's X and Y in voxels (whole latent cells).")],
+    frames: Annotated[int, typer.Option(min=1, help="Frames of the city.")],
+    out: Annotated[
+        Path, typer.Option(help="Output folder (SynthTown dataset of one scene + gifs/ + city.json).")
+    ],
+    sampler: Annotated[SamplerName, typer.Option(help="ddpm, ddim or dpmpp.")] = SamplerName.dpmpp,
+    steps: Annotated[int, typer.Option(min=1, help="Sampling steps per tile.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same city.")] = 0,
+    cfg_scale: Annotated[
+        float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
+    ] = 1.0,
+    command: Annotated[
+        CommandName | None, typer.Option(help="Ego command every tile is generated with.")
+    ] = None,
+    condition_scene: Annotated[
+        str | None, typer.Option(help="Begin the city with this scene of --data (its first window).")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset that scene names refer to.")] = None,
+    format: Annotated[
+        FormatName, typer.Option("--format", "-f", help="Layout of --data.")
+    ] = FormatName.synthtown,
+    gifs: Annotated[bool, typer.Option(help="Write a bird's-eye GIF of the city.")] = True,
+    device: DeviceOpt = None,
+) -> None:
+    """Grow a 4D city larger than a window in x, y and t: tiles outpainted from their neighbours, each
+    continued in time from its previous window."""
+    from dynamiccity.pipeline import ConditionRequest, DataSpec, SampleSpec
+    from dynamiccity.pipeline.city import city as run
+
+    request = ConditionRequest(
+        command=None if command is None else command.value,
+        condition_scene=condition_scene,
+        data=None if data is None else DataSpec(str(data), format.value),
+    )
+    spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale)
+    typer.echo(json.dumps(run(dit, vae, size, frames, out, spec, device, request, gifs), indent=1))

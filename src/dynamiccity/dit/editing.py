@@ -31,14 +31,23 @@ def latent_mask(voxel_mask: torch.Tensor, latent_xy: tuple[int, int]) -> torch.T
     return pooled[0, 0] > 0
 
 
-def regenerated(xy: torch.Tensor, sizes: tuple[int, int, int, int]) -> HexPlane:
-    """Which HexPlane features an XY mask regenerates (module docstring): xy (X', Y') bool at the latent's
-    resolution, sizes (T', X', Y', Z') -> a HexPlane of (1, 1, rows, cols) bool planes."""
+def regenerated(xy: torch.Tensor, sizes: tuple[int, int, int, int], where: str = "all") -> HexPlane:
+    """Which HexPlane features an XY mask regenerates: xy (X', Y') bool at the latent's resolution, sizes
+    (T', X', Y', Z') -> a HexPlane of (1, 1, rows, cols) bool planes.
+
+    where="all": a feature that describes several columns is regenerated where all of them are (module
+    docstring: what is kept decodes as before). where="any": where any of them is, for growing a scene
+    on a canvas, where the kept columns' features came from a window that was partly empty and only the
+    new columns' voxels are used.
+    """
     shapes = plane_shapes(sizes)
     if tuple(xy.shape) != shapes["xy"]:
         raise ValueError(f"an XY latent mask must be {shapes['xy']}, got {tuple(xy.shape)}.")
+    if where not in ("all", "any"):
+        raise ValueError(f"where must be 'all' or 'any', got {where!r}.")
     xy = xy.bool()
-    along_x, along_y, everywhere = xy.all(dim=1), xy.all(dim=0), xy.all()  # (X',), (Y',), ()
+    reduce = torch.all if where == "all" else torch.any
+    along_x, along_y, everywhere = reduce(xy, dim=1), reduce(xy, dim=0), reduce(xy)  # (X',), (Y',), ()
     t, _, _, z = sizes
     planes = {
         "xy": xy,

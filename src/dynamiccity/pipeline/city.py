@@ -1,0 +1,171 @@
+"""`dynamiccity city`: an unbounded 4D city grown in x, y and t by one DiT (paper Fig. 17, extended in time).
+
+The city is a canvas of labels (frames, X, Y, Z) filled window by window in time and tile by tile in space.
+Tiles are windows of the DiT's size placed every half window along x and y. For each time window, tiles are
+filled in raster order: a tile inpaints the columns not yet filled from the ones its neighbours filled
+(`dit.editing.regenerated(..., where="any")`), and from the second time window on it is also conditioned
+on the same tile one window earlier (the previous-window condition), so what a tile shows continues in time.
+Only a tile's new columns are laid onto the canvas.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from dynamiccity.diffusion.process import Known
+from dynamiccity.dit.conditions import Conditions
+from dynamiccity.dit.editing import latent_mask, regenerated
+from dynamiccity.pipeline.conditioning import Models, encode_map
+from dynamiccity.pipeline.generate import SampleSpec, decode_maps, sample_maps
+
+
+def tile_origins(total: int, window: int, step: int) -> list[int]:
+    """Tile starts along an axis of `total` voxels: every `step`, the last one flush with the end."""
+    if total < window:
+        raise ValueError(f"a city must be at least one window ({window} voxels) wide, got {total}.")
+    starts = list(range(0, total - window + 1, step))
+    return starts if starts[-1] == total - window else [*starts, total - window]
+
+
+@torch.no_grad()
+def grow_city(
+    models: Models,
+    size: tuple[int, int],
+    frames: int,
+    spec: SampleSpec,
+    device: torch.device | str = "cpu",
+    cond: Conditions | None = None,
+    start: np.ndarray | None = None,
+    progress=None,
+) -> tuple[np.ndarray, dict]:
+    """A city (frames, X, Y, Z) uint8 of `size` = (X, Y) voxels, and facts about its making.
+
+    cond: conditions every tile shares (batch 1). start: a real window (T, X_w, Y_w, Z) the city begins with
+    at its origin (its first tile), instead of a generated one. progress(done, total) is called per tile.
+    """
+    dit, _ = models
+    if "previous" not in dit.config.model.conditions and frames > dit.manifest.frames:
+        raise ValueError(
+            f"{dit.checkpoint}: growing a city in time needs a DiT trained with the previous condition."
+        )
+    t = dit.manifest.frames
+    wx, wy, z = dit.manifest.grid.shape
+    sizes = dit.model.rollout.sizes
+    cell_x, cell_y = wx // sizes[1], wy // sizes[2]
+    if size[0] % cell_x or size[1] % cell_y:
+        raise ValueError(
+            f"a city's size must be whole latent cells ({cell_x} x {cell_y} voxels), got {size}."
+        )
+    xs, ys = tile_origins(size[0], wx, wx // 2), tile_origins(size[1], wy, wy // 2)
+    windows = -(-frames // t)
+    canvas = np.zeros((windows * t, size[0], size[1], z), np.uint8)
+    g = torch.Generator().manual_seed(spec.seed)
+    done, total, begin = 0, windows * len(xs) * len(ys), time.perf_counter()
+    for k in range(windows):
+        filled = np.zeros(size, bool)
+        now = slice(k * t, (k + 1) * t)
+        for ox in xs:
+            for oy in ys:
+                tile = (slice(ox, ox + wx), slice(oy, oy + wy))
+                if k == 0 and start is not None and not filled.any():
+                    labels = start
+                else:
+                    given = {} if cond is None else {n: getattr(cond, n) for n in cond.given()}
+                    if k > 0:
+                        before = canvas[k * t - t : k * t, tile[0], tile[1]]
+                        given["previous"] = encode_map(models, before, device)
+                    part = Conditions(**given) if given else None
+                    known = _known(models, canvas[now, tile[0], tile[1]], filled[tile], sizes, device)
+                    maps = sample_maps(dit, 1, spec, g, device, part, known)
+                    labels = decode_maps(dit, models[1], maps)[0]
+                new = ~filled[tile]
+                view = canvas[now, tile[0], tile[1]]  # a view: writing it fills the canvas
+                view[:, new] = labels[:, new]
+                filled[tile] = True
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    facts = {"size": list(size), "frames": frames, "tiles_per_window": len(xs) * len(ys), "windows": windows,
+             "seconds": time.perf_counter() - begin}  # fmt: skip
+    return canvas[:frames], facts
+
+
+def _known(models: Models, labels: np.ndarray, filled: np.ndarray, sizes, device) -> Known | None:
+    """What a tile keeps: the encoded tile (its unfilled columns empty) where it is already filled; None when
+    nothing is."""
+    if not filled.any():
+        return None
+    dit, _ = models
+    xy = latent_mask(torch.from_numpy(~filled), sizes[1:3])
+    keep = 1.0 - dit.model.rollout.roll(regenerated(xy, sizes, where="any").map(lambda p: p.float()))
+    return Known(encode_map(models, labels, device), keep.to(device))
+
+
+def city(
+    dit_dir,
+    vae_dir,
+    size: tuple[int, int],
+    frames: int,
+    out,
+    spec: SampleSpec,
+    device: str | None = None,
+    request=None,
+    gifs: bool = True,
+) -> dict:
+    """Grow a city (`grow_city`) and write OUT as a SynthTown dataset of one scene `city` on a grid of the
+    city's size (the window's voxels, extended along +x and +y), with a bird's-eye GIF, and city.json."""
+    import json
+    from pathlib import Path
+
+    from dynamiccity.atomic import write_text
+    from dynamiccity.data import GridSpec, Scene, write_synthtown
+    from dynamiccity.device import pick_device
+    from dynamiccity.pipeline.conditioning import requested
+    from dynamiccity.pipeline.generate import load_pair
+
+    device = pick_device(device)
+    models = load_pair(dit_dir, vae_dir, device)
+    cond, start = requested(request, models, device)
+    bar = _Progress()
+    labels, facts = grow_city(models, size, frames, spec, device, cond, start, bar)
+    bar.close()
+    window = models[0].manifest.grid
+    vx, vy, _ = window.voxel_size
+    x0, y0, z0, _, _, z1 = window.extent
+    grid = GridSpec(
+        (size[0], size[1], window.shape[2]), (x0, y0, z0, x0 + size[0] * vx, y0 + size[1] * vy, z1), window.hz
+    )
+    out = Path(out)
+    poses = np.broadcast_to(np.eye(4), (len(labels), 4, 4)).copy()
+    write_synthtown(
+        out, [(Scene(labels, poses, None, name="city", meta={"seed": spec.seed}), "generated")], grid
+    )
+    if gifs:
+        from dynamiccity.viz import render_bev, save_animation
+
+        save_animation([render_bev(f, scale=2) for f in labels], out / "gifs" / "city_bev.gif", fps=8)
+    facts.update(sampler=spec.sampler, steps=spec.steps, seed=spec.seed, cfg_scale=spec.cfg_scale,
+                 conditions=[] if cond is None else list(cond.given()), dit_step=models[0].step)  # fmt: skip
+    write_text(out / "city.json", json.dumps(facts, indent=1) + "\n")
+    return facts
+
+
+class _Progress:
+    """A tqdm bar over the tiles of a city."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="tile", desc="city")
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
