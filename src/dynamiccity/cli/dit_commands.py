@@ -17,6 +17,7 @@ from dynamiccity.cli.vae_commands import (
     OverwriteOpt,
     ResumeOpt,
     StepsOpt,
+    echo_json,
     echo_summary,
     parse_overrides,
 )
@@ -182,12 +183,7 @@ def eval_forecast(
 
     spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale)
     scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory)
-    text = json.dumps(scores, indent=1)
-    if json_out is not None:
-        from dynamiccity.atomic import write_text
-
-        write_text(json_out, text + "\n")
-    typer.echo(text)
+    echo_json(scores, json_out)
 
 
 def city(

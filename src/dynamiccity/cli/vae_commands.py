@@ -89,6 +89,16 @@ def echo_summary(summary: dict | None) -> None:
         typer.echo(f"done: step {summary['step']}, validation {json.dumps(summary['metrics'])}")
 
 
+def echo_json(result: dict, json_out: Path | None) -> None:
+    """Print a command's result as JSON and, with --json, also write it there (atomically)."""
+    text = json.dumps(result, indent=1)
+    if json_out is not None:
+        from dynamiccity.atomic import write_text
+
+        write_text(json_out, text + "\n")
+    typer.echo(text)
+
+
 def vae_options(data: Path | None, format, mask, steps: int | None, epochs: int | None) -> dict:
     """train-vae's own options in the shape of a run's config.yaml (only those given)."""
     explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
@@ -126,13 +136,7 @@ def eval_vae(
     from dynamiccity.pipeline import evaluate_vae
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    metrics = evaluate_vae(run_dir, spec, split.value, max_windows, device)
-    text = json.dumps(metrics, indent=1)
-    if json_out is not None:
-        from dynamiccity.atomic import write_text
-
-        write_text(json_out, text + "\n")
-    typer.echo(text)
+    echo_json(evaluate_vae(run_dir, spec, split.value, max_windows, device), json_out)
 
 
 def reconstruct(
