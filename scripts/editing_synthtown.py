@@ -43,7 +43,12 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--num", type=int, default=16)
+    parser.add_argument("--sampler", default="dpmpp")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--tag", default="", help="suffix of the JSON and PNG names")
     args = parser.parse_args()
+    global SPEC
+    SPEC = SampleSpec(args.sampler, args.steps, seed=0, batch=8)
     torch.set_grad_enabled(False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -54,12 +59,12 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(held))[: args.num]
     windows = [held[int(i)].labels for i in order]
     begin = time.perf_counter()
-    result = {"inpaint": inpaint_part, "outpaint": outpaint_part}[args.part](models, windows, out)
+    result = {"inpaint": inpaint_part, "outpaint": outpaint_part}[args.part](models, windows, out, args.tag)
     result.update(part=args.part, dit=args.dit, dit_step=models[0].step, vae=args.vae, data=args.data,
                   num=len(windows), sampler=SPEC.sampler, steps=SPEC.steps, seed=SPEC.seed,
                   seconds=round(time.perf_counter() - begin, 1), cpu=torch.backends.cpu.get_cpu_capability(),
                   threads=torch.get_num_threads())  # fmt: skip
-    write_text(out / f"{args.part}.json", json.dumps(result, indent=1) + "\n")
+    write_text(out / f"{args.part}{args.tag}.json", json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
 
@@ -68,7 +73,7 @@ def reconstruct(models, labels: np.ndarray) -> np.ndarray:
     return vae.decode(vae.encode(torch.from_numpy(np.ascontiguousarray(labels))[None])).argmax(-1)[0].to(torch.uint8).numpy()
 
 
-def inpaint_part(models, windows, out) -> dict:
+def inpaint_part(models, windows, out, tag="") -> dict:
     x, y = windows[0].shape[1:3]
     box = (slice(x // 4, 3 * x // 4), slice(y // 4, 3 * y // 4))  # a quarter of the area, in the middle
     region = np.zeros((x, y), bool)
@@ -89,7 +94,7 @@ def inpaint_part(models, windows, out) -> dict:
         inside_changed.append(float((edited[:, region] != recon[:, region]).mean()))
         if i < 4:
             images += [render_bev(f[-1], scale=3) for f in (labels, recon, edited)]
-    save_animation([tile_images(images, columns=3)], out / "inpaint.png")
+    save_animation([tile_images(images, columns=3)], out / f"inpaint{tag}.png")
     return {
         "box_voxels": [[box[0].start, box[0].stop], [box[1].start, box[1].stop]],
         "outside_equal_to_reconstruction": {k: float(np.mean(v)) for k, v in same.items()},
@@ -111,7 +116,7 @@ def seam_agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float((a == b).mean())
 
 
-def outpaint_part(models, windows, out) -> dict:
+def outpaint_part(models, windows, out, tag="") -> dict:
     x, y = windows[0].shape[1:3]
     rows, images = {}, []
     for direction in ("+x", "+y"):
@@ -133,7 +138,7 @@ def outpaint_part(models, windows, out) -> dict:
                 images.append(render_bev(grown[-1], scale=3))
         rows[direction] = {"generated seam": float(np.mean(gen)), "real windows, same line": float(np.mean(real)),
                            "unrelated windows": float(np.mean(unrelated))}  # fmt: skip
-    save_animation([tile_images(images, columns=3)], out / "outpaint.png")
+    save_animation([tile_images(images, columns=3)], out / f"outpaint{tag}.png")
     return {"column_top_class_agreement": rows}
 
 
