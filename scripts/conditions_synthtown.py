@@ -122,13 +122,24 @@ def trajectory_part(args, models, held, out) -> dict:
     rows = {"estimator on the real windows": _errors([w.labels for w in windows], requests, size)}
     uncond, _ = _generate(models, args.num, None, args)
     rows["unconditional"] = _errors(uncond, requests, size)
-    for cfg in args.cfg:
-        cond = Conditions(trajectory=torch.from_numpy(requests))
-        scenes, sec = _generate(models, args.num, cond, args, cfg)
-        rows[f"cfg {cfg:g}"] = {**_errors(scenes, requests, size), "seconds_per_scene": sec}
-        _strip(scenes[:4], out / f"trajectory-cfg{cfg:g}.png")
-        print(cfg, rows[f"cfg {cfg:g}"], flush=True)
+    rows |= _guided_rows(
+        args, models, Conditions(trajectory=torch.from_numpy(requests)),
+        lambda scenes: _errors(scenes, requests, size),
+        lambda scenes, cfg: _strip(scenes[:4], out / f"trajectory-cfg{cfg:g}.png"),
+    )  # fmt: skip
     return {"rows": rows}
+
+
+def _guided_rows(args, models, cond, score, draw) -> dict:
+    """One row per guidance scale of --cfg: score(scenes) of args.num scenes sampled with `cond`, and their
+    sampling time; draw(scenes, cfg) pictures them."""
+    rows = {}
+    for cfg in args.cfg:
+        scenes, sec = _generate(models, args.num, cond, args, cfg)
+        rows[f"cfg {cfg:g}"] = {**score(scenes), "seconds_per_scene": sec}
+        draw(scenes, cfg)
+        print(cfg, rows[f"cfg {cfg:g}"], flush=True)
+    return rows
 
 
 def _errors(scenes, requests, size) -> dict:
@@ -150,12 +161,11 @@ def layout_part(args, models, held, out) -> dict:
     rows = {"VAE reconstruction of the real window": _ious(_reconstruct(vae, windows), layouts, factor)}
     uncond, _ = _generate(models, args.num, None, args)
     rows["unconditional"] = _ious(uncond, layouts, factor)
-    for cfg in args.cfg:
-        cond = Conditions(layout=torch.from_numpy(layouts))
-        scenes, sec = _generate(models, args.num, cond, args, cfg)
-        rows[f"cfg {cfg:g}"] = {**_ious(scenes, layouts, factor), "seconds_per_scene": sec}
-        _layout_strip(scenes[:4], layouts[:4], factor, out / f"layout-cfg{cfg:g}.png")
-        print(cfg, rows[f"cfg {cfg:g}"], flush=True)
+    rows |= _guided_rows(
+        args, models, Conditions(layout=torch.from_numpy(layouts)),
+        lambda scenes: _ious(scenes, layouts, factor),
+        lambda scenes, cfg: _layout_strip(scenes[:4], layouts[:4], factor, out / f"layout-cfg{cfg:g}.png"),
+    )  # fmt: skip
     return {"rows": rows}
 
 
