@@ -70,7 +70,12 @@ def main() -> None:
 
 def reconstruct(models, labels: np.ndarray) -> np.ndarray:
     vae = models[1].model
-    return vae.decode(vae.encode(torch.from_numpy(np.ascontiguousarray(labels))[None])).argmax(-1)[0].to(torch.uint8).numpy()
+    return (
+        vae.decode(vae.encode(torch.from_numpy(np.ascontiguousarray(labels))[None]))
+        .argmax(-1)[0]
+        .to(torch.uint8)
+        .numpy()
+    )
 
 
 def inpaint_part(models, windows, out, tag="") -> dict:
