@@ -10,6 +10,8 @@ from dynamiccity.config import StrictConfig
 EncoderKind = Literal["projection", "avgpool"]
 DecoderKind = Literal["ess", "query"]
 FusionKind = Literal["product", "sum"]
+UpsamplerKind = Literal["release", "transpose"]
+ReadoutKind = Literal["token", "pooled"]
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,17 @@ class VAEConfig(StrictConfig):
     (T/dT, X/dX, Y/dY, Z/dZ). encoder: "projection" (transformers reading a learned token) or "avgpool"
     (ablation). decoder: "ess" (Expansion & Squeeze then a conv decoder) or "query" (ablation: sample the
     planes at every voxel and decode per point). fusion: "product" (Hadamard, Eq. 2) or "sum" (ablation).
-    fused_channels: the width of the decoder-side planes that ESS (or the query decoder) fuses; None keeps
-    `channels`, as released. The latent keeps `latent_channels`: a wider fusion lets the product of six
-    planes hold more distinct patterns (each fused channel is a product of six 2D maps) at no cost in
-    compression.
+    fused_channels: the width of the decoder-side planes that ESS (or the query decoder) fuses: 64 as
+    released (its `query_channels`); None fuses at `channels` (the narrow ablation). The latent keeps
+    `latent_channels` either way: a wider fusion lets the product of six planes hold more distinct patterns
+    (each fused channel is a product of six 2D maps) at no cost in compression.
+    plane_upsampler: what runs on each decoder-side plane after the block that widens it: "release" (a
+    transposed conv restoring T on the time planes, 1x1 on the others, then instance norm, LeakyReLU, 3x3
+    conv, instance norm, LeakyReLU, as released) or "transpose" (the transposed conv alone; runs trained
+    before the release's upsampler was built read as this).
+    proj_readout: how a projection network reads its output: "token" (the learned token after the last
+    layer, layer-normalised) or "pooled" (the mean of the input tokens plus a zero-initialised projection
+    of the learned token: the network starts as average pooling and learns attention on top).
     recompute: in training, keep only the inputs of the encoders, the plane encoder and the voxel decoder,
     and recompute their insides during backward (activation checkpointing): the same gradients for less
     memory and one more forward pass. It changes how the model runs, not what it computes.
@@ -47,14 +56,22 @@ class VAEConfig(StrictConfig):
     out_channels: int = 32
     query_hidden: int = 64
     pe_freqs: int = 4
-    fused_channels: int | None = None
+    fused_channels: int | None = 64
+    plane_upsampler: UpsamplerKind = "release"
+    proj_readout: ReadoutKind = "token"
     encoder: EncoderKind = "projection"
     decoder: DecoderKind = "ess"
     fusion: FusionKind = "product"
     recompute: bool = False
 
     def __post_init__(self) -> None:
-        choices = {"encoder": EncoderKind, "decoder": DecoderKind, "fusion": FusionKind}
+        choices = {
+            "encoder": EncoderKind,
+            "decoder": DecoderKind,
+            "fusion": FusionKind,
+            "plane_upsampler": UpsamplerKind,
+            "proj_readout": ReadoutKind,
+        }
         for name, kind in choices.items():
             if getattr(self, name) not in kind.__args__:
                 raise ValueError(f"{name} must be one of {kind.__args__}, got {getattr(self, name)!r}.")
@@ -66,6 +83,13 @@ class VAEConfig(StrictConfig):
             raise ValueError(f"fused_channels must be positive or None, got {self.fused_channels}.")
         if self.channels % self.proj_heads:
             raise ValueError(f"channels {self.channels} must be divisible by proj_heads {self.proj_heads}.")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> VAEConfig:
+        """A stored config; one written before the release's plane upsampler existed decodes without it."""
+        if "plane_upsampler" not in data:
+            data = {**data, "plane_upsampler": "transpose"}
+        return super().from_dict(data)
 
     @property
     def fused_width(self) -> int:
@@ -91,7 +115,7 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     "synthtown-tiny": VAEConfig(frames=8, grid=(64, 64, 8), dec_channels=64, query_hidden=32),
     "synthtown-micro": VAEConfig(
         frames=4, grid=(32, 32, 4), channels=8, embed_dim=8, latent_channels=8, proj_mlp=16,
-        dec_channels=16, out_channels=16, query_hidden=16, pe_freqs=2,
+        dec_channels=16, out_channels=16, query_hidden=16, pe_freqs=2, fused_channels=16,
     ),
 }  # fmt: skip
 

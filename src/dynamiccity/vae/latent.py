@@ -81,20 +81,61 @@ class PlaneBlock(nn.Module):
         return self.shortcut(x) + self.conv2(nn.functional.silu(self.norm(self.conv1(x))))
 
 
+class TransposeUpsampler(nn.Module):
+    """Per plane: a transposed conv restoring T on a time plane; a spatial plane passes unchanged."""
+
+    def __init__(self, channels: int, dt: int, time_plane: bool) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(channels, channels, (dt, 1), stride=(dt, 1)) if time_plane else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.up is None else self.up(x)
+
+
+class ReleaseUpsampler(nn.Module):
+    """Per plane, the release's capacity: transposed conv (restoring T on a time plane, 1x1 on a spatial
+    one), instance norm, LeakyReLU, 3x3 conv, instance norm, LeakyReLU."""
+
+    def __init__(self, channels: int, dt: int, time_plane: bool) -> None:
+        super().__init__()
+        rate = (dt, 1) if time_plane else (1, 1)
+        self.layers = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels, rate, stride=rate),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.LeakyReLU(0.2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+UPSAMPLERS = {"release": ReleaseUpsampler, "transpose": TransposeUpsampler}
+
+
 class LatentDecoderHead(nn.Module):
-    """Decoder side: a plane block per plane, then transposed convs restoring T on the time planes."""
+    """Decoder side: a plane block per plane widening the latent to the fused width, then the plane
+    upsampler named by `cfg.plane_upsampler` (which restores T on the time planes)."""
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         c, cl, dt = cfg.fused_width, cfg.latent_channels, cfg.downsample[0]
         self.blocks = nn.ModuleDict({p: PlaneBlock(cl, c) for p in PLANES})
-        self.time_up = nn.ModuleDict(
-            {p: nn.ConvTranspose2d(c, c, (dt, 1), stride=(dt, 1)) for p in TIME_PLANES}
-        )
+        upsampler = UPSAMPLERS[cfg.plane_upsampler]
+        self.upsample = nn.ModuleDict({p: upsampler(c, dt, p in TIME_PLANES) for p in PLANES})
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # checkpoints written before the upsamplers were components name the transposed convs time_up.<plane>
+        for name in TIME_PLANES:
+            for param in ("weight", "bias"):
+                old = f"{prefix}time_up.{name}.{param}"
+                if old in state_dict:
+                    state_dict[f"{prefix}upsample.{name}.up.{param}"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, latent: HexPlane) -> HexPlane:
-        out = {}
-        for name, plane in latent.as_dict().items():
-            h = self.blocks[name](plane)
-            out[name] = self.time_up[name](h) if name in TIME_PLANES else h
-        return HexPlane.from_planes(out)
+        return HexPlane.from_planes(
+            {name: self.upsample[name](self.blocks[name](plane)) for name, plane in latent.as_dict().items()}
+        )

@@ -63,7 +63,9 @@ class ProjectionNet(nn.Module):
     """h_S of Eq. (1): reduce a length-L token axis to one feature, read from a learned token.
 
     A learned token is prepended, a learned positional encoding added to all L + 1 tokens, and the output
-    is the learned token after the last layer (the release reads the first data token instead).
+    is read from the learned token after the last layer (the release reads the first data token instead):
+    layer-normalised ("token" readout), or projected by a zero-initialised linear map and added to the mean
+    of the input tokens ("pooled" readout: average pooling at the start, attention learned on top).
     """
 
     def __init__(self, dim: int, length: int, cfg: VAEConfig) -> None:
@@ -77,13 +79,19 @@ class ProjectionNet(nn.Module):
             for _ in range(cfg.proj_layers)
         )
         self.norm = nn.LayerNorm(dim)
+        self.pooled = cfg.proj_readout == "pooled"
+        if self.pooled:
+            self.read = nn.Linear(dim, dim)
+            nn.init.zeros_(self.read.weight)
+            nn.init.zeros_(self.read.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, L, C) -> (N, C)."""
-        x = torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+        tokens = torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
         for block in self.blocks[:-1]:
-            x = block(x)
-        return self.norm(self.blocks[-1](x, first_only=True)[:, 0])
+            tokens = block(tokens)
+        out = self.norm(self.blocks[-1](tokens, first_only=True)[:, 0])
+        return x.mean(dim=1) + self.read(out) if self.pooled else out
 
 
 class ProjectionEncoder(nn.Module):
