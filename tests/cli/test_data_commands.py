@@ -56,6 +56,16 @@ def test_inspect_waymo_reports_free_id(tmp_path, capsys):
     assert code == 0 and "free id        15 (detected)" in out
 
 
+def test_inspect_counts_the_native_classes(tmp_path, capsys):
+    write_waymo(tmp_path, frames=1, free_id=23)
+    waymo = ["inspect", str(tmp_path), "--format", "occ3d-waymo", "--json", "--mask", "none"]
+    code, out, _ = run([*waymo, "--classes", "native"], capsys)
+    native = json.loads(out)["class_counts"]
+    assert code == 0 and list(native)[:3] == ["free", "general_object", "vehicle"] and len(native) == 16
+    common = json.loads(run(waymo, capsys)[1])["class_counts"]
+    assert native["free"] == common["free"] and native["tree_trunk"] > 0 and len(common) == 12
+
+
 def test_inspect_reports_where_poses_come_from(tmp_path, capsys):
     """Occ3D-Waymo as published has no poses: inspect works and says so; with --poses it names the folder."""
     write_waymo(tmp_path / "waymo", frames=2, ego2global=False)

@@ -227,3 +227,47 @@ def test_dit_conditions_follow_the_latents_unless_chosen(tmp_path):
     manifest = read_manifest(latents)
     with_(manifest, poses=False, frame_planes=True).write(latents)
     assert run().model.conditions == ("layout", "previous", "frame")
+
+
+def test_the_model_classes_follow_the_class_set_read(tmp_path):
+    from dynamiccity.data import open_dataset
+    from dynamiccity.pipeline.datasets import check_grid, in_run_classes
+    from tests.conftest import write_nuscenes
+
+    write_nuscenes(tmp_path, {"scene-a": 2, "scene-b": 2})
+    data = {"path": str(tmp_path), "format": "occ3d-nuscenes", "options": {"classes": "native"}}
+    cfg = vae_run_config(RunRequest("occ3d-nuscenes", explicit={"data": data, "train": {"steps": 1}}))
+    assert cfg.model.num_classes == 18 and cfg.data.options["classes"] == "native"
+    common = {**data, "options": {}}
+    assert (
+        vae_run_config(
+            RunRequest("occ3d-nuscenes", explicit={"data": common, "train": {"steps": 1}})
+        ).model.num_classes
+        == 12
+    )
+    # scoring a native run reads its data in the run's class set, and a mismatch is refused by name
+    spec = in_run_classes(DataSpec(str(tmp_path), "occ3d-nuscenes"), cfg.data)
+    assert spec.options == {"classes": "native"}
+    windows = open_dataset(tmp_path, "occ3d-nuscenes", frames=2)
+    with pytest.raises(ValueError, match="common class set \\(12 classes\\), but the model has 18"):
+        check_grid(windows, cfg.model)
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "configs" / "table1").glob("*.yaml")), ids=lambda p: p.stem)
+def test_table1_recipes_are_the_papers_settings(recipe):
+    """Each row of paper Table 1 as a recipe: its preset at the row's sequence length and class set, batch 8,
+    lr 1e-3, KL 0.005, the model buildable."""
+    cfg = vae_run_config(RunRequest(config_file=recipe))
+    frames = int(recipe.stem.split("-t")[1].split("-")[0])
+    native = recipe.stem.endswith("native")
+    assert cfg.model.frames == frames and cfg.model.grid == vae_preset(cfg.preset).grid
+    assert cfg.model.num_classes == (18 if native else 12)
+    assert cfg.data.options == ({"classes": "native"} if native else {})
+    assert (cfg.train.batch_size, cfg.train.lr, cfg.loss.kl_weight, cfg.loss.lovasz_weight) == (8, 1e-3, 5e-3, 1)
+    assert cfg.model.encoder == "projection" and cfg.model.fused_width == 64
+    import torch
+
+    from dynamiccity.vae.model import HexPlaneVAE
+
+    with torch.device("meta"):
+        assert sum(p.numel() for p in HexPlaneVAE(cfg.model).parameters()) > 0

@@ -259,3 +259,50 @@ def test_recompute_gives_the_same_gradients(decoder):
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], msg=name)
+
+
+def test_the_release_upsampler_is_the_default_and_the_light_one_remains():
+    assert all(cfg.plane_upsampler == "release" for cfg in VAE_PRESETS.values())
+    assert vae_preset("carlasc").fused_width == 64 and vae_preset("carlasc").latent_channels == 16
+    cfg = TINY.with_overrides(plane_upsampler="transpose", fused_channels=None)
+    torch.manual_seed(0)
+    model = HexPlaneVAE(cfg)
+    out = model(labels_for(cfg))
+    assert out.logits.shape == (2, 4, 16, 16, 4, 5)
+    planes = model.latent_decoder(out.latent)
+    assert planes.tx.shape == (2, 8, 4, 8) and planes.xy.shape == (2, 8, 8, 8)
+
+
+def test_a_run_from_before_the_upsamplers_loads_as_it_was_trained():
+    """Its stored config has neither field and its transposed convs are named time_up.<plane>."""
+    legacy = TINY.with_overrides(plane_upsampler="transpose", fused_channels=None)
+    stored = {k: v for k, v in legacy.to_dict().items() if k not in ("plane_upsampler", "fused_channels")}
+    cfg = VAEConfig.from_dict(stored)
+    assert cfg == legacy
+    torch.manual_seed(0)
+    model = HexPlaneVAE(cfg).eval()
+    state = {
+        k.replace("upsample.", "time_up.").replace(".up.", ".") if k.startswith("latent_decoder.") else k: v
+        for k, v in model.state_dict().items()
+    }
+    assert any(".time_up.tx." in k for k in state)
+    again = HexPlaneVAE(cfg).eval()
+    again.load_state_dict(state)
+    x = labels_for(cfg)
+    torch.testing.assert_close(again(x, sample=False).logits, model(x, sample=False).logits)
+
+
+def test_the_pooled_readout_starts_as_average_pooling():
+    from dynamiccity.vae.projection import AvgPoolEncoder, ProjectionEncoder
+
+    cfg = TINY.with_overrides(proj_readout="pooled")
+    torch.manual_seed(0)
+    projection, pooling = ProjectionEncoder(cfg).eval(), AvgPoolEncoder(cfg)
+    spatial, temporal = torch.randn(2, 4, 8, 8, 8, 2), torch.randn(2, 4, 8, 8, 8, 2)
+    for name, plane in pooling(spatial, temporal).items():
+        torch.testing.assert_close(projection(spatial, temporal)[name], plane, msg=name)
+    model = HexPlaneVAE(cfg)
+    out = model(labels_for(cfg))
+    (out.logits.square().mean() + out.posterior.kl()).backward()
+    reads = [p.grad for n, p in model.named_parameters() if n.endswith(".read.weight")]
+    assert len(reads) == 7 and all(g.abs().sum() > 0 for g in reads)

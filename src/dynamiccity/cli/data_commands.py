@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from dynamiccity.data import FORMATS, MASKS, reader_accepts
+from dynamiccity.data.classes import CLASS_KINDS
 from dynamiccity.data.scene import CARLASC_GRID
 from dynamiccity.synthtown.dataset import SYNTH_FORMATS
 
@@ -22,6 +23,7 @@ def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 FormatName = choices("FormatName", FORMATS)
 SynthFormat = choices("SynthFormat", SYNTH_FORMATS)
 MaskName = choices("MaskName", MASKS)
+ClassesName = choices("ClassesName", CLASS_KINDS)
 
 
 class View(str, Enum):
@@ -31,14 +33,18 @@ class View(str, Enum):
 
 FormatOpt = Annotated[FormatName, typer.Option("--format", "-f", help="On-disk layout of PATH.")]
 MaskOpt = Annotated[MaskName, typer.Option(help="Occ3D only: which mask marks valid (observed) voxels.")]
+ClassesOpt = Annotated[
+    ClassesName,
+    typer.Option(help="Class set: the common 12 classes, or the dataset's own (native; paper Table 1)."),
+]
 PosesOpt = Annotated[
     Path | None, typer.Option(help="Occ3D-Waymo only: folder of <split>/<scene>/poses.txt files.")
 ]
 
 
-def reader_options(format: Enum, mask: Enum, poses: Path | None) -> dict:
+def reader_options(format: Enum, mask: Enum, poses: Path | None, classes: Enum | None = None) -> dict:
     """Reader keyword arguments from CLI options, refusing options that do not apply to the format."""
-    options: dict = {}
+    options: dict = {} if classes is None else {"classes": classes.value}
     if reader_accepts(format.value, "mask"):
         options["mask"] = mask.value
     elif mask != MaskName.lidar:
@@ -78,6 +84,7 @@ def inspect(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     mask: MaskOpt = MaskName.lidar,
     poses: PosesOpt = None,
+    classes: ClassesOpt = ClassesName.common,
 ) -> None:
     """Count scenes, frames and voxels per class; reads every frame, so it validates the dataset too."""
     from tqdm import tqdm
@@ -85,7 +92,7 @@ def inspect(
     from dynamiccity.data import open_reader
     from dynamiccity.data.inspect import inspect_dataset
 
-    reader = open_reader(path, format.value, **reader_options(format, mask, poses))
+    reader = open_reader(path, format.value, **reader_options(format, mask, poses, classes))
     total = sum(s.num_frames for s in reader.scenes())
     with tqdm(total=total, unit="frame", disable=None, leave=False) as bar:
         stats = inspect_dataset(reader, progress=lambda done: bar.update(done - bar.n))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dynamiccity.cli.data_commands import FormatName, MaskName, choices, reader_options
+from dynamiccity.cli.data_commands import ClassesName, FormatName, MaskName, choices, reader_options
 from dynamiccity.config import numbers_read
 from dynamiccity.data.windows import SPLITS
 
@@ -71,6 +71,12 @@ def train_vae(
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     mask: MaskOpt = MaskName.lidar,
+    classes: Annotated[
+        ClassesName | None,
+        typer.Option(
+            help="Class set: common (12) or the dataset's own, native (default: the config file's, else common)."
+        ),
+    ] = None,
     device: DeviceOpt = None,
 ) -> None:
     """Train the HexPlane VAE (runs under torchrun for DDP)."""
@@ -78,7 +84,7 @@ def train_vae(
     from dynamiccity.pipeline.training import VAE_RUN, start_run
 
     request = RunRequest(
-        preset, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs)
+        preset, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs, classes)
     )
     echo_summary(start_run(VAE_RUN, request, out, resume, overwrite, device))
 
@@ -99,14 +105,16 @@ def echo_json(result: dict, json_out: Path | None) -> None:
     typer.echo(text)
 
 
-def vae_options(data: Path | None, format, mask, steps: int | None, epochs: int | None) -> dict:
+def vae_options(data: Path | None, format, mask, steps: int | None, epochs: int | None, classes=None) -> dict:
     """train-vae's own options in the shape of a run's config.yaml (only those given)."""
     explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
     if (data is None) != (format is None):
         raise typer.BadParameter("--data and --format go together.")
     if data is not None:
-        options = {k: str(v) for k, v in reader_options(format, mask, None).items()}
+        options = {k: str(v) for k, v in reader_options(format, mask, None, classes).items()}
         explicit["data"] = {"path": str(data), "format": format.value, "options": options}
+    elif classes is not None:  # over the config file's data
+        explicit["data"] = {"options": {"classes": classes.value}}
     return explicit
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dynamiccity.atomic import atomic_path, write_text
-from dynamiccity.data.classes import CARLASC_TO_COMMON, lookup_table
+from dynamiccity.data.classes import CARLASC_CLASSES, CARLASC_TO_COMMON, ClassKind, lookup_table
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.reader import OccupancyReader, read_pose_lines, remap
 from dynamiccity.data.scene import CARLASC_GRID, Scene, SceneInfo
@@ -26,9 +26,10 @@ class CarlaSCReader(OccupancyReader):
 
     format = "carlasc"
     grid = CARLASC_GRID
+    native_classes = CARLASC_CLASSES  # the same ids: its 11 classes are the common set without bicycle
 
-    def __init__(self, root: str | Path) -> None:
-        super().__init__(root)
+    def __init__(self, root: str | Path, classes: ClassKind = "common") -> None:
+        super().__init__(root, classes)
         self.cartesian = self.root / "Cartesian"
         if not self.cartesian.is_dir():
             raise DataError(f"{self.root}: no Cartesian/ folder; pass the CarlaSC root that holds it.")

@@ -5,6 +5,9 @@ Every label tensor in this package uses these ids once a reader has returned it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 
 FREE = 0
@@ -102,3 +105,62 @@ def lookup_table(mapping: np.ndarray, free_id: int | None = None) -> np.ndarray:
     if free_id is not None:
         table[free_id] = FREE
     return table
+
+
+ClassKind = Literal["common", "native"]
+CLASS_KINDS: tuple[str, ...] = ClassKind.__args__
+"""Which class set a reader returns: the common 12 classes, or the dataset's own (paper Table 1's rows)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ClassSet:
+    """A class vocabulary with free space at id 0: names, and the common class of each id (for colours and
+    for the conditions derived from labels, which speak of roads and vehicles)."""
+
+    name: str
+    names: tuple[str, ...]
+    to_common: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.to_common) or self.to_common[FREE] != FREE:
+            raise ValueError(f"class set {self.name}: one common id per name, free first.")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    @property
+    def colormap(self) -> np.ndarray:
+        """(K, 3) uint8: each class in its common class's colour, darkened for the second and later classes
+        that share one (car, bus and truck are shades of the vehicle blue)."""
+        seen: dict[int, int] = {}
+        colours = []
+        for c in self.to_common:
+            repeat = seen[int(c)] = seen.get(int(c), -1) + 1
+            colours.append(np.round(COLORMAP[c] * 0.8**repeat))
+        return np.array(colours, dtype=np.uint8)
+
+    def common(self, labels: np.ndarray) -> np.ndarray:
+        """Labels of this set -> common ids."""
+        return labels if self is COMMON_CLASSES else self.to_common.astype(np.uint8)[labels]
+
+
+COMMON_CLASSES = ClassSet("common", CLASS_NAMES, np.arange(NUM_CLASSES, dtype=np.uint8))
+# CarlaSC's own remapped set (its tools' 11 classes) is the common set without bicycle, in the same ids.
+CARLASC_CLASSES = ClassSet("carlasc", CLASS_NAMES[:BICYCLE], np.arange(BICYCLE, dtype=np.uint8))
+NUSCENES_CLASSES = ClassSet(
+    "occ3d-nuscenes",
+    ("free", *NUSCENES_RAW_NAMES[:17]),
+    np.r_[FREE, NUSCENES_TO_COMMON[:17]].astype(np.uint8),
+)
+WAYMO_CLASSES = ClassSet(
+    "occ3d-waymo", ("free", *WAYMO_RAW_NAMES), np.r_[FREE, WAYMO_TO_COMMON].astype(np.uint8)
+)
+# raw id -> native id: the datasets' own classes moved up by one so that free is 0, as in the common set
+NUSCENES_TO_NATIVE = np.r_[np.arange(1, 18), FREE].astype(np.uint8)
+WAYMO_TO_NATIVE = np.arange(1, 16, dtype=np.uint8)
+
+
+def check_class_kind(kind: str) -> None:
+    if kind not in CLASS_KINDS:
+        raise ValueError(f"classes must be one of {', '.join(CLASS_KINDS)}, got {kind!r}.")

@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from dynamiccity.data.classes import CLASS_NAMES, NUM_CLASSES
 from dynamiccity.data.reader import OccupancyReader
 
 CHUNK = 16  # frames read at a time
@@ -42,7 +41,8 @@ def inspect_dataset(reader: OccupancyReader, progress=None) -> DatasetStats:
         reader: the dataset.
         progress: optional callable(frames_done: int) called after each chunk.
     """
-    counts = np.zeros(NUM_CLASSES, dtype=np.int64)
+    names = reader.classes.names
+    counts = np.zeros(len(names), dtype=np.int64)
     valid_voxels = total_voxels = frames = 0
     splits: dict[str, int] = {}
     sources: list[str | None] = []
@@ -52,7 +52,7 @@ def inspect_dataset(reader: OccupancyReader, progress=None) -> DatasetStats:
         splits[scene.split] = splits.get(scene.split, 0) + 1
         for start in range(0, scene.num_frames, CHUNK):
             labels, valid = reader.read_frames(scene, start, min(start + CHUNK, scene.num_frames))
-            counts += np.bincount(labels.reshape(-1), minlength=NUM_CLASSES)
+            counts += np.bincount(labels.reshape(-1), minlength=len(names))
             total_voxels += labels.size
             valid_voxels += labels.size if valid is None else int(valid.sum())
             frames += labels.shape[0]
@@ -65,7 +65,7 @@ def inspect_dataset(reader: OccupancyReader, progress=None) -> DatasetStats:
         splits=splits,
         grid=list(reader.grid.shape),
         extent=list(reader.grid.extent),
-        class_counts={name: int(c) for name, c in zip(CLASS_NAMES, counts, strict=True)},
+        class_counts={name: int(c) for name, c in zip(names, counts, strict=True)},
         valid_fraction=valid_voxels / max(total_voxels, 1),
         free_id=reader.free_id,
         poses=describe_sources(sources),

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dynamiccity.data.classes import NUSCENES_TO_COMMON, lookup_table
+from dynamiccity.data.classes import (
+    NUSCENES_CLASSES,
+    NUSCENES_TO_COMMON,
+    NUSCENES_TO_NATIVE,
+    ClassKind,
+    lookup_table,
+)
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.reader import (
     MaskKind,
@@ -27,7 +33,7 @@ from dynamiccity.data.reader import (
 )
 from dynamiccity.data.scene import OCC3D_NUSCENES_GRID, SceneInfo, check_poses
 
-_TABLE = lookup_table(NUSCENES_TO_COMMON)
+_TABLES = {"common": lookup_table(NUSCENES_TO_COMMON), "native": lookup_table(NUSCENES_TO_NATIVE)}
 
 
 class Occ3DNuScenesReader(OccupancyReader):
@@ -36,13 +42,16 @@ class Occ3DNuScenesReader(OccupancyReader):
     Args:
         mask: which of the dataset's masks marks valid voxels ("lidar" by default: never-observed
             voxels are scored by no metric), or "none" for every voxel.
+        classes: "common" (the 12 common classes) or "native" (the dataset's 17, moved up one: free is 0).
     """
 
     format = "occ3d-nuscenes"
     grid = OCC3D_NUSCENES_GRID
+    native_classes = NUSCENES_CLASSES
 
-    def __init__(self, root: str | Path, mask: MaskKind = "lidar") -> None:
-        super().__init__(root)
+    def __init__(self, root: str | Path, mask: MaskKind = "lidar", classes: ClassKind = "common") -> None:
+        super().__init__(root, classes)
+        self._table = _TABLES[classes]
         check_mask(mask)
         self.mask = mask
         self._annotations = self.root / "annotations.json"
@@ -147,7 +156,7 @@ class Occ3DNuScenesReader(OccupancyReader):
         keys = ("semantics",) if self.mask == "none" else ("semantics", f"mask_{self.mask}")
         data = load_npz(path, keys)
         check_shape(data["semantics"], self.grid.shape, path, "semantics")
-        labels = remap(data["semantics"], _TABLE, path, "Occ3D-nuScenes' classes 0..17")
+        labels = remap(data["semantics"], self._table, path, "Occ3D-nuScenes' classes 0..17")
         if self.mask == "none":
             return labels, None
         mask = data[f"mask_{self.mask}"]

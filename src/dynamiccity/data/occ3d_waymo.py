@@ -17,7 +17,14 @@ from typing import Literal
 
 import numpy as np
 
-from dynamiccity.data.classes import WAYMO_FREE_IDS, WAYMO_TO_COMMON, lookup_table
+from dynamiccity.data.classes import (
+    WAYMO_CLASSES,
+    WAYMO_FREE_IDS,
+    WAYMO_TO_COMMON,
+    WAYMO_TO_NATIVE,
+    ClassKind,
+    lookup_table,
+)
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.reader import (
     MaskKind,
@@ -45,11 +52,13 @@ class Occ3DWaymoReader(OccupancyReader):
             line, one line per frame in frame order), which must hold every scene's; None to read a
             `poses.txt` inside each scene folder or `ego2global` from the frame files, where present.
         free_id: 15 or 23 to force the free id; None to detect it.
+        classes: "common" (the 12 common classes) or "native" (the dataset's 15, moved up one: free is 0).
     """
 
     format = "occ3d-waymo"
     grid = OCC3D_WAYMO_GRID
     poses_hint = "pass --poses DIR, a folder of <split>/<scene>/poses.txt files"
+    native_classes = WAYMO_CLASSES
 
     def __init__(
         self,
@@ -57,8 +66,10 @@ class Occ3DWaymoReader(OccupancyReader):
         mask: MaskKind = "lidar",
         poses: str | Path | None = None,
         free_id: int | None = None,
+        classes: ClassKind = "common",
     ) -> None:
-        super().__init__(root)
+        super().__init__(root, classes)
+        self._mapping = WAYMO_TO_COMMON if classes == "common" else WAYMO_TO_NATIVE
         check_mask(mask)
         if free_id is not None and free_id not in WAYMO_FREE_IDS:
             raise ValueError(f"free_id must be one of {WAYMO_FREE_IDS}, got {free_id}.")
@@ -98,7 +109,7 @@ class Occ3DWaymoReader(OccupancyReader):
         data = load_npz(path, ("voxel_label", *mask_keys))
         check_shape(data["voxel_label"], self.grid.shape, path, "voxel_label")
         free = self._detect_free(data["voxel_label"], path)
-        labels = remap(data["voxel_label"], lookup_table(WAYMO_TO_COMMON, free), path, self._vocabulary(free))
+        labels = remap(data["voxel_label"], lookup_table(self._mapping, free), path, self._vocabulary(free))
         if not mask_keys:
             return labels, None
         for key in mask_keys:

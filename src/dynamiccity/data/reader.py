@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from numpy.lib.npyio import NpzFile
 
+from dynamiccity.data.classes import COMMON_CLASSES, ClassKind, ClassSet, check_class_kind
 from dynamiccity.data.errors import DataError, reason
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo, check_poses
 
@@ -25,7 +26,9 @@ def check_mask(mask: str) -> None:
 
 
 class OccupancyReader(abc.ABC):
-    """A dataset root as distributed, read lazily frame by frame into the common class set.
+    """A dataset root as distributed, read lazily frame by frame into the common class set, or with
+    `classes="native"` into the dataset's own (`native_classes`, free moved to id 0); `classes` is the set
+    the labels are in.
 
     Ego poses are needed only for the command and trajectory conditions, and some datasets are published
     without them: `read_poses` returns None (and `pose_source` None) for a scene whose dataset carries no
@@ -37,8 +40,11 @@ class OccupancyReader(abc.ABC):
     format: ClassVar[str]
     grid: GridSpec
     poses_hint: ClassVar[str] = "this format carries its ego poses in the dataset itself"
+    native_classes: ClassVar[ClassSet] = COMMON_CLASSES
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, classes: ClassKind = "common") -> None:
+        check_class_kind(classes)
+        self.classes = COMMON_CLASSES if classes == "common" else self.native_classes
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: dataset folder does not exist.")
@@ -49,7 +55,7 @@ class OccupancyReader(abc.ABC):
 
     @abc.abstractmethod
     def read_frames(self, scene: SceneInfo, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Frames [start, stop) of a scene: labels (T, X, Y, Z) uint8 common ids, valid (T, X, Y, Z) bool or None."""
+        """Frames [start, stop) of a scene: labels (T, X, Y, Z) uint8 ids of `classes`, valid (T, X, Y, Z) bool or None."""
 
     @abc.abstractmethod
     def read_poses(self, scene: SceneInfo) -> np.ndarray | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dynamiccity.atomic import atomic_dir, write_text
+from dynamiccity.data.classes import ClassKind
 from dynamiccity.data.errors import DataError, reason
 from dynamiccity.data.reader import OccupancyReader
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo, check_labels, check_poses
@@ -121,8 +122,8 @@ class SynthTownReader(OccupancyReader):
 
     format = "synthtown"
 
-    def __init__(self, root: str | Path) -> None:
-        super().__init__(root)
+    def __init__(self, root: str | Path, classes: ClassKind = "common") -> None:
+        super().__init__(root, classes)  # SynthTown writes common ids: its native set is the common one
         data = _read_manifest(self.root)
         self.grid = GridSpec(tuple(data["grid"]), tuple(data["extent"]), float(data["hz"]))
         self._scenes = [

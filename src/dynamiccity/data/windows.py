@@ -129,7 +129,7 @@ class WindowDataset:
             poses=poses,
             command=command,
             trajectory=trajectory,
-            layout=bev_layout(labels, self.layout_factor),
+            layout=bev_layout(self.reader.classes.common(labels), self.layout_factor),
             scene=scene,
             start=start,
         )

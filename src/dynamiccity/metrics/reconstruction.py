@@ -83,6 +83,7 @@ def occupancy_iou(
     return cm.compute()
 
 
-def by_class_name(values: dict[int, float]) -> dict[str, float]:
-    """{class id: value} -> {class name: value} in the common class set, free left out (no metric scores it)."""
-    return {CLASS_NAMES[c]: v for c, v in values.items() if c != FREE}
+def by_class_name(values: dict[int, float], names: tuple[str, ...] = CLASS_NAMES) -> dict[str, float]:
+    """{class id: value} -> {class name: value} in a class set (the common one by default), free left out
+    (no metric scores it)."""
+    return {names[c]: v for c, v in values.items() if c != FREE}

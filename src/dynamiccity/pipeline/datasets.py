@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dynamiccity.data import open_dataset
@@ -38,6 +38,19 @@ def open_windows(spec: DataSpec, frames: int, split: str = "all", default_stride
 
 
 def check_grid(data: WindowDataset, cfg: VAEConfig) -> None:
-    """Refuse data whose voxel grid is not the one the model was built for."""
+    """Refuse data whose voxel grid or class set is not the one the model was built for."""
     if tuple(data.grid.shape) != tuple(cfg.grid):
         raise ValueError(f"{data.reader.root}: grid {data.grid.shape} does not match the model's {cfg.grid}.")
+    classes = data.reader.classes
+    if classes.num_classes != cfg.num_classes:
+        raise ValueError(
+            f"{data.reader.root}: read in the {classes.name} class set ({classes.num_classes} classes), but the "
+            f"model has {cfg.num_classes}: read it with the class set the model was trained on (--classes)."
+        )
+
+
+def in_run_classes(spec: DataSpec, run_data: DataSpec) -> DataSpec:
+    """`spec` read in the class set a run was trained on (its data options), unless `spec` names one."""
+    if "classes" in spec.options or "classes" not in run_data.options:
+        return spec
+    return replace(spec, options={**spec.options, "classes": run_data.options["classes"]})

@@ -12,7 +12,7 @@ from dynamiccity.atomic import atomic_path
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.latents import FRAME, LatentManifest
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.train.checkpoint import file_sha256
@@ -54,7 +54,7 @@ def encode_latents(
 
     vae = load_vae(run_dir, device=pick_device(device))
     cfg = vae.model.cfg
-    windows = open_windows(data, cfg.frames)
+    windows = open_windows(in_run_classes(data, vae.config.data), cfg.frames)
     check_grid(windows, cfg)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no windows of {cfg.frames} frames.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dynamiccity.device import pick_device
 from dynamiccity.metrics import by_class_name
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.pipeline.scoring import confusions_of, spread_indices
 
@@ -28,24 +28,28 @@ def evaluate_vae(
     device = pick_device(device)
     vae = load_vae(run_dir, device=device)
     cfg = vae.model.cfg
-    windows = open_windows(data, cfg.frames, split, default_stride=cfg.frames)
+    windows = open_windows(
+        in_run_classes(data, vae.config.data), cfg.frames, split, default_stride=cfg.frames
+    )
     check_grid(windows, cfg)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no {split} windows of {cfg.frames} frames.")
     indices = spread_indices(windows, max_windows) if max_windows else list(range(len(windows)))
     scores = confusions_of(vae.model, windows, indices, device)
     result, rates, changing = scores.all.compute(), scores.all.rates(), scores.changing.compute()
+    names = windows.reader.classes.names
     return {
         "miou": result["miou"],
         "iou": result["iou"],
-        "per_class": by_class_name(result["per_class"]),
-        "precision": by_class_name(rates["precision"]),
-        "recall": by_class_name(rates["recall"]),
+        "per_class": by_class_name(result["per_class"], names),
+        "precision": by_class_name(rates["precision"], names),
+        "recall": by_class_name(rates["recall"], names),
         "changing": {
             "miou": changing["miou"],
-            "per_class": by_class_name(changing["per_class"]),
+            "per_class": by_class_name(changing["per_class"], names),
             "share": float(scores.changing.matrix.sum() / scores.all.matrix.sum()),
         },
+        "classes": windows.reader.classes.name,
         "windows": len(indices),
         "checkpoint": str(vae.checkpoint),
         "step": vae.step,

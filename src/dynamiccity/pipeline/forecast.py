@@ -14,7 +14,7 @@ from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last
 from dynamiccity.pipeline.conditioning import encode_map
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, load_pair, sample_maps
 
 FORECASTERS = ("dit", "copy_last", "ego_copy_last")
@@ -49,7 +49,8 @@ def eval_forecast(
             f"{dit.checkpoint}: --with-trajectory needs a DiT trained with the trajectory condition."
         )
     t = dit.manifest.frames
-    windows = open_windows(DataSpec(data.path, data.format, t, options=data.options), 2 * t, split)
+    pairs = in_run_classes(DataSpec(data.path, data.format, t, options=data.options), vae.config.data)
+    windows = open_windows(pairs, 2 * t, split)
     check_grid(windows, vae.model.cfg)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no scene has the {2 * t} frames a past and a future window need.")

@@ -122,18 +122,26 @@ def _check_data_run(cfg: dict[str, Any], layers: dict[str, Any]) -> None:
             "say which data: --data PATH --format FORMAT, or data.path and data.format in a file."
         )
     _check_length(cfg["train"])
-    if "grid" not in layers.get("model", {}):
-        cfg["model"] = {**cfg["model"], "grid": data_grid(cfg["data"])}
+    pinned = layers.get("model", {})
+    wanted = {"grid"} | ({"num_classes"} if "classes" in cfg["data"].get("options", {}) else set())
+    if wanted - set(pinned):
+        facts = data_facts(cfg["data"])
+        cfg["model"] = {**cfg["model"], **{k: facts[k] for k in wanted - set(pinned)}}
 
 
-def data_grid(data: dict[str, Any]) -> tuple[int, int, int]:
-    """The voxel grid (X, Y, Z) of the dataset a run's `data` section names: a VAE is built for the data's
-    grid unless the grid is pinned (`--set grid=...`, or `model.grid` in a config file)."""
+def data_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """The voxel grid (X, Y, Z) and number of classes of the dataset a run's `data` section names, read
+    with its options: a VAE is built for the data's grid, and for the class set its options name
+    (`classes`), unless pinned (`--set grid=...`, or `model.grid` and `model.num_classes` in a file)."""
     from dynamiccity.data import open_reader
 
-    shape = tuple(open_reader(data["path"], data["format"], **data.get("options", {})).grid.shape)
-    log.info("model grid %s, the grid of %s", "x".join(map(str, shape)), data["path"])
-    return shape
+    reader = open_reader(data["path"], data["format"], **data.get("options", {}))
+    shape, classes = tuple(reader.grid.shape), reader.classes
+    log.info(
+        "model grid %s and %d classes (%s), those of %s",
+        "x".join(map(str, shape)), classes.num_classes, classes.name, data["path"],
+    )  # fmt: skip
+    return {"grid": shape, "num_classes": classes.num_classes}
 
 
 def dit_run_config(request: RunRequest) -> DiTRunConfig:

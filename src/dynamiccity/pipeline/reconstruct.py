@@ -8,7 +8,7 @@ import numpy as np
 
 from dynamiccity.data import Scene, write_synthtown
 from dynamiccity.device import pick_device
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.pipeline.scoring import reconstructions
 
@@ -27,20 +27,23 @@ def reconstruct(
     from dynamiccity.viz import render_3d, save_animation, tile_images
 
     device = pick_device(device)
-    model = load_vae(run_dir, device=device).model
-    cfg = model.cfg
-    windows = open_windows(data, cfg.frames, split, default_stride=cfg.frames)
+    vae = load_vae(run_dir, device=device)
+    model, cfg = vae.model, vae.model.cfg
+    windows = open_windows(
+        in_run_classes(data, vae.config.data), cfg.frames, split, default_stride=cfg.frames
+    )
     check_grid(windows, cfg)
+    common = windows.reader.classes.common  # the scenes written and drawn are in the common class set
     indices = list(range(len(windows) if max_windows is None else min(max_windows, len(windows))))
     pairs = []
     for i, (w, pred) in zip(indices, reconstructions(model, windows, indices, device), strict=True):
-        recon = pred.numpy().astype(np.uint8)
+        recon, labels = common(pred.numpy().astype(np.uint8)), common(w.labels)
         name = f"{windows.scenes[w.scene].name.replace('/', '_')}_t{w.start:04d}"
         pairs.append((Scene(recon, w.poses, None, name=name, meta={"source_window": i}), "recon"))
         if gifs:
             frames = [
                 tile_images(
-                    [render_3d(w.labels[t], w.valid[t]), render_3d(recon[t])], captions=["input", "VAE"]
+                    [render_3d(labels[t], w.valid[t]), render_3d(recon[t])], captions=["input", "VAE"]
                 )
                 for t in range(cfg.frames)
             ]

@@ -86,10 +86,10 @@ class VAEConfig(StrictConfig):
 
     @classmethod
     def from_dict(cls, data: dict) -> VAEConfig:
-        """A stored config; one written before the release's plane upsampler existed decodes without it."""
-        if "plane_upsampler" not in data:
-            data = {**data, "plane_upsampler": "transpose"}
-        return super().from_dict(data)
+        """A stored config. One written before a field existed means what the model then did: no release
+        plane upsampler, and (older still) fusion at `channels`."""
+        legacy = {"plane_upsampler": "transpose", "fused_channels": None}
+        return super().from_dict({**{k: v for k, v in legacy.items() if k not in data}, **data})
 
     @property
     def fused_width(self) -> int:
