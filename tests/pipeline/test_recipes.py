@@ -263,7 +263,12 @@ def test_table1_recipes_are_the_papers_settings(recipe):
     assert cfg.model.frames == frames and cfg.model.grid == vae_preset(cfg.preset).grid
     assert cfg.model.num_classes == (18 if native else 12)
     assert cfg.data.options == ({"classes": "native"} if native else {})
-    assert (cfg.train.batch_size, cfg.train.lr, cfg.loss.kl_weight, cfg.loss.lovasz_weight) == (8, 1e-3, 5e-3, 1)
+    assert (cfg.train.batch_size, cfg.train.lr, cfg.loss.kl_weight, cfg.loss.lovasz_weight) == (
+        8,
+        1e-3,
+        5e-3,
+        1,
+    )
     assert cfg.model.encoder == "projection" and cfg.model.fused_width == 64
     import torch
 

@@ -306,3 +306,16 @@ def test_the_pooled_readout_starts_as_average_pooling():
     (out.logits.square().mean() + out.posterior.kl()).backward()
     reads = [p.grad for n, p in model.named_parameters() if n.endswith(".read.weight")]
     assert len(reads) == 7 and all(g.abs().sum() > 0 for g in reads)
+
+
+def test_the_change_input_hides_the_static_world_from_the_time_planes():
+    cfg = TINY.with_overrides(encoder="avgpool", temporal_input="change")
+    torch.manual_seed(0)
+    model = HexPlaneVAE(cfg).eval()
+    still = [labels_for(cfg, batch=1, seed=s)[:, :1].expand(-1, cfg.frames, -1, -1, -1) for s in (1, 2)]
+    a, b = (model.encode(x) for x in still)
+    assert not torch.allclose(a.xy, b.xy)  # the spatial planes see the world
+    for name in ("tx", "ty", "tz"):  # the time planes see only what changes, here nothing
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), msg=name)
+    frames = HexPlaneVAE(cfg.with_overrides(temporal_input="frames")).eval()
+    assert not torch.allclose(frames.encode(still[0]).tx, frames.encode(still[1]).tx)

@@ -12,6 +12,7 @@ DecoderKind = Literal["ess", "query"]
 FusionKind = Literal["product", "sum"]
 UpsamplerKind = Literal["release", "transpose"]
 ReadoutKind = Literal["token", "pooled"]
+TemporalInputKind = Literal["frames", "change"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class VAEConfig(StrictConfig):
     transposed conv restoring T on the time planes, 1x1 on the others, then instance norm, LeakyReLU, 3x3
     conv, instance norm, LeakyReLU, as released) or "transpose" (the transposed conv alone; runs trained
     before the release's upsampler was built read as this).
+    temporal_input: what the temporal encoder (which feeds the time planes) reads: "frames" (every frame's
+    class embedding, as released) or "change" (every frame's embedding minus the window's mean: the static
+    world is zero there, so the time planes see only what moves or slides past).
     proj_readout: how a projection network reads its output: "token" (the learned token after the last
     layer, layer-normalised) or "pooled" (the mean of the input tokens plus a zero-initialised projection
     of the learned token: the network starts as average pooling and learns attention on top).
@@ -59,6 +63,7 @@ class VAEConfig(StrictConfig):
     fused_channels: int | None = 64
     plane_upsampler: UpsamplerKind = "release"
     proj_readout: ReadoutKind = "token"
+    temporal_input: TemporalInputKind = "frames"
     encoder: EncoderKind = "projection"
     decoder: DecoderKind = "ess"
     fusion: FusionKind = "product"
@@ -71,6 +76,7 @@ class VAEConfig(StrictConfig):
             "fusion": FusionKind,
             "plane_upsampler": UpsamplerKind,
             "proj_readout": ReadoutKind,
+            "temporal_input": TemporalInputKind,
         }
         for name, kind in choices.items():
             if getattr(self, name) not in kind.__args__:

@@ -52,10 +52,16 @@ class HexPlaneVAE(nn.Module):
             raise ValueError(
                 f"labels must be (B, {self.cfg.frames}, {self.cfg.grid}), got {tuple(labels.shape)}."
             )
-        # a channels-last (N, E, X, Y, Z) view: oneDNN's 3D convolutions are ~1.4x faster in that layout
-        x = rearrange(self.embed(labels.long()), "b t x y z e -> (b t) e x y z")
+        embedded = self.embed(labels.long())  # (B, T, X, Y, Z, E)
+        if self.cfg.temporal_input == "change":
+            moving = embedded - embedded.mean(dim=1, keepdim=True)
+        else:
+            moving = embedded
+        # channels-last (N, E, X, Y, Z) views: oneDNN's 3D convolutions are ~1.4x faster in that layout
+        x = rearrange(embedded, "b t x y z e -> (b t) e x y z")
+        xt = x if moving is embedded else rearrange(moving, "b t x y z e -> (b t) e x y z")
         spatial = rearrange(self._run(self.spatial_encoder, x), "(b t) c x y z -> b t c x y z", b=b)
-        temporal = rearrange(self._run(self.temporal_encoder, x), "(b t) c x y z -> b t c x y z", b=b)
+        temporal = rearrange(self._run(self.temporal_encoder, xt), "(b t) c x y z -> b t c x y z", b=b)
         return self.latent_head(self._run(self.plane_encoder, spatial, temporal))
 
     def _run(self, stage: nn.Module, *inputs):
