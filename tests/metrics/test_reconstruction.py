@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynamiccity.metrics import ConfusionMatrix, changing_voxels, occupancy_iou, temporal_change
+from dynamiccity.metrics import ConfusionMatrix, GhostCount, changing_voxels, occupancy_iou, temporal_change
 
 
 def reference(pred: np.ndarray, target: np.ndarray, k: int, valid=None) -> dict:
@@ -107,6 +107,25 @@ def test_changing_voxels_marks_positions_whose_label_changes_in_any_frame():
     assert torch.equal(moving, expected)
     with pytest.raises(ValueError, match=r"\(T, X, Y, Z\)"):
         changing_voxels(labels[None])
+
+
+def test_ghosts_are_false_positives_where_the_class_stands_in_another_frame():
+    target = torch.zeros(2, 4, 1, 1, dtype=torch.long)
+    target[0, 0], target[1, 1] = 10, 10  # a vehicle moves from x=0 to x=1
+    pred = target.clone()
+    pred[1, 0] = 10  # drawn where it was: a ghost
+    pred[0, 3] = 10  # drawn where it never is: a plain false positive
+    pred[1, 2] = 4  # a pedestrian from nowhere
+    count = GhostCount(12)
+    count.update(pred, target)
+    assert count.compute() == {
+        10: {"false_positives": 2, "ghost_share": 0.5},
+        4: {"false_positives": 1, "ghost_share": 0.0},
+    }
+    count.update(pred, target, valid=torch.zeros_like(target, dtype=torch.bool))  # nothing scored
+    assert count.compute()[10]["false_positives"] == 2
+    with pytest.raises(ValueError, match="one \\(T, X, Y, Z\\) window"):
+        count.update(pred[0], target[0])
 
 
 @pytest.mark.parametrize(

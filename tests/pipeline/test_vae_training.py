@@ -109,6 +109,8 @@ def test_eval_vae_json(town, tmp_path, capsys):
     assert set(metrics["recall"]) == set(metrics["per_class"])
     changing = metrics["changing"]
     assert 0.0 < changing["share"] < 1.0 and set(changing["per_class"]) <= set(metrics["per_class"])
+    assert metrics["classes"] == "common" and "free" not in metrics["ghosts"]
+    assert all(v["false_positives"] > 0 and 0 <= v["ghost_share"] <= 1 for v in metrics["ghosts"].values())
 
 
 def test_unknown_override_is_an_error(town, tmp_path, capsys):

@@ -74,6 +74,36 @@ def changing_voxels(labels: torch.Tensor) -> torch.Tensor:
     return (labels != labels[:1]).any(dim=0).expand_as(labels)
 
 
+class GhostCount:
+    """Temporal ghosts: free voxels predicted as a class at a position that class holds in another frame of
+    the same window. A factorised 4D latent that cannot tell when something was where draws it along its
+    whole path; this counts that directly. Per class: `false` (free voxels predicted as it) and `ghosts`."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.false = torch.zeros(num_classes, dtype=torch.int64)
+        self.ghosts = torch.zeros(num_classes, dtype=torch.int64)
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+        """pred, target: (T, X, Y, Z) class ids of one window; valid: bool of the same shape, or None."""
+        if pred.shape != target.shape or target.ndim != 4:
+            raise ValueError(
+                f"pred and target must be one (T, X, Y, Z) window, got {pred.shape}, {target.shape}."
+            )
+        wrong = target == FREE if valid is None else (target == FREE) & valid
+        for c in range(1, len(self.false)):
+            false = wrong & (pred == c)
+            self.false[c] += int(false.sum())
+            self.ghosts[c] += int((false & (target == c).any(dim=0)).sum())
+
+    def compute(self) -> dict[int, dict[str, float]]:
+        """{class: {"false_positives": n, "ghost_share": ghosts / n}} for the classes with any."""
+        return {
+            c: {"false_positives": int(n), "ghost_share": float(self.ghosts[c] / n)}
+            for c, n in enumerate(self.false.tolist())
+            if n > 0
+        }
+
+
 def occupancy_iou(
     pred: torch.Tensor, target: torch.Tensor, num_classes: int, valid: torch.Tensor | None = None
 ) -> dict:

@@ -20,7 +20,9 @@ def evaluate_vae(
 ) -> dict:
     """Reconstruction metrics over the windows of `split`: "miou", "iou", "per_class" {name: IoU},
     "precision" and "recall" {name: value}, "changing" {"miou", "per_class", "share"} (the same scores over
-    the voxels whose label changes within the window, and their share of the valid voxels), "windows",
+    the voxels whose label changes within the window, and their share of the valid voxels), "ghosts"
+    {name: {"false_positives", "ghost_share"}} (free voxels predicted as a class where it stands in another
+    frame of the window: `metrics.reconstruction.GhostCount`), "classes", "windows",
     "checkpoint", "step".
 
     Windows default to stride T (side by side); `max_windows` picks that many spread evenly.
@@ -49,6 +51,7 @@ def evaluate_vae(
             "per_class": by_class_name(changing["per_class"], names),
             "share": float(scores.changing.matrix.sum() / scores.all.matrix.sum()),
         },
+        "ghosts": {names[c]: v for c, v in scores.ghosts.compute().items()},
         "classes": windows.reader.classes.name,
         "windows": len(indices),
         "checkpoint": str(vae.checkpoint),

@@ -9,17 +9,18 @@ import numpy as np
 import torch
 
 from dynamiccity.data.windows import Window, WindowDataset
-from dynamiccity.metrics import ConfusionMatrix, by_class_name, changing_voxels
+from dynamiccity.metrics import ConfusionMatrix, GhostCount, by_class_name, changing_voxels
 from dynamiccity.vae.model import HexPlaneVAE
 
 
 @dataclass
 class Confusions:
     """Confusion matrices of reconstructions: over all valid voxels, and over those whose target label
-    changes within the window (`metrics.changing_voxels`)."""
+    changes within the window (`metrics.changing_voxels`); and the temporal ghosts among the false positives."""
 
     all: ConfusionMatrix
     changing: ConfusionMatrix
+    ghosts: GhostCount
 
 
 def spread_indices(data: WindowDataset, limit: int) -> list[int]:
@@ -45,11 +46,12 @@ def confusions_of(
 ) -> Confusions:
     """Score the reconstructions of windows `indices`."""
     k = model.cfg.num_classes
-    out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k))
+    out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k), GhostCount(k))
     for window, pred in reconstructions(model, data, indices, device):
         target, valid = torch.from_numpy(window.labels), torch.from_numpy(window.valid)
         out.all.update(pred, target, valid)
         out.changing.update(pred, target, valid & changing_voxels(target))
+        out.ghosts.update(pred, target, valid)
     return out
 
 
