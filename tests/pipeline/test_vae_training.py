@@ -111,6 +111,13 @@ def test_eval_vae_json(town, tmp_path, capsys):
     assert 0.0 < changing["share"] < 1.0 and set(changing["per_class"]) <= set(metrics["per_class"])
     assert metrics["classes"] == "common" and "free" not in metrics["ghosts"]
     assert all(v["false_positives"] > 0 and 0 <= v["ghost_share"] <= 1 for v in metrics["ghosts"].values())
+    assert "ego_motion" not in metrics
+    cli("eval-vae", tmp_path / "run", "--data", town, "--format", "synthtown", "--json", tmp_path / "e.json",
+        "--split", "all", "--max-windows", "2", "--ego-motion", "--device", "cpu")  # fmt: skip
+    motion = json.loads((tmp_path / "e.json").read_text())["ego_motion"]
+    assert motion["windows"] == 2 and set(motion) == {"windows", "input", "reconstruction", "read_as"}
+    assert 0 <= motion["reconstruction"]["command_agreement"] <= 1 and motion["input"]["ade"] >= 0
+    assert sum(sum(r["reconstruction"].values()) for r in motion["read_as"].values()) == 2
 
 
 def test_unknown_override_is_an_error(town, tmp_path, capsys):

@@ -137,6 +137,13 @@ def eval_vae(
     stride: Annotated[int | None, typer.Option(min=1, help="Window stride (default: the model's T).")] = None,
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
+    ego_motion: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure the ego's motion from the input and from the reconstruction of each "
+            "window with poses (about a second a window)."
+        ),
+    ] = False,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
     from dataclasses import replace
@@ -144,7 +151,7 @@ def eval_vae(
     from dynamiccity.pipeline import evaluate_vae
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    echo_json(evaluate_vae(run_dir, spec, split.value, max_windows, device), json_out)
+    echo_json(evaluate_vae(run_dir, spec, split.value, max_windows, device, ego_motion), json_out)
 
 
 def reconstruct(

@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from dynamiccity.data import NO_COMMAND, Command
+from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.metrics import by_class_name
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.pipeline.scoring import confusions_of, spread_indices
+
+
+class EgoMotionThrough:
+    """Whether a VAE lets the ego's motion through: the ego trajectory and command measured from each input
+    window and from its reconstruction (`metrics.egomotion`, registration of the static world), against the
+    window's true ones from its poses. A decoder that draws a moving window's world frozen reads STATIC."""
+
+    def __init__(self, voxel_size: tuple[float, float], to_common) -> None:
+        self.voxel_size, self.to_common = voxel_size, to_common
+        self.rows: list[tuple[str, str, str, dict, dict]] = []
+
+    def __call__(self, window: Window, pred: torch.Tensor) -> None:
+        from dynamiccity.metrics.egomotion import estimate_trajectory, trajectory_errors, window_command
+
+        if window.command == NO_COMMAND:
+            return
+        read = []
+        for labels in (window.labels, pred.numpy()):
+            trajectory = estimate_trajectory(self.to_common(labels.astype(np.uint8)), self.voxel_size)
+            read.append((window_command(trajectory).name, trajectory_errors(trajectory, window.trajectory)))
+        (seen, seen_err), (drawn, drawn_err) = read
+        self.rows.append((Command(window.command).name, seen, drawn, seen_err, drawn_err))
+
+    def result(self) -> dict:
+        if not self.rows:
+            return {"windows": 0}
+        out: dict = {"windows": len(self.rows)}
+        for i, key in ((1, "input"), (2, "reconstruction")):
+            errors = [row[i + 2] for row in self.rows]
+            out[key] = {
+                "command_agreement": float(np.mean([row[0] == row[i] for row in self.rows])),
+                "ade": float(np.mean([e["ade"] for e in errors])),
+                "fde": float(np.mean([e["fde"] for e in errors])),
+            }
+        out["read_as"] = {
+            true: {
+                "input": dict(Counter(row[1] for row in self.rows if row[0] == true)),
+                "reconstruction": dict(Counter(row[2] for row in self.rows if row[0] == true)),
+            }
+            for true in sorted({row[0] for row in self.rows})
+        }
+        return out
 
 
 def evaluate_vae(
@@ -17,13 +65,16 @@ def evaluate_vae(
     split: str = "val",
     max_windows: int | None = None,
     device: str | None = None,
+    ego_motion: bool = False,
 ) -> dict:
     """Reconstruction metrics over the windows of `split`: "miou", "iou", "per_class" {name: IoU},
     "precision" and "recall" {name: value}, "changing" {"miou", "per_class", "share"} (the same scores over
     the voxels whose label changes within the window, and their share of the valid voxels), "ghosts"
     {name: {"false_positives", "ghost_share"}} (free voxels predicted as a class where it stands in another
     frame of the window: `metrics.reconstruction.GhostCount`), "classes", "windows",
-    "checkpoint", "step".
+    "checkpoint", "step"; with `ego_motion`, "ego_motion" (`EgoMotionThrough`: the command agreement and
+    ADE/FDE of the trajectory measured from the input and from the reconstruction, over the windows with
+    poses, and what each true command is read as).
 
     Windows default to stride T (side by side); `max_windows` picks that many spread evenly.
     """
@@ -37,7 +88,8 @@ def evaluate_vae(
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no {split} windows of {cfg.frames} frames.")
     indices = spread_indices(windows, max_windows) if max_windows else list(range(len(windows)))
-    scores = confusions_of(vae.model, windows, indices, device)
+    motion = EgoMotionThrough(tuple(windows.grid.voxel_size[:2]), windows.reader.classes.common)
+    scores = confusions_of(vae.model, windows, indices, device, motion if ego_motion else None)
     result, rates, changing = scores.all.compute(), scores.all.rates(), scores.changing.compute()
     names = windows.reader.classes.names
     return {
@@ -52,6 +104,7 @@ def evaluate_vae(
             "share": float(scores.changing.matrix.sum() / scores.all.matrix.sum()),
         },
         "ghosts": {names[c]: v for c, v in scores.ghosts.compute().items()},
+        **({"ego_motion": motion.result()} if ego_motion else {}),
         "classes": windows.reader.classes.name,
         "windows": len(indices),
         "checkpoint": str(vae.checkpoint),

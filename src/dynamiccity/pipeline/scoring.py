@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +42,13 @@ def reconstructions(
 
 
 def confusions_of(
-    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+    model: HexPlaneVAE,
+    data: WindowDataset,
+    indices: list[int],
+    device: torch.device,
+    also: Callable[[Window, torch.Tensor], None] | None = None,
 ) -> Confusions:
-    """Score the reconstructions of windows `indices`."""
+    """Score the reconstructions of windows `indices`; `also(window, reconstruction)` sees each too."""
     k = model.cfg.num_classes
     out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k), GhostCount(k))
     for window, pred in reconstructions(model, data, indices, device):
@@ -52,6 +56,8 @@ def confusions_of(
         out.all.update(pred, target, valid)
         out.changing.update(pred, target, valid & changing_voxels(target))
         out.ghosts.update(pred, target, valid)
+        if also is not None:
+            also(window, pred)
     return out
 
 
