@@ -262,7 +262,9 @@ def test_recompute_gives_the_same_gradients(decoder):
 
 
 def test_the_release_upsampler_is_the_default_and_the_light_one_remains():
-    assert all(cfg.plane_upsampler == "release" for cfg in VAE_PRESETS.values())
+    assert all(
+        cfg.plane_upsampler == "release" for name, cfg in VAE_PRESETS.items() if name != "synthtown-micro"
+    )
     assert vae_preset("carlasc").fused_width == 64 and vae_preset("carlasc").latent_channels == 16
     cfg = TINY.with_overrides(plane_upsampler="transpose", fused_channels=None)
     torch.manual_seed(0)

@@ -122,6 +122,7 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     "synthtown-micro": VAEConfig(
         frames=4, grid=(32, 32, 4), channels=8, embed_dim=8, latent_channels=8, proj_mlp=16,
         dec_channels=16, out_channels=16, query_hidden=16, pe_freqs=2, fused_channels=16,
+        plane_upsampler="transpose",  # the test scale: no instance norm over planes (docs/vae.md, locality)
     ),
 }  # fmt: skip
 
