@@ -158,3 +158,25 @@ def parse_frames(text: str) -> slice:
     if len(parts) > 3:
         raise typer.BadParameter(f"--frames must look like a:b or k, got {text!r}.")
     return slice(*parts)
+
+
+def view(
+    path: Annotated[Path, typer.Argument(help="Dataset root, or one scene folder of a SynthTown dataset.")],
+    out: Annotated[Path, typer.Option(help="Output .html page (self-contained, opens offline).")],
+    frames: Annotated[str, typer.Option(help="Frame range a:b (Python slice), or one index.")] = ":",
+    scene: Annotated[str, typer.Option(help="Scene index or name within the dataset.")] = "0",
+    format: Annotated[
+        FormatName, typer.Option("--format", "-f", help="Layout of PATH.")
+    ] = FormatName.synthtown,
+    fps: Annotated[float, typer.Option(min=0.1, help="Frames per second of the play button.")] = 5.0,
+    mask: MaskOpt = MaskName.lidar,
+    poses: PosesOpt = None,
+    classes: ClassesOpt = ClassesName.common,
+) -> None:
+    """Write an interactive 4D viewer page of a scene: voxels in the semantic colormap, orbit and zoom, a
+    time slider with play, a class legend with toggles."""
+    from dynamiccity.viz.scene_files import view_scene_file
+
+    options = reader_options(format, mask, poses, classes)
+    count, size = view_scene_file(path, out, format.value, scene, parse_frames(frames), fps, **options)
+    typer.echo(f"wrote {out} ({count} frame{'s' if count != 1 else ''}, {size / 1e6:.1f} MB)")

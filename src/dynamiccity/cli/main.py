@@ -21,6 +21,7 @@ app = typer.Typer(
 app.command("synth")(data_commands.synth)
 app.command("inspect")(data_commands.inspect)
 app.command("render")(data_commands.render)
+app.command("view")(data_commands.view)
 app.command("train-vae")(vae_commands.train_vae)
 app.command("eval-vae")(vae_commands.eval_vae)
 app.command("reconstruct")(vae_commands.reconstruct)
