@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO_DIR ?= demo_out
+DEMO_DIR ?= out/demo
 
 .PHONY: venv demo test lint format clean
 
@@ -16,11 +16,7 @@ $(BIN)/dynamiccity: pyproject.toml
 venv: $(BIN)/dynamiccity
 
 demo: venv
-	$(BIN)/dynamiccity synth $(DEMO_DIR)/synthtown --scenes 4 --frames 16 --grid 128 128 8 --seed 0
-	$(BIN)/dynamiccity inspect $(DEMO_DIR)/synthtown --format synthtown
-	$(BIN)/dynamiccity render $(DEMO_DIR)/synthtown --scene 0 --view 3d --out $(DEMO_DIR)/scene0_3d.gif
-	$(BIN)/dynamiccity render $(DEMO_DIR)/synthtown --scene 0 --view bev --out $(DEMO_DIR)/scene0_bev.gif
-	@echo "demo done: see $(DEMO_DIR)/"
+	$(BIN)/dynamiccity demo --out $(DEMO_DIR)
 
 lint: venv
 	$(BIN)/ruff check src tests
@@ -34,4 +30,4 @@ format: venv
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -27,7 +27,10 @@ def ensure_chromium() -> str | None:
     """The browser's path, installing Debian's chromium with apt-get when it is absent (None if that fails)."""
     if find_chromium() is None and shutil.which("apt-get"):
         env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        for cmd in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        ):
             if subprocess.run(cmd, env=env, capture_output=True, timeout=900).returncode != 0:
                 break
     return find_chromium()
@@ -78,7 +81,9 @@ class Browser:
         if method == "Runtime.exceptionThrown":
             self.errors.append(params["exceptionDetails"].get("text", "exception"))
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-            self.errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+            self.errors.append(
+                " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+            )
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             self.errors.append(params["entry"].get("text", ""))
 

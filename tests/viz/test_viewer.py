@@ -20,7 +20,9 @@ def test_a_voxel_has_six_faces_and_a_bar_merges_its_rows():
     labels[1, 1, 0] = VEHICLE
     mesh = class_mesh(labels, VEHICLE)
     assert mesh.faces.shape == (12, 3) and mesh.vertices.dtype == np.uint8
-    assert set(map(tuple, mesh.vertices.tolist())) == {(x, y, z) for x in (1, 2) for y in (1, 2) for z in (0, 1)}
+    assert set(map(tuple, mesh.vertices.tolist())) == {
+        (x, y, z) for x in (1, 2) for y in (1, 2) for z in (0, 1)
+    }
     labels[:3, 1, 0] = VEHICLE  # a bar of three along x: four long sides merged, two ends
     assert class_mesh(labels, VEHICLE).faces.shape == (12, 3)
     labels[:, :, 0] = ROAD  # a road under a vehicle: the faces they share border no free space

@@ -225,3 +225,29 @@ def city(
     )
     spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale)
     typer.echo(json.dumps(run(dit, vae, size, frames, out, spec, device, request, gifs), indent=1))
+
+
+def demo(
+    out: Annotated[
+        Path, typer.Option(help="Folder for the GIFs, the viewer page, the scenes and the summary.")
+    ] = Path("out/demo"),
+    vae: Annotated[str, typer.Option(help="A shipped VAE's name or a train-vae run folder.")] = "synthtown",
+    dit: Annotated[str, typer.Option(help="A shipped DiT's name or a train-dit run folder.")] = "synthtown",
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    frames: Annotated[int, typer.Option(min=8, help="Length of the long scene.")] = 64,
+) -> None:
+    """Generate new 4D scenes with the shipped models: unconditional, one per ego command, a long one and an
+    inpainted one; GIFs, a viewer page and a summary in OUT."""
+    from dynamiccity.pipeline.demo import run_demo
+
+    summary = run_demo(out, vae, dit, seed, frames, say=lambda text: typer.echo(text))
+    seconds = summary["seconds"]
+    typer.echo(
+        f"\ndone in {seconds['total']:.0f} s; in {out}/:\n"
+        "  unconditional.gif, commands.gif, long.gif, inpainted.gif   the generated scenes\n"
+        "  viewer.html                                                 open it in a browser (orbit, time slider)\n"
+        "  scenes/                                                     the scenes (SynthTown format)\n"
+        "  summary.json                                                what was made, and the timings\n"
+        f"ego commands read back from the scenes: {summary['commands_read_as']}; "
+        f"inpainting kept {summary['inpainting_outside_kept']:.1%} of the outside"
+    )

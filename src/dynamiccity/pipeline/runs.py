@@ -14,6 +14,7 @@ from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.pipeline.dit_run import RUN_MANIFEST, DiTRunConfig
 from dynamiccity.pipeline.latents import LatentManifest, read_manifest
 from dynamiccity.pipeline.vae_run import VAERunConfig
+from dynamiccity.shipped import resolve
 from dynamiccity.train.checkpoint import Checkpoint, open_checkpoint
 from dynamiccity.vae.model import HexPlaneVAE
 
@@ -63,7 +64,9 @@ def run_config(ckpt: Checkpoint, kind: type, run_dir: str | Path):
 def load_vae(
     run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
 ) -> Trained[HexPlaneVAE, VAERunConfig]:
-    """A trained VAE from RUN_DIR (checkpoint `best`, falling back to `last`)."""
+    """A trained VAE from RUN_DIR (checkpoint `best`, falling back to `last`), or the shipped VAE of that
+    name (`dynamiccity.shipped`, e.g. "synthtown")."""
+    run_dir = resolve("vae", run_dir)
     ckpt = load_run(run_dir, which)
     cfg = run_config(ckpt, VAERunConfig, run_dir)
     model = HexPlaneVAE(cfg.model)
@@ -75,13 +78,17 @@ def load_dit(
     run_dir: str | Path, which: str = "best", ema: bool = True, device: str | torch.device = "cpu"
 ) -> TrainedDiT:
     """A trained DiT (its EMA weights when the run kept them) and the manifest of the latents it learned:
-    the run's own copy, or for runs older than that copy, the latent folder's."""
+    the run's own copy, or for runs older than that copy, the latent folder's. RUN_DIR may name a shipped
+    DiT (`dynamiccity.shipped`, e.g. "synthtown")."""
+    run_dir = resolve("dit", run_dir)
     ckpt = load_run(run_dir, which)
     cfg = run_config(ckpt, DiTRunConfig, run_dir)
     model = HexPlaneDiT(cfg.model)
-    model.load_state_dict(ckpt.tensors("ema" if ema and ckpt.has("ema") else "model"))
+    # shipped DiTs keep their EMA weights only
+    part = "ema" if (ema and ckpt.has("ema")) or not ckpt.has("model") else "model"
+    model.load_state_dict(ckpt.tensors(part))
     own, shared = Path(run_dir) / RUN_MANIFEST, Path(cfg.latents) / "manifest.json"
     if not own.is_file() and not shared.is_file():
         raise FileNotFoundError(f"{own}: missing, and so is the manifest of the run's latents ({shared}).")
     manifest = read_manifest(own if own.is_file() else shared)
-    return TrainedDiT(model.to(device).eval(), cfg, ckpt.path(), ckpt.meta["step"], manifest)
+    return TrainedDiT(model.to(device).eval(), cfg, ckpt.path(part), ckpt.meta["step"], manifest)

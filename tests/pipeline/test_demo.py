@@ -1,0 +1,40 @@
+"""`dynamiccity demo` end to end on the micro models, and the shipped models loaded by name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dynamiccity.shipped import resolve, shipped
+from tests.conftest import cli
+
+
+def test_the_demo_writes_every_output(runs, tmp_path, capsys):
+    out = tmp_path / "demo"
+    cli("demo", "--out", out, "--vae", runs / "vae", "--dit", runs / "dit", "--frames", "8")
+    printed = capsys.readouterr().out
+    assert "[1/5]" in printed and "[5/5]" in printed and "done in" in printed
+    for name in ("unconditional.gif", "commands.gif", "long.gif", "inpainted.gif", "viewer.html"):
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenes"]["long"][0] == 8 and set(summary["commands_read_as"]) == {
+        "STATIC", "FORWARD", "LEFT", "RIGHT"
+    }  # fmt: skip
+    assert 0 <= summary["inpainting_outside_kept"] <= 1 and summary["seconds"]["total"] > 0
+    scene = np.load(out / "scenes" / "long" / "labels.npy")
+    assert scene.shape[0] == 8 and scene.max() < 12
+
+
+def test_the_shipped_models_load_by_name(tmp_path):
+    from dynamiccity.pipeline import load_dit, load_vae
+
+    assert {"synthtown"} <= set(shipped("vae")) and {"synthtown"} <= set(shipped("dit"))
+    vae, dit = load_vae("synthtown"), load_dit("synthtown")
+    dit.manifest.check_vae(vae.checkpoint)  # the shipped DiT was trained on the shipped VAE's latents
+    assert vae.model.cfg.grid == (64, 64, 8) and dit.manifest.frames == vae.model.cfg.frames
+    size = sum(p.stat().st_size for p in resolve("vae", "synthtown").parent.rglob("*.safetensors"))
+    assert size <= 25e6  # every shipped weight together
+    with pytest.raises(FileNotFoundError, match="not the name of a shipped vae \\(shipped vaes: synthtown"):
+        load_vae(tmp_path / "nothing-here")
