@@ -42,6 +42,14 @@ PosesOpt = Annotated[
 ]
 
 
+ScenePathArg = Annotated[
+    Path, typer.Argument(help="Dataset root, or one scene folder of a SynthTown dataset.")
+]
+FramesOpt = Annotated[str, typer.Option(help="Frame range a:b (Python slice), or one index.")]
+SceneOpt = Annotated[str, typer.Option(help="Scene index or name within the dataset.")]
+SceneFormatOpt = Annotated[FormatName, typer.Option("--format", "-f", help="Layout of PATH.")]
+
+
 def reader_options(format: Enum, mask: Enum, poses: Path | None, classes: Enum | None = None) -> dict:
     """Reader keyword arguments from CLI options, refusing options that do not apply to the format."""
     options: dict = {} if classes is None else {"classes": classes.value}
@@ -124,14 +132,12 @@ def format_stats(stats) -> str:
 
 
 def render(
-    path: Annotated[Path, typer.Argument(help="Dataset root, or one scene folder of a SynthTown dataset.")],
+    path: ScenePathArg,
     out: Annotated[Path, typer.Option(help="Output .png, .gif or .mp4.")],
     view: Annotated[View, typer.Option(help="Bird's-eye or 3D voxel view.")] = View.three_d,
-    frames: Annotated[str, typer.Option(help="Frame range a:b (Python slice), or one index.")] = ":",
-    scene: Annotated[str, typer.Option(help="Scene index or name within the dataset.")] = "0",
-    format: Annotated[
-        FormatName, typer.Option("--format", "-f", help="Layout of PATH.")
-    ] = FormatName.synthtown,
+    frames: FramesOpt = ":",
+    scene: SceneOpt = "0",
+    format: SceneFormatOpt = FormatName.synthtown,
     fps: Annotated[float, typer.Option(min=0.1, help="Frames per second of a GIF/MP4.")] = 5.0,
     mask: MaskOpt = MaskName.lidar,
     poses: PosesOpt = None,
@@ -161,13 +167,11 @@ def parse_frames(text: str) -> slice:
 
 
 def view(
-    path: Annotated[Path, typer.Argument(help="Dataset root, or one scene folder of a SynthTown dataset.")],
+    path: ScenePathArg,
     out: Annotated[Path, typer.Option(help="Output .html page (self-contained, opens offline).")],
-    frames: Annotated[str, typer.Option(help="Frame range a:b (Python slice), or one index.")] = ":",
-    scene: Annotated[str, typer.Option(help="Scene index or name within the dataset.")] = "0",
-    format: Annotated[
-        FormatName, typer.Option("--format", "-f", help="Layout of PATH.")
-    ] = FormatName.synthtown,
+    frames: FramesOpt = ":",
+    scene: SceneOpt = "0",
+    format: SceneFormatOpt = FormatName.synthtown,
     fps: Annotated[float, typer.Option(min=0.1, help="Frames per second of the play button.")] = 5.0,
     mask: MaskOpt = MaskName.lidar,
     poses: PosesOpt = None,

@@ -42,15 +42,9 @@ def _scene_frames(path: Path, format: str, scene: str, frames: slice, options: d
 
 
 def render_scene_file(
-    path: str | Path,
-    out: str | Path,
-    format: str = "synthtown",
-    scene: str = "0",
-    frames: slice = slice(None),
-    view: str = "3d",
-    fps: float = 5.0,
-    **options,
-) -> int:
+    path: str | Path, out: str | Path, format: str = "synthtown", scene: str = "0", frames: slice = slice(None),
+    view: str = "3d", fps: float = 5.0, **options,
+) -> int:  # fmt: skip
     """Render frames of one scene of a dataset to a PNG/GIF/MP4; returns the number of frames drawn.
 
     A SynthTown scene folder (one holding labels.npy) may be given as `path` directly.
@@ -65,14 +59,9 @@ def render_scene_file(
 
 
 def view_scene_file(
-    path: str | Path,
-    out: str | Path,
-    format: str = "synthtown",
-    scene: str = "0",
-    frames: slice = slice(None),
-    fps: float = 5.0,
-    **options,
-) -> tuple[int, int]:
+    path: str | Path, out: str | Path, format: str = "synthtown", scene: str = "0", frames: slice = slice(None),
+    fps: float = 5.0, **options,
+) -> tuple[int, int]:  # fmt: skip
     """Write the interactive viewer page (`viz.viewer`) of one scene of a dataset; returns (frames, bytes).
 
     A SynthTown scene folder (one holding labels.npy) may be given as `path` directly. Voxels that a valid
