@@ -321,3 +321,18 @@ def test_the_change_input_hides_the_static_world_from_the_time_planes():
         torch.testing.assert_close(getattr(a, name), getattr(b, name), msg=name)
     frames = HexPlaneVAE(cfg.with_overrides(temporal_input="frames")).eval()
     assert not torch.allclose(frames.encode(still[0]).tx, frames.encode(still[1]).tx)
+
+
+@pytest.mark.parametrize("readout", ["token", "pooled"])
+def test_a_projection_run_from_before_the_readouts_loads(readout):
+    """Its projection networks' readout layers are stored as `norm` and `read`, not `readout.norm` and
+    `readout.read`."""
+    cfg = TINY.with_overrides(encoder="projection", proj_readout=readout)
+    torch.manual_seed(0)
+    model = HexPlaneVAE(cfg).eval()
+    state = {k.replace(".readout.", "."): v for k, v in model.state_dict().items()}
+    assert any(k.endswith("nets.t.norm.weight") for k in state)
+    again = HexPlaneVAE(cfg).eval()
+    again.load_state_dict(state)
+    x = labels_for(cfg)
+    torch.testing.assert_close(again(x, sample=False).logits, model(x, sample=False).logits)

@@ -88,6 +88,20 @@ class FrameIndexConv(nn.Module):
         return out.view(n, c_out, *spatial)
 
 
+def every_frame(embedded: torch.Tensor) -> torch.Tensor:
+    """The temporal encoder's input as released: each frame's class embedding (B, T, X, Y, Z, E)."""
+    return embedded
+
+
+def what_changes(embedded: torch.Tensor) -> torch.Tensor:
+    """Each frame's embedding minus the window's mean: the static world is zero, what moves or slides past
+    the ego is not."""
+    return embedded - embedded.mean(dim=1, keepdim=True)
+
+
+TEMPORAL_INPUTS = {"frames": every_frame, "change": what_changes}
+
+
 class FrameEncoder(nn.Module):
     """conv3 -> ResBlock -> stride-(dX, dY, dZ) conv + IN -> ResBlock, applied to every frame.
 

@@ -12,7 +12,7 @@ from torch.utils.checkpoint import checkpoint
 from dynamiccity.hexplane import HexPlane
 from dynamiccity.vae.config import VAEConfig
 from dynamiccity.vae.decoder import build_voxel_decoder
-from dynamiccity.vae.encoder import FrameEncoder
+from dynamiccity.vae.encoder import TEMPORAL_INPUTS, FrameEncoder
 from dynamiccity.vae.latent import LatentDecoderHead, LatentHead, Posterior
 from dynamiccity.vae.projection import build_plane_encoder
 
@@ -37,6 +37,7 @@ class HexPlaneVAE(nn.Module):
         self.embed = nn.Embedding(cfg.num_classes, cfg.embed_dim)
         self.spatial_encoder = FrameEncoder(cfg.embed_dim, cfg.channels, factors, frames=None)
         self.temporal_encoder = FrameEncoder(cfg.embed_dim, cfg.channels, factors, frames=cfg.frames)
+        self.temporal_input = TEMPORAL_INPUTS[cfg.temporal_input]
         self.plane_encoder = build_plane_encoder(cfg)
         self.latent_head = LatentHead(cfg)
         self.latent_decoder = LatentDecoderHead(cfg)
@@ -53,13 +54,9 @@ class HexPlaneVAE(nn.Module):
                 f"labels must be (B, {self.cfg.frames}, {self.cfg.grid}), got {tuple(labels.shape)}."
             )
         embedded = self.embed(labels.long())  # (B, T, X, Y, Z, E)
-        if self.cfg.temporal_input == "change":
-            moving = embedded - embedded.mean(dim=1, keepdim=True)
-        else:
-            moving = embedded
         # channels-last (N, E, X, Y, Z) views: oneDNN's 3D convolutions are ~1.4x faster in that layout
         x = rearrange(embedded, "b t x y z e -> (b t) e x y z")
-        xt = x if moving is embedded else rearrange(moving, "b t x y z e -> (b t) e x y z")
+        xt = rearrange(self.temporal_input(embedded), "b t x y z e -> (b t) e x y z")
         spatial = rearrange(self._run(self.spatial_encoder, x), "(b t) c x y z -> b t c x y z", b=b)
         temporal = rearrange(self._run(self.temporal_encoder, xt), "(b t) c x y z -> b t c x y z", b=b)
         return self.latent_head(self._run(self.plane_encoder, spatial, temporal))

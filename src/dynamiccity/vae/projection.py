@@ -59,6 +59,34 @@ class ProjectionBlock(nn.Module):
         return x + self.drop(self.mlp(self.norm2(x)))
 
 
+class TokenReadout(nn.Module):
+    """The learned token after the last layer, layer-normalised."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, token: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        return self.norm(token)
+
+
+class PooledReadout(TokenReadout):
+    """The mean of the input tokens plus a zero-initialised projection of the read token: average pooling
+    at the start, attention learned on top."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim)
+        self.read = nn.Linear(dim, dim)
+        nn.init.zeros_(self.read.weight)
+        nn.init.zeros_(self.read.bias)
+
+    def forward(self, token: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        return inputs.mean(dim=1) + self.read(super().forward(token, inputs))
+
+
+READOUTS = {"token": TokenReadout, "pooled": PooledReadout}
+
+
 class ProjectionNet(nn.Module):
     """h_S of Eq. (1): reduce a length-L token axis to one feature, read from a learned token.
 
@@ -78,20 +106,20 @@ class ProjectionNet(nn.Module):
             ProjectionBlock(dim, cfg.proj_heads, cfg.proj_mlp, cfg.proj_dropout)
             for _ in range(cfg.proj_layers)
         )
-        self.norm = nn.LayerNorm(dim)
-        self.pooled = cfg.proj_readout == "pooled"
-        if self.pooled:
-            self.read = nn.Linear(dim, dim)
-            nn.init.zeros_(self.read.weight)
-            nn.init.zeros_(self.read.bias)
+        self.readout = READOUTS[cfg.proj_readout](dim)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # checkpoints written before the readouts were components hold their layers as `norm` and `read`
+        for old in [k for k in state_dict if k.startswith((f"{prefix}norm.", f"{prefix}read."))]:
+            state_dict[f"{prefix}readout.{old.removeprefix(prefix)}"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, L, C) -> (N, C)."""
         tokens = torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
         for block in self.blocks[:-1]:
             tokens = block(tokens)
-        out = self.norm(self.blocks[-1](tokens, first_only=True)[:, 0])
-        return x.mean(dim=1) + self.read(out) if self.pooled else out
+        return self.readout(self.blocks[-1](tokens, first_only=True)[:, 0], x)
 
 
 class ProjectionEncoder(nn.Module):
