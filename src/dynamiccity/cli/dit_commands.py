@@ -122,6 +122,12 @@ def sample(
         Direction, typer.Option(help="Where --outpaint grows the scene (+x is ahead of the ego).")
     ] = Direction.px,
     times: Annotated[int, typer.Option(min=1, help="Outpainting steps of half a window each.")] = 1,
+    resample: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Inpainting/outpainting: run every step this many times (RePaint resampling)."
+        ),
+    ] = 1,
     data: Annotated[Path | None, typer.Option(help="Dataset that scene names refer to.")] = None,
     format: Annotated[
         FormatName, typer.Option("--format", "-f", help="Layout of --data.")
@@ -143,7 +149,7 @@ def sample(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale)
+    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, resample)
     edit = None
     if inpaint is not None or outpaint is not None or mask is not None:
         edit = EditRequest(inpaint, mask, outpaint, direction.value, times)
@@ -210,6 +216,9 @@ def city(
     format: Annotated[
         FormatName, typer.Option("--format", "-f", help="Layout of --data.")
     ] = FormatName.synthtown,
+    resample: Annotated[
+        int, typer.Option(min=1, help="Run every step of a tile this many times (RePaint resampling).")
+    ] = 1,
     gifs: Annotated[bool, typer.Option(help="Write a bird's-eye GIF of the city.")] = True,
     device: DeviceOpt = None,
 ) -> None:
@@ -223,7 +232,7 @@ def city(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale)
+    spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale, resample)
     typer.echo(json.dumps(run(dit, vae, size, frames, out, spec, device, request, gifs), indent=1))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -140,12 +141,18 @@ class Diffusion:
         device: torch.device | str = "cpu",
         progress: Callable[[int], None] | None = None,
         known: Known | None = None,
+        resample: int = 1,
     ) -> torch.Tensor:
         """Draw maps of `shape` by running `sampler` for `steps` steps from pure noise.
 
         The same generator gives the same samples. mask keeps padding at exactly zero throughout. known:
-        inpaint, keeping the known part of `known.x0` (see `Known`).
+        inpaint, keeping the known part of `known.x0` (see `Known`). resample: with `known`, run every step
+        this many times, noising its result back to the step's level in between (RePaint's resampling,
+        Lugmayr et al. 2022), so that what is generated can adjust to what is kept beyond one step's reach;
+        `resample` times the network evaluations.
         """
+        if resample < 1:
+            raise ValueError(f"resample must be >= 1, got {resample}.")
         scheduler = make_scheduler(self.cfg, sampler)
         scheduler.set_timesteps(steps, device=device)
         x = (
@@ -153,22 +160,38 @@ class Diffusion:
             * scheduler.init_noise_sigma
         )
         timesteps = list(scheduler.timesteps)
+        rounds = resample if known is not None else 1
         if known is not None:
             x = known.paste(x, timesteps[0], self.train_scheduler, generator)
         if mask is not None:
             x = x * mask
         for i, t in enumerate(timesteps):
             tt = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
-            out = model(scheduler.scale_model_input(x, t), tt)
-            x = scheduler.step(out, t, x, generator=generator).prev_sample
-            if known is not None:
-                after = timesteps[i + 1] if i + 1 < len(timesteps) else None
-                x = known.paste(x, after, self.train_scheduler, generator)
-            if mask is not None:
-                x = x * mask
+            after = timesteps[i + 1] if i + 1 < len(timesteps) else None
+            for round_ in range(rounds):
+                before = copy.deepcopy(scheduler) if round_ + 1 < rounds else None  # multistep state
+                out = model(scheduler.scale_model_input(x, t), tt)
+                x = scheduler.step(out, t, x, generator=generator).prev_sample
+                if known is not None:
+                    x = known.paste(x, after, self.train_scheduler, generator)
+                if before is not None:
+                    x = self._renoise(x, after, t, generator)
+                    scheduler = before
+                if mask is not None:
+                    x = x * mask
             if progress is not None:
                 progress(i)
         return x
+
+    def _renoise(
+        self, x: torch.Tensor, at: torch.Tensor | None, to: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """x at the noise level of training timestep `at` (None: clean) taken forward to the level of `to`:
+        q(x_to | x_at) of the variance-preserving process."""
+        alphas = self.train_scheduler.alphas_cumprod
+        ratio = alphas[int(to)] / (alphas[int(at)] if at is not None else torch.tensor(1.0))
+        noise = torch.randn(x.shape, generator=generator, device=_noise_device(generator, x.device))
+        return ratio.sqrt().to(x.dtype) * x + (1 - ratio).sqrt().to(x.dtype) * noise.to(x.device, x.dtype)
 
 
 def guided(model, cond, scale: float) -> Denoiser:

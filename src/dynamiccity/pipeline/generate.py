@@ -30,13 +30,15 @@ if TYPE_CHECKING:
 class SampleSpec:
     """How to sample: `sampler` (one of `diffusion.SAMPLERS`) for `steps` steps, `batch` scenes at a time,
     from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when conditioned.
-    The same spec gives the same scenes on a device."""
+    When part of a scene is kept (inpainting, outpainting, a city's tiles), every step runs `resample`
+    times (RePaint's resampling; 1: plain replacement). The same spec gives the same scenes on a device."""
 
     sampler: str = "dpmpp"
     steps: int = 20
     seed: int = 0
     batch: int = 4
     cfg_scale: float = 1.0
+    resample: int = 1
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -45,6 +47,8 @@ class SampleSpec:
             raise ValueError(f"steps and batch must be >= 1, got {self.steps} and {self.batch}.")
         if not self.cfg_scale >= 0:
             raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}.")
+        if self.resample < 1:
+            raise ValueError(f"resample must be >= 1, got {self.resample}.")
 
 
 def generate(
@@ -156,13 +160,13 @@ def sample_maps(
     known: Known | None = None,
 ) -> torch.Tensor:
     """n normalised rolled-out HexPlanes (n, C, H, W) from the DiT, guided by `cond` at spec.cfg_scale,
-    keeping `known` (inpainting) when given."""
+    keeping `known` (inpainting) when given, with spec.resample rounds per step."""
     model = dit.model
     shape = (n, dit.config.model.latent_channels, model.rollout.height, model.rollout.width)
     denoiser = model if cond is None else guided(model, cond, spec.cfg_scale)
     return Diffusion(dit.config.diffusion).sample(
         denoiser, shape, spec.sampler, spec.steps, generator=g, mask=model.pixel_mask, device=device,
-        known=known,
+        known=known, resample=spec.resample,
     )  # fmt: skip
 
 
