@@ -45,10 +45,11 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=16)
     parser.add_argument("--sampler", default="dpmpp")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--resample", type=int, default=1, help="RePaint rounds per step")
     parser.add_argument("--tag", default="", help="suffix of the JSON and PNG names")
     args = parser.parse_args()
     global SPEC
-    SPEC = SampleSpec(args.sampler, args.steps, seed=0, batch=8)
+    SPEC = SampleSpec(args.sampler, args.steps, seed=0, batch=8, resample=args.resample)
     torch.set_grad_enabled(False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ def main() -> None:
     begin = time.perf_counter()
     result = {"inpaint": inpaint_part, "outpaint": outpaint_part}[args.part](models, windows, out, args.tag)
     result.update(part=args.part, dit=args.dit, dit_step=models[0].step, vae=args.vae, data=args.data,
-                  num=len(windows), sampler=SPEC.sampler, steps=SPEC.steps, seed=SPEC.seed,
+                  num=len(windows), sampler=SPEC.sampler, steps=SPEC.steps, seed=SPEC.seed, resample=SPEC.resample,
                   seconds=round(time.perf_counter() - begin, 1), cpu=torch.backends.cpu.get_cpu_capability(),
                   threads=torch.get_num_threads())  # fmt: skip
     write_text(out / f"{args.part}{args.tag}.json", json.dumps(result, indent=1) + "\n")
