@@ -17,6 +17,10 @@ PART is one of
               windows; per window the class histogram and occupied share against the spread of real windows;
               a GIF of each.
 - uncond:     N samples with every condition dropped; class-histogram distance to held-out windows.
+- timeplanes: per ego command, how much the time planes (tx, ty, tz) vary over t (standard deviation over t
+              in normalised latent units) for the encodings of N real held-out windows and for N latents
+              generated with that command at each --cfg, and the distance the ego-motion estimator finds
+              the generated windows to travel.
 - ceiling:    what the VAE lets through: the command read from, and the ADE/FDE of, the VAE's
               reconstructions of N held-out windows per true command, beside the real windows themselves.
 Each part writes PART.json (and images) under --out. Samples use DPM-Solver++ 20 steps, seed 0.
@@ -39,7 +43,8 @@ from dynamiccity.data.derive import bev_layout
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.egomotion import estimate_trajectory, layout_iou, trajectory_errors, window_command
 from dynamiccity.metrics.scenes import class_histogram, histogram_distance
-from dynamiccity.pipeline.generate import SampleSpec, generate_with, load_pair
+from dynamiccity.pipeline.conditioning import encode_map
+from dynamiccity.pipeline.generate import SampleSpec, decode_maps, generate_with, load_pair, sample_maps
 from dynamiccity.viz import render_3d, save_animation
 
 COMMANDS = ("STATIC", "FORWARD", "LEFT", "RIGHT")
@@ -301,8 +306,36 @@ def ceiling_part(args, models, held, out) -> dict:
     return {"rows": rows}
 
 
+def timeplanes_part(args, models, held, out) -> dict:
+    dit, size, rows = models[0], _voxel(held), {}
+
+    def spread(maps: torch.Tensor) -> dict:
+        planes = dit.model.unroll(maps).as_dict()
+        return {name: round(planes[name].std(dim=2).mean().item(), 4) for name in ("tx", "ty", "tz")}
+
+    def travelled(maps: torch.Tensor) -> float:
+        paths = [estimate_trajectory(s, size) for s in decode_maps(dit, models[1], maps)]
+        return round(float(np.mean([np.linalg.norm(p[-1, :2]) for p in paths])), 3)
+
+    g = torch.Generator().manual_seed(args.seed)
+    for name in COMMANDS:
+        windows = [w for w in (held[i] for i in range(len(held))) if w.command == Command[name].value]
+        windows = windows[: args.num]
+        real = torch.cat([encode_map(models, w.labels) for w in windows])
+        row = {"windows": len(windows), "real": spread(real), "real travelled m": travelled(real)}
+        for cfg in args.cfg:
+            cond = Conditions(command=torch.full((len(windows),), Command[name].value))
+            spec = SampleSpec("dpmpp", 20, seed=args.seed, batch=len(windows), cfg_scale=cfg)
+            maps = sample_maps(dit, len(windows), spec, g, "cpu", cond)
+            row[f"cfg {cfg:g}"] = spread(maps)
+            row[f"cfg {cfg:g} travelled m"] = travelled(maps)
+        rows[name] = row
+        print(name, row, flush=True)
+    return {"rows": rows}
+
+
 PARTS = {"ceiling": ceiling_part, "command": command_part, "trajectory": trajectory_part, "layout": layout_part,
-         "extend": extend_part, "uncond": uncond_part}  # fmt: skip
+         "extend": extend_part, "uncond": uncond_part, "timeplanes": timeplanes_part}  # fmt: skip
 
 if __name__ == "__main__":
     main()
