@@ -83,8 +83,11 @@ def test_an_unconditional_dit_refuses_conditions_and_growth(runs, tmp_path, caps
         with pytest.raises(SystemExit):
             cli("sample", "--dit", tmp_path / "plain", "--vae", runs / "vae", "--num", "1", "--steps", "1",
                 "--out", tmp_path / "s", "--no-gifs", "--device", "cpu", *extra)  # fmt: skip
+    with pytest.raises(SystemExit):
+        cli("eval-dit", tmp_path / "plain", "--windows", "1", "--repeats", "1")
     err = capsys.readouterr().err
     assert "trained without conditions" in err and "needs a DiT trained with the previous condition" in err
+    assert "nothing to listen to" in err
 
 
 def test_previous_windows_are_found_by_scene_and_start_in_any_split(runs):

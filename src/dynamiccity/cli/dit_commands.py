@@ -192,6 +192,38 @@ def eval_forecast(
     echo_json(scores, json_out)
 
 
+def eval_dit(
+    dit: Annotated[Path, typer.Argument(help="A train-dit run folder trained with conditions.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the losses to this JSON file.")
+    ] = None,
+    windows: Annotated[int, typer.Option(min=1, help="Held-out windows scored.")] = 64,
+    repeats: Annotated[int, typer.Option(min=1, help="Noisings of each window.")] = 4,
+    t_min: Annotated[
+        int, typer.Option(min=0, help="Draw timesteps from [T_MIN, train steps) only: the noisy end.")
+    ] = 0,
+    batch: Annotated[int, typer.Option(min=1, help="Windows per forward pass.")] = 16,
+    device: DeviceOpt = None,
+) -> None:
+    """How much a conditional DiT listens to each condition: held-out denoising loss (space and time
+    planes) with every condition null, each alone, each from another window, and all."""
+    from dynamiccity.device import pick_device
+    from dynamiccity.pipeline.reliance import RelianceSpec, condition_reliance
+    from dynamiccity.pipeline.runs import load_dit
+
+    where = pick_device(device)
+    result = condition_reliance(
+        load_dit(dit, device=where), RelianceSpec(windows, repeats, t_min, batch), where
+    )
+    typer.echo(f"{'conditions':48s} {'space':>7s} {'time':>7s} {'all':>7s}")
+    for row, loss in result["rows"].items():
+        typer.echo(f"{row:48s} {loss['space']:7.4f} {loss['time']:7.4f} {loss['all']:7.4f}")
+    if json_out is not None:
+        from dynamiccity.atomic import write_text
+
+        write_text(json_out, json.dumps({"dit": str(dit), **result}, indent=1) + "\n")
+
+
 def city(
     dit: Annotated[Path, typer.Option(help="A train-dit run folder trained with the previous condition.")],
     vae: Annotated[Path, typer.Option(help="The train-vae run whose latents the DiT learned.")],

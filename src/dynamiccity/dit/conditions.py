@@ -68,6 +68,11 @@ class Conditions:
         moved = {name: getattr(self, name).to(device) for name in self.given()}
         return replace(self, **moved, null={k: v.to(device) for k, v in self.null.items()})
 
+    def rows(self, start: int, stop: int) -> Conditions:
+        """Samples start..stop of the batch."""
+        part = {n: getattr(self, n)[start:stop] for n in self.given()}
+        return replace(self, **part, null={k: v[start:stop] for k, v in self.null.items()})
+
     def repeat(self, times: int) -> Conditions:
         """Each sample `times` times in a row (a condition for `times` scenes each)."""
         rep = {n: getattr(self, n).repeat_interleave(times, dim=0) for n in self.given()}

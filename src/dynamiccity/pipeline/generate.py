@@ -146,8 +146,7 @@ def _batch_conditions(cond: Conditions | None, first: int, n: int, num: int) -> 
         return None
     if cond.batch_size() == 1:
         return cond.repeat(n)
-    part = {name: getattr(cond, name)[first : first + n] for name in cond.given()}
-    return replace(cond, **part, null={k: v[first : first + n] for k, v in cond.null.items()})
+    return cond.rows(first, first + n)
 
 
 def sample_maps(
