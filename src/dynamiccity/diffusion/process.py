@@ -98,6 +98,25 @@ class Diffusion:
         self.cfg = cfg
         self.train_scheduler = make_scheduler(cfg, "ddpm")
 
+    def noised(
+        self,
+        x0: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        t_min: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x_t, t, target) of a training step: clean maps x0 noised at timesteps drawn from
+        [t_min, train_steps), and what the network must predict there (the noise or the velocity). mask:
+        noise only where it is 1."""
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        t = torch.randint(t_min, self.cfg.train_steps, (x0.shape[0],), generator=generator, device=x0.device)
+        if mask is not None:
+            noise = noise * mask
+        xt = self.train_scheduler.add_noise(x0, noise, t)
+        if self.cfg.prediction == "epsilon":
+            return xt, t, noise
+        return xt, t, self.train_scheduler.get_velocity(x0, noise, t)
+
     def loss(
         self,
         model: Denoiser,
@@ -112,16 +131,7 @@ class Diffusion:
         features: the loss is the mean over real features only. weight: per-position weights of that mean
         (default: the mask), zero on padding.
         """
-        b = x0.shape[0]
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        t = torch.randint(0, self.cfg.train_steps, (b,), generator=generator, device=x0.device)
-        if mask is not None:
-            noise = noise * mask
-        xt = self.train_scheduler.add_noise(x0, noise, t)
-        if self.cfg.prediction == "epsilon":
-            target = noise
-        else:
-            target = self.train_scheduler.get_velocity(x0, noise, t)
+        xt, t, target = self.noised(x0, mask, generator)
         err = (model(xt, t) - target).square()
         weight = mask if weight is None else weight
         if weight is None:

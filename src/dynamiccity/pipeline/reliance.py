@@ -67,16 +67,12 @@ def group_weights(rollout: Rollout) -> dict[str, torch.Tensor]:
 def denoising_losses(task: DiTTask, model, x0: torch.Tensor, cond: Conditions, spec: RelianceSpec):
     """{group: MSE over its real positions, "all": over every real position} of model(x_t, t, cond) against
     the training target, over spec.repeats seeded noisings of the clean maps x0 (B, C, H, W)."""
-    diffusion, scheduler = task.diffusion, task.diffusion.train_scheduler
     weights = {g: w.to(x0.device) for g, w in group_weights(task.rollout).items()}
     weights["all"] = sum(weights.values())
     sums = dict.fromkeys(weights, 0.0)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator(device=x0.device).manual_seed(0)
     for _ in range(spec.repeats):
-        noise = torch.randn(x0.shape, generator=g).to(x0.device)
-        t = torch.randint(spec.t_min, diffusion.cfg.train_steps, (x0.shape[0],), generator=g).to(x0.device)
-        xt = scheduler.add_noise(x0, noise, t)
-        target = noise if diffusion.cfg.prediction == "epsilon" else scheduler.get_velocity(x0, noise, t)
+        xt, t, target = task.diffusion.noised(x0, generator=g, t_min=spec.t_min)
         pred = torch.cat([
             model(xt[i : i + spec.batch], t[i : i + spec.batch], cond.rows(i, i + spec.batch))
             for i in range(0, x0.shape[0], spec.batch)
