@@ -46,10 +46,15 @@ def test_only_the_conditions_a_model_uses_move_its_loss(runs):
 
 def test_eval_dit_from_the_command_line(runs, tmp_path, capsys):
     cli("eval-dit", runs / "dit", "--windows", "2", "--repeats", "1", "--t-min", "500",
-        "--json", tmp_path / "r.json", "--device", "cpu")  # fmt: skip
+        "--json", tmp_path / "r.json", "--device", "cpu", "--no-ema")  # fmt: skip
     printed = capsys.readouterr().out
     result = json.loads((tmp_path / "r.json").read_text())
-    assert result["t_min"] == 500 and result["windows"] == 2 and result["condition_dropout"] == 0.1
+    assert (
+        result["t_min"] == 500
+        and result["ema"] is False
+        and result["windows"] == 2
+        and result["condition_dropout"] == 0.1
+    )
     assert len(result["rows"]) == 11 and "command alone, another window's" in printed
     for row in result["rows"].values():
         assert all(torch.isfinite(torch.tensor(v)) for v in row.values())

@@ -203,6 +203,10 @@ def eval_dit(
         int, typer.Option(min=0, help="Draw timesteps from [T_MIN, train steps) only: the noisy end.")
     ] = 0,
     batch: Annotated[int, typer.Option(min=1, help="Windows per forward pass.")] = 16,
+    ema: Annotated[
+        bool,
+        typer.Option(help="Score the EMA weights (--no-ema: the training weights, for early checkpoints)."),
+    ] = True,
     device: DeviceOpt = None,
 ) -> None:
     """How much a conditional DiT listens to each condition: held-out denoising loss (space and time
@@ -213,7 +217,7 @@ def eval_dit(
 
     where = pick_device(device)
     result = condition_reliance(
-        load_dit(dit, device=where), RelianceSpec(windows, repeats, t_min, batch), where
+        load_dit(dit, ema=ema, device=where), RelianceSpec(windows, repeats, t_min, batch), where
     )
     typer.echo(f"{'conditions':48s} {'space':>7s} {'time':>7s} {'all':>7s}")
     for row, loss in result["rows"].items():
@@ -221,7 +225,7 @@ def eval_dit(
     if json_out is not None:
         from dynamiccity.atomic import write_text
 
-        write_text(json_out, json.dumps({"dit": str(dit), **result}, indent=1) + "\n")
+        write_text(json_out, json.dumps({"dit": str(dit), "ema": ema, **result}, indent=1) + "\n")
 
 
 def city(
