@@ -223,12 +223,15 @@ def loss_weight(rollout: Rollout, kind: str) -> torch.Tensor:
     mask = rollout.pixel_mask()
     if kind == "uniform":
         return mask.float()
-    fill = {
-        name: torch.full((1, 1, *shape), 1.0 / (shape[0] * shape[1]))
-        for name, shape in rollout.shapes.items()
-    }
-    weight = rollout.roll(HexPlane.from_planes(fill))[0, 0] * mask
+    weight = per_plane(rollout, {name: 1.0 / (h * w) for name, (h, w) in rollout.shapes.items()})
     return weight / weight[mask].mean()
+
+
+def per_plane(rollout: Rollout, values: dict[str, float]) -> torch.Tensor:
+    """(H, W) map holding values[plane] on every real position of that plane (0 on padding and on planes
+    not named)."""
+    fill = {n: torch.full((1, 1, *shape), float(values.get(n, 0.0))) for n, shape in rollout.shapes.items()}
+    return rollout.roll(HexPlane.from_planes(fill))[0, 0] * rollout.pixel_mask()
 
 
 def build_rollout(kind: str, sizes: tuple[int, int, int, int], patch: int) -> Rollout:

@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import default_collate
 
 from dynamiccity.dit.conditions import GLOBAL, Conditions
-from dynamiccity.dit.rollout import Rollout
-from dynamiccity.hexplane import PLANES, TIME_PLANES, HexPlane
+from dynamiccity.dit.rollout import Rollout, loss_weight, per_plane
+from dynamiccity.hexplane import PLANES, TIME_PLANES
 from dynamiccity.pipeline.dit_run import DiTTask
 from dynamiccity.pipeline.runs import TrainedDiT
 
@@ -55,12 +55,10 @@ def from_other_windows(cond: Conditions, name: str) -> Conditions:
 
 
 def group_weights(rollout: Rollout) -> dict[str, torch.Tensor]:
-    """(H, W) weight of each plane group of `GROUPS` over the rolled-out map: 1 on its real positions."""
-    weights = {}
-    for group, planes in GROUPS.items():
-        fill = {n: torch.full((1, 1, *shape), float(n in planes)) for n, shape in rollout.shapes.items()}
-        weights[group] = rollout.roll(HexPlane.from_planes(fill))[0, 0] * rollout.pixel_mask()
-    return weights
+    """(H, W) weight of each plane group of `GROUPS`, and of "all", over the rolled-out map: 1 on its real
+    positions."""
+    weights = {group: per_plane(rollout, dict.fromkeys(planes, 1.0)) for group, planes in GROUPS.items()}
+    return weights | {"all": loss_weight(rollout, "uniform")}
 
 
 @torch.no_grad()
@@ -68,7 +66,6 @@ def denoising_losses(task: DiTTask, model, x0: torch.Tensor, cond: Conditions, s
     """{group: MSE over its real positions, "all": over every real position} of model(x_t, t, cond) against
     the training target, over spec.repeats seeded noisings of the clean maps x0 (B, C, H, W)."""
     weights = {g: w.to(x0.device) for g, w in group_weights(task.rollout).items()}
-    weights["all"] = sum(weights.values())
     sums = dict.fromkeys(weights, 0.0)
     g = torch.Generator(device=x0.device).manual_seed(0)
     for _ in range(spec.repeats):
