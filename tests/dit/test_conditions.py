@@ -92,3 +92,55 @@ def test_a_condition_the_network_lacks_is_refused():
         _out(plain, Conditions(command=torch.zeros(2, dtype=torch.long)))
     assert not any(k.startswith("conditions.") for k in plain.state_dict())  # earlier checkpoints load
     assert plain.blocks[0].ada[1].out_features == 6 * MICRO.hidden
+
+
+@pytest.fixture(scope="module")
+def placed() -> HexPlaneDiT:
+    torch.manual_seed(0)
+    cfg = MICRO.with_overrides(conditions=CONDITIONS, placed=("command", "trajectory", "layout", "frame"), **COND)
+    return randomise(HexPlaneDiT(cfg)).eval()
+
+
+def test_placed_conditions_start_as_the_papers_branches():
+    torch.manual_seed(0)
+    paper = HexPlaneDiT(MICRO.with_overrides(conditions=("layout", "frame"), **COND))
+    torch.manual_seed(0)
+    ours = HexPlaneDiT(MICRO.with_overrides(conditions=("layout", "frame"), placed=("layout", "frame"), **COND))
+    assert set(ours.state_dict()) - set(paper.state_dict()) == {
+        f"conditions.inplace.{n}.{w}" for n in ("layout", "frame") for w in ("weight", "bias")
+    }
+    ours.load_state_dict(randomise(paper).state_dict(), strict=False)  # the zero-initialised projections stay
+    cond = replace(every_condition(paper, 2), command=None, trajectory=None, previous=None)
+    torch.testing.assert_close(_out(ours, cond), _out(paper, cond))
+
+
+@pytest.mark.parametrize("name", CONDITIONS)
+def test_each_placed_condition_changes_the_prediction_and_null_equals_left_out(placed, name):
+    test_each_condition_changes_the_prediction_and_null_equals_left_out(placed, name)
+
+
+def test_a_placed_trajectory_reaches_only_the_time_planes_tokens_in_place(placed):
+    embedder, cond = placed.conditions, every_condition(placed, 2)
+    other = replace(cond, trajectory=cond.trajectory + 1.0)
+    added, moved = embedder(cond, 2).added, embedder(other, 2).added
+    changed = (added - moved).abs().sum((0, 2)) > 0
+    assert changed.nonzero().squeeze(1).tolist() == embedder.time_tokens.tolist()
+    t, x, y, z = MICRO.latent_sizes
+    assert embedder.time_tokens.numel() == t * (x + y + z) // MICRO.patch**2
+
+
+def test_a_trajectory_is_painted_row_by_row_on_the_time_planes(placed):
+    embedder = placed.conditions
+    trajectory = torch.arange(4 * 2, dtype=torch.float32).reshape(1, 4, 2) * 10  # frames 0..3, T' = 2
+    planes = placed.rollout.unroll(embedder._trajectory_map(trajectory))
+    assert planes.tx.shape[1] == 4  # two frames' x, y per latent time row
+    torch.testing.assert_close(planes.tx[0, :, 0, 0], torch.tensor([0.0, 1.0, 2.0, 3.0]))
+    torch.testing.assert_close(planes.tz[0, :, 1, -1], torch.tensor([4.0, 5.0, 6.0, 7.0]))
+    assert not planes.xy.any() and not planes.yz.any()
+
+
+def test_a_condition_that_lies_nowhere_cannot_be_placed():
+    with pytest.raises(ValueError, match="cannot place the previous condition"):
+        MICRO.with_overrides(conditions=CONDITIONS, placed=("previous",), **COND)
+    with pytest.raises(ValueError, match="cannot place the layout condition"):
+        MICRO.with_overrides(conditions=("command",), placed=("layout",), **COND)

@@ -5,10 +5,17 @@ Two insertion branches, as the paper's Fig. 5:
   mean of their tokens), summed with the timestep embedding that modulates every block;
 - cross-attention: the image-like conditions become tokens that every block attends to.
 
+A third branch, in place (`placed`), is ours: a condition placed on the map is also added, token by token,
+to the latent tokens it lies on (through a zero-initialised projection, so a fresh network starts as the
+paper's). The command and the trajectory are then painted on the time planes (tx, ty, tz), one value per
+latent time row, and become tokens like the image-like conditions; the layout lies on the xy plane, the
+single frame on the whole map. Measured on SynthTown (docs/conditions.md), the paper's two branches leave the
+trajectory unheard: a global vector cannot say which tokens move.
+
 | condition    | given as                                              | branch                      |
 |--------------|-------------------------------------------------------|-----------------------------|
-| `command`    | (B,) int, a `dynamiccity.data.Command`                | embedding -> adaLN          |
-| `trajectory` | (B, T, 2) ego x, y per frame in the first frame's ego frame (metres); a (B, T, 3) trajectory's yaw is not used | MLP -> adaLN |
+| `command`    | (B,) int, a `dynamiccity.data.Command`                | embedding -> adaLN (placed: time-plane tokens) |
+| `trajectory` | (B, T, 2) ego x, y per frame in the first frame's ego frame (metres); a (B, T, 3) trajectory's yaw is not used | MLP -> adaLN (placed: time-plane tokens) |
 | `layout`     | (B, T, X/d, Y/d) BEV vehicle map per frame            | tokens -> cross-attn, adaLN |
 | `previous`   | (B, C, H, W) rolled-out HexPlane of the window T frames earlier | tokens -> cross-attn, adaLN |
 | `frame`      | (B, C, H, W) rolled-out HexPlane of one observed frame | tokens -> cross-attn, adaLN |
@@ -33,11 +40,14 @@ from torch import nn
 
 from dynamiccity.data.derive import Command
 from dynamiccity.dit.rollout import Rollout
-from dynamiccity.hexplane import HexPlane
+from dynamiccity.hexplane import TIME_PLANES, HexPlane
 
 CONDITIONS = ("command", "trajectory", "layout", "previous", "frame")
 GLOBAL = ("command", "trajectory")
 IMAGE_LIKE = ("layout", "previous", "frame")
+PLACEABLE = ("command", "trajectory", "layout", "frame")
+"""Conditions that lie on known tokens of the map and can be added there (`placed`); the previous window does
+not (the ego has moved since)."""
 TRAJECTORY_SCALE = 10.0
 """Metres per unit of the trajectory MLP's input: a window's path spans a few to tens of metres."""
 
@@ -109,7 +119,7 @@ def _mlp(inputs: int, hidden: int) -> nn.Sequential:
 
 
 class ConditionEmbedder(nn.Module):
-    """Conditions -> (adaLN vector (B, hidden), cross-attention tokens (B, N, hidden) or None).
+    """Conditions -> `Embedded`: the adaLN vector, the cross-attention tokens, the in-place addition.
 
     Args:
         names: the conditions this model takes (others are refused).
@@ -118,6 +128,7 @@ class ConditionEmbedder(nn.Module):
             patch grid.
         frames, layout_grid: T of a window and (X/d, Y/d) of its layout.
         channels: latent channels C of the HexPlane conditions.
+        placed: the conditions also added in place to the tokens they lie on (a subset of `PLACEABLE`).
     """
 
     def __init__(
@@ -130,42 +141,67 @@ class ConditionEmbedder(nn.Module):
         frames: int,
         layout_grid: tuple[int, int],
         channels: int,
+        placed: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
-        unknown = [n for n in names if n not in CONDITIONS]
+        unknown = [n for n in (*names, *placed) if n not in CONDITIONS]
         if unknown:
             raise ValueError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}.")
+        wrong = [n for n in placed if n not in names or n not in PLACEABLE]
+        if wrong:
+            raise ValueError(
+                f"cannot place the {wrong[0]} condition: a placed condition must be one the network takes and "
+                f"one of {', '.join(PLACEABLE)}."
+            )
         self.names, self.rollout, self.frames, self.layout_grid = tuple(names), rollout, frames, layout_grid
-        p = rollout.patch
+        self.placed = tuple(placed)
+        p, rows = rollout.patch, rollout.sizes[0]
+        if "trajectory" in placed and frames % rows:
+            raise ValueError(f"a placed trajectory needs frames ({frames}) divisible by the latent's T' ({rows}).")
         self.register_buffer("pos", pos.clone(), persistent=False)
         self.register_buffer("real", real.clone(), persistent=False)
+        self.register_buffer("layout_tokens", self._plane_tokens(("xy",)), persistent=False)
+        self.register_buffer("time_tokens", self._plane_tokens(TIME_PLANES), persistent=False)
         self.nulls = nn.ParameterDict({n: nn.Parameter(torch.zeros(hidden)) for n in names})
         self.embed = nn.ModuleDict()
         self.pool = nn.ModuleDict()
+        self.inplace = nn.ModuleDict()
         if "command" in names:
             self.embed["command"] = nn.Embedding(len(Command), hidden)
         if "trajectory" in names:
-            self.embed["trajectory"] = _mlp(2 * frames, hidden)
+            painted = 2 * frames // rows * p * p
+            self.embed["trajectory"] = (
+                nn.Linear(painted, hidden) if "trajectory" in placed else _mlp(2 * frames, hidden)
+            )
         if "layout" in names:
-            self.register_buffer("layout_tokens", self._layout_tokens(), persistent=False)
             self.embed["layout"] = nn.Linear(frames * p * p, hidden)
         for name in ("previous", "frame"):
             if name in names:
                 self.embed[name] = nn.Linear(channels * p * p, hidden)
-        for name in self.image_like:
+        for name in self.token_names:
             self.pool[name] = nn.Linear(hidden, hidden)
-        self.context_norm = nn.LayerNorm(hidden) if self.image_like else None
+        for name in self.placed:
+            self.inplace[name] = nn.Linear(hidden, hidden)
+            nn.init.zeros_(self.inplace[name].weight)
+            nn.init.zeros_(self.inplace[name].bias)
+        self.context_norm = nn.LayerNorm(hidden) if self.token_names else None
 
     @property
-    def image_like(self) -> tuple[str, ...]:
-        return tuple(n for n in self.names if n in IMAGE_LIKE)
+    def token_names(self) -> tuple[str, ...]:
+        """The conditions that become tokens: the image-like ones and the placed ones."""
+        return tuple(n for n in self.names if n in IMAGE_LIKE or n in self.placed)
 
-    def _layout_tokens(self) -> torch.Tensor:
-        """Indices, among the real tokens, of those the xy plane covers."""
-        ones = {n: torch.zeros(1, 1, *shape) for n, shape in self.rollout.shapes.items()}
-        ones["xy"] = torch.ones(1, 1, *self.rollout.shapes["xy"])
+    def _plane_tokens(self, planes: tuple[str, ...]) -> torch.Tensor:
+        """Indices, among the real tokens, of those that hold features of `planes`."""
+        ones = {n: torch.full((1, 1, *shape), float(n in planes)) for n, shape in self.rollout.shapes.items()}
         covered = self._patches(self.rollout.roll(HexPlane.from_planes(ones))).abs().sum(-1)[0]
         return covered.nonzero().squeeze(1)
+
+    def _where(self, name: str) -> torch.Tensor | None:
+        """The real tokens a condition lies on (None: all of them)."""
+        if name in GLOBAL:
+            return self.time_tokens
+        return self.layout_tokens if name == "layout" else None
 
     def _patches(self, grid: torch.Tensor) -> torch.Tensor:
         """map (B, C, H, W) -> its real patches (B, N_real, C*p*p), as the DiT cuts the latent."""
@@ -189,6 +225,19 @@ class ConditionEmbedder(nn.Module):
             xy = F.interpolate(layout, size=xy_shape, mode="nearest")
         planes = {n: layout.new_zeros(b, t, *shape) for n, shape in self.rollout.shapes.items()}
         planes["xy"] = xy
+        return self.rollout.roll(HexPlane.from_planes(planes))
+
+    def _trajectory_map(self, trajectory: torch.Tensor) -> torch.Tensor:
+        """(B, T, 2+) -> the rolled-out map of a HexPlane whose time planes hold, on latent time row r, the
+        ego x, y of the frames that row covers (in units of `TRAJECTORY_SCALE`), the same across each row."""
+        b, rows = trajectory.shape[0], self.rollout.sizes[0]
+        per_row = rearrange(trajectory[..., :2].float() / TRAJECTORY_SCALE, "b (r f) k -> b (f k) r", r=rows)
+        planes = {}
+        for name, (h, w) in self.rollout.shapes.items():
+            if name in TIME_PLANES:
+                planes[name] = per_row[..., None].expand(-1, -1, h, w)
+            else:
+                planes[name] = per_row.new_zeros(b, per_row.shape[1], h, w)
         return self.rollout.roll(HexPlane.from_planes(planes))
 
     def _check(self, cond: Conditions) -> None:
@@ -224,13 +273,19 @@ class ConditionEmbedder(nn.Module):
                 )
 
     def _tokens(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        where = self._where(name)
+        pos = self.pos if where is None else self.pos[where]
+        if name == "command":
+            return self.embed[name](value.long())[:, None] + pos
+        if name == "trajectory":
+            return self.embed[name](self._patches(self._trajectory_map(value))[:, where]) + pos
         if name == "layout":
-            patches = self._patches(self._layout_map(value))[:, self.layout_tokens]
-            return self.embed[name](patches) + self.pos[self.layout_tokens]
-        return self.embed[name](self._patches(value)) + self.pos
+            return self.embed[name](self._patches(self._layout_map(value))[:, where]) + pos
+        return self.embed[name](self._patches(value)) + pos
 
     def _null_tokens(self, name: str, b: int) -> torch.Tensor:
-        pos = self.pos[self.layout_tokens] if name == "layout" else self.pos
+        where = self._where(name)
+        pos = self.pos if where is None else self.pos[where]
         return (self.nulls[name] + pos).expand(b, -1, -1)
 
     def _vector(self, name: str, value: torch.Tensor) -> torch.Tensor:
@@ -238,17 +293,17 @@ class ConditionEmbedder(nn.Module):
             return self.embed[name](value.long())
         return self.embed[name](value[..., :2].flatten(1).float() / TRAJECTORY_SCALE)
 
-    def forward(self, cond: Conditions | None, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(adaLN vector (B, hidden), tokens (B, N, hidden) or None) for a batch of `batch` samples."""
+    def forward(self, cond: Conditions | None, batch: int) -> Embedded:
+        """The conditions of a batch of `batch` samples, embedded for the three branches."""
         cond = Conditions() if cond is None else cond
         self._check(cond)
         if cond.batch_size() not in (None, batch):
             raise ValueError(f"conditions for {cond.batch_size()} samples given for a batch of {batch}.")
-        vector, tokens = self.pos.new_zeros(batch, self.pos.shape[1]), []
+        vector, tokens, added = self.pos.new_zeros(batch, self.pos.shape[1]), [], None
         for name in self.names:
             value = getattr(cond, name)
             null = cond.null.get(name)
-            if name in GLOBAL:
+            if name not in self.token_names:
                 out = self.nulls[name].expand(batch, -1) if value is None else self._vector(name, value)
                 if value is not None and null is not None:
                     out = torch.where(null[:, None], self.nulls[name].expand_as(out), out)
@@ -259,5 +314,22 @@ class ConditionEmbedder(nn.Module):
                 out = torch.where(null[:, None, None], self._null_tokens(name, batch), out)
             vector = vector + self.pool[name](out.mean(1))
             tokens.append(out)
+            if name in self.placed:
+                where = self._where(name)
+                here = self.inplace[name](out)
+                if where is not None:
+                    here = here.new_zeros(batch, self.pos.shape[0], here.shape[2]).index_add(1, where, here)
+                added = here if added is None else added + here
         context = self.context_norm(torch.cat(tokens, dim=1)) if tokens else None
-        return vector, context
+        return Embedded(vector, context, added)
+
+
+@dataclass
+class Embedded:
+    """What `ConditionEmbedder` gives the DiT: `vector` (B, hidden) joins the timestep embedding in every
+    adaLN modulation; `context` (B, M, hidden) or None, the tokens of every cross-attention; `added`
+    (B, N_real, hidden) or None, what the placed conditions add to the latent tokens after patch embedding."""
+
+    vector: torch.Tensor
+    context: torch.Tensor | None
+    added: torch.Tensor | None

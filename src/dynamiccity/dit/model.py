@@ -7,7 +7,7 @@ from einops import rearrange
 from torch import nn
 
 from dynamiccity.dit.blocks import DiTBlock, FinalLayer, TimestepEmbedder, sincos_2d
-from dynamiccity.dit.conditions import IMAGE_LIKE, ConditionEmbedder, Conditions
+from dynamiccity.dit.conditions import ConditionEmbedder, Conditions
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.rollout import build_rollout
 from dynamiccity.hexplane import HexPlane
@@ -19,7 +19,8 @@ class HexPlaneDiT(nn.Module):
     Patches become tokens by one linear layer; padding tokens are dropped right after it, so they never
     enter attention, and come back as zeros when the map is rebuilt. A network built with conditions
     (`cfg.conditions`) embeds them in `ConditionEmbedder`: one vector joins the timestep embedding in every
-    adaLN-Zero modulation, and image-like conditions add a cross-attention to their tokens in every block.
+    adaLN-Zero modulation, image-like (and placed) conditions add a cross-attention to their tokens in every
+    block, and placed conditions (`cfg.placed`) are also added to the tokens they lie on.
     Without conditions the network is the plain DiT, and its checkpoints are those of earlier versions.
     """
 
@@ -37,12 +38,20 @@ class HexPlaneDiT(nn.Module):
         self.time = TimestepEmbedder(cfg.hidden, cfg.freq_dim)
         self.conditions = (
             ConditionEmbedder(
-                cfg.conditions, self.rollout, self.pos, self.real, cfg.hidden, cfg.frames, cfg.layout_grid, c
+                cfg.conditions,
+                self.rollout,
+                self.pos,
+                self.real,
+                cfg.hidden,
+                cfg.frames,
+                cfg.layout_grid,
+                c,
+                cfg.placed,
             )
             if cfg.conditions
             else None
         )
-        cross = any(name in IMAGE_LIKE for name in cfg.conditions)
+        cross = self.conditions is not None and bool(self.conditions.token_names)
         self.blocks = nn.ModuleList(
             DiTBlock(cfg.hidden, cfg.heads, cfg.mlp_ratio, cross) for _ in range(cfg.depth)
         )
@@ -78,8 +87,10 @@ class HexPlaneDiT(nn.Module):
         x = self.embed(self.tokens(grid)) + self.pos
         c, context = self.time(t), None
         if self.conditions is not None:
-            vector, context = self.conditions(cond, grid.shape[0])
-            c = c + vector
+            embedded = self.conditions(cond, grid.shape[0])
+            c, context = c + embedded.vector, embedded.context
+            if embedded.added is not None:
+                x = x + embedded.added
         elif cond is not None and cond.given():
             raise ValueError(f"this DiT was trained without conditions; got {', '.join(cond.given())}.")
         for block in self.blocks:
