@@ -97,7 +97,9 @@ def test_a_condition_the_network_lacks_is_refused():
 @pytest.fixture(scope="module")
 def placed() -> HexPlaneDiT:
     torch.manual_seed(0)
-    cfg = MICRO.with_overrides(conditions=CONDITIONS, placed=("command", "trajectory", "layout", "frame"), **COND)
+    cfg = MICRO.with_overrides(
+        conditions=CONDITIONS, placed=("command", "trajectory", "layout", "frame"), **COND
+    )
     return randomise(HexPlaneDiT(cfg)).eval()
 
 
@@ -105,7 +107,9 @@ def test_placed_conditions_start_as_the_papers_branches():
     torch.manual_seed(0)
     paper = HexPlaneDiT(MICRO.with_overrides(conditions=("layout", "frame"), **COND))
     torch.manual_seed(0)
-    ours = HexPlaneDiT(MICRO.with_overrides(conditions=("layout", "frame"), placed=("layout", "frame"), **COND))
+    ours = HexPlaneDiT(
+        MICRO.with_overrides(conditions=("layout", "frame"), placed=("layout", "frame"), **COND)
+    )
     assert set(ours.state_dict()) - set(paper.state_dict()) == {
         f"conditions.inplace.{n}.{w}" for n in ("layout", "frame") for w in ("weight", "bias")
     }

@@ -157,7 +157,9 @@ class ConditionEmbedder(nn.Module):
         self.placed = tuple(placed)
         p, rows = rollout.patch, rollout.sizes[0]
         if "trajectory" in placed and frames % rows:
-            raise ValueError(f"a placed trajectory needs frames ({frames}) divisible by the latent's T' ({rows}).")
+            raise ValueError(
+                f"a placed trajectory needs frames ({frames}) divisible by the latent's T' ({rows})."
+            )
         self.register_buffer("pos", pos.clone(), persistent=False)
         self.register_buffer("real", real.clone(), persistent=False)
         self.register_buffer("layout_tokens", self._plane_tokens(("xy",)), persistent=False)
