@@ -80,13 +80,14 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _fake_latents(root: Path, vae: VAEConfig) -> Path:
+def _fake_latents(root: Path, vae: VAEConfig, frame_planes: bool = False) -> Path:
     """A latent folder holding only a manifest (what a DiT config is resolved from)."""
     LatentManifest(
         vae_run="vae", vae_checkpoint="vae/checkpoints/best.safetensors", vae_sha256="0" * 64, vae_config=vae,
         latent_mean=(0.0,) * vae.latent_channels, latent_std=(1.0,) * vae.latent_channels, planes=PLANES,
         windows=0, frames=vae.frames, stride=1, layout_factor=2, grid=GridSpec(vae.grid, (-1,) * 3 + (1,) * 3, 10),
         shards=(), shard_size=512, data={"path": "d", "format": "synthtown"}, scenes=(),
+        frame_planes=frame_planes,
     ).write(root)  # fmt: skip
     return root
 
@@ -96,6 +97,7 @@ def _fake_latents(root: Path, vae: VAEConfig) -> Path:
     [
         ("vae-synthtown-tiny-cpu.yaml", "vae-synthtown-tiny-dt1/config.yaml"),
         ("vae-synthtown-tiny-gpu.yaml", "vae-synthtown-tiny-gpu/config_avgpool.yaml"),
+        ("vae-synthtown-tiny-release-cpu.yaml", "vae-synthtown-tiny-release-cpu/config.yaml"),
     ],
 )
 def test_vae_recipes_reproduce_their_documented_runs(recipe, record):
@@ -115,6 +117,18 @@ def test_dit_recipes_reproduce_their_documented_runs(recipe, record, tmp_path):
     latents = _fake_latents(tmp_path, vae_preset("synthtown-tiny"))  # the documented runs' latent sizes
     request = RunRequest(config_file=ROOT / "configs" / recipe, explicit={"latents": str(latents)})
     documented = DiTRunConfig.load(ROOT / "docs" / "results" / record)
+    assert dit_run_config(request) == replace(documented, latents=str(latents))
+
+
+def test_the_in_place_recipe_reproduces_its_documented_run(tmp_path):
+    """On the latents of the release-width VAE recipe, with single-frame planes, as the record was trained."""
+    vae = vae_run_config(RunRequest(config_file=ROOT / "configs" / "vae-synthtown-tiny-release-cpu.yaml"))
+    latents = _fake_latents(tmp_path, vae.model, frame_planes=True)
+    recipe = ROOT / "configs" / "dit-synthtown-tiny-cond-release-placed-cpu.yaml"
+    request = RunRequest(config_file=recipe, explicit={"latents": str(latents)})
+    documented = DiTRunConfig.load(
+        ROOT / "docs" / "results" / "dit-synthtown-tiny-cond-release-placed-cpu" / "config.yaml"
+    )
     assert dit_run_config(request) == replace(documented, latents=str(latents))
 
 
