@@ -98,6 +98,10 @@ def _fake_latents(root: Path, vae: VAEConfig, frame_planes: bool = False) -> Pat
         ("vae-synthtown-tiny-cpu.yaml", "vae-synthtown-tiny-dt1/config.yaml"),
         ("vae-synthtown-tiny-gpu.yaml", "vae-synthtown-tiny-gpu/config_avgpool.yaml"),
         ("vae-synthtown-tiny-release-cpu.yaml", "vae-synthtown-tiny-release-cpu/config.yaml"),
+        (
+            "vae-synthtown-tiny-release-projection-cpu.yaml",
+            "vae-synthtown-tiny-release-projection-cpu/config.yaml",
+        ),
     ],
 )
 def test_vae_recipes_reproduce_their_documented_runs(recipe, record):
