@@ -18,12 +18,11 @@ import json
 from dataclasses import replace
 
 import torch
-from torch.utils.data import default_collate
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import Command
 from dynamiccity.pipeline.dit_run import DiTTask
-from dynamiccity.pipeline.reliance import only
+from dynamiccity.pipeline.reliance import held_out, only
 from dynamiccity.pipeline.runs import load_dit
 
 TIMESTEPS = (950, 800, 600, 400, 200)
@@ -56,14 +55,11 @@ def main() -> None:
     dit = load_dit(args.dit, "last")
     if "command" not in dit.config.model.conditions:
         raise SystemExit(f"{args.dit}: this DiT was trained without the command condition.")
-    task = DiTTask(dit.config, torch.device("cpu"))
-    data = task.val_data
-    step = max(len(data) // args.windows, 1)
-    items = default_collate([data[i] for i in range(0, len(data), step)][: args.windows])
-    x0, cond = task.maps(items), task.conditions(items)
-    model, scheduler = dit.model.eval(), task.diffusion.train_scheduler
     if dit.config.diffusion.prediction != "v_prediction":
         raise SystemExit(f"{args.dit}: the probe reads x0 from a v-prediction DiT only.")
+    task = DiTTask(dit.config, torch.device("cpu"))
+    x0, cond = held_out(task, args.windows)
+    model, scheduler = dit.model.eval(), task.diffusion.train_scheduler
     true = cond.command
     asks = {"every condition null": only(cond, ()), "own command": only(cond, ("command",))}
     for c in Command:

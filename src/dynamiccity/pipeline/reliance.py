@@ -61,6 +61,15 @@ def group_weights(rollout: Rollout) -> dict[str, torch.Tensor]:
     return weights | {"all": loss_weight(rollout, "uniform")}
 
 
+def held_out(task: DiTTask, windows: int) -> tuple[torch.Tensor, Conditions | None]:
+    """The clean maps and conditions of up to `windows` held-out windows of the task's latents, spread evenly
+    over the split (training windows when the set has none held out)."""
+    data = task.val_data
+    step = max(len(data) // windows, 1)
+    items = default_collate([data[i] for i in range(0, len(data), step)][:windows])
+    return task.maps(items), task.conditions(items)
+
+
 @torch.no_grad()
 def denoising_losses(task: DiTTask, model, x0: torch.Tensor, cond: Conditions, spec: RelianceSpec):
     """{group: MSE over its real positions, "all": over every real position} of model(x_t, t, cond) against
@@ -89,10 +98,7 @@ def condition_reliance(dit: TrainedDiT, spec: RelianceSpec, device: torch.device
     if not 0 <= spec.t_min < dit.config.diffusion.train_steps:
         raise ValueError(f"t_min must be in [0, {dit.config.diffusion.train_steps}), got {spec.t_min}.")
     task = DiTTask(dit.config, device)
-    data = task.val_data
-    step = max(len(data) // spec.windows, 1)
-    items = default_collate([data[i] for i in range(0, len(data), step)][: spec.windows])
-    x0, cond = task.maps(items), task.conditions(items)
+    x0, cond = held_out(task, spec.windows)
     model = dit.model.to(device).eval()
 
     def score(given: Conditions) -> dict[str, float]:
