@@ -120,6 +120,24 @@ def test_eval_vae_json(town, tmp_path, capsys):
     assert sum(sum(r["reconstruction"].values()) for r in motion["read_as"].values()) == 2
 
 
+def test_eval_vae_and_reconstruct_refine_the_encodings(town, tmp_path):
+    train(town, tmp_path / "run", "--steps", "1")
+    cli("eval-vae", tmp_path / "run", "--data", town, "--format", "synthtown", "--json", tmp_path / "r.json",
+        "--split", "all", "--max-windows", "1", "--refine", "3", "--refine-prior", "0.1")  # fmt: skip
+    metrics = json.loads((tmp_path / "r.json").read_text())
+    assert metrics["refine"] == {
+        "steps": 3,
+        "lr": 0.05,
+        "lovasz_weight": 1.0,
+        "prior_weight": 0.1,
+        "bf16": True,
+    }
+    assert 0.0 <= metrics["miou"] <= 1.0
+    cli("reconstruct", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "rec",
+        "--max-windows", "1", "--refine", "2", "--no-gifs")  # fmt: skip
+    assert len(list((tmp_path / "rec").rglob("*.npz"))) + len(list((tmp_path / "rec").rglob("*.npy"))) > 0
+
+
 def test_unknown_override_is_an_error(town, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         train(town, tmp_path / "run", "--steps", "1", "--set", "depth=3")

@@ -38,6 +38,26 @@ ResumeOpt = Annotated[
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace a run already in OUT.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")]
 MaskOpt = Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")]
+RefineOpt = Annotated[
+    int,
+    typer.Option(
+        "--refine",
+        min=0,
+        help="Refine each encoding by this many gradient steps on its own window before decoding "
+        "(semi-amortised encoding, docs/vae.md; 0: the encoder's latent as it is).",
+    ),
+]
+RefineLrOpt = Annotated[float, typer.Option(min=0.0, help="Step size of --refine's Adam steps.")]
+RefinePriorOpt = Annotated[
+    float, typer.Option(min=0.0, help="Weight of --refine's pull towards N(0, I), 0.5 * mean(z^2).")
+]
+
+
+def refinement(steps: int, lr: float, prior: float):
+    """The `Refinement` of --refine/--refine-lr/--refine-prior, None when --refine is 0."""
+    from dynamiccity.vae.refine import Refinement
+
+    return Refinement(steps=steps, lr=lr, prior_weight=prior) if steps else None
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -144,6 +164,9 @@ def eval_vae(
             "window with poses (about a second a window)."
         ),
     ] = False,
+    refine: RefineOpt = 0,
+    refine_lr: RefineLrOpt = 0.05,
+    refine_prior: RefinePriorOpt = 0.0,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
     from dataclasses import replace
@@ -151,7 +174,8 @@ def eval_vae(
     from dynamiccity.pipeline import evaluate_vae
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    echo_json(evaluate_vae(run_dir, spec, split.value, max_windows, device, ego_motion), json_out)
+    how = refinement(refine, refine_lr, refine_prior)
+    echo_json(evaluate_vae(run_dir, spec, split.value, max_windows, device, ego_motion, how), json_out)
 
 
 def reconstruct(
@@ -164,11 +188,16 @@ def reconstruct(
     gifs: Annotated[bool, typer.Option(help="Write input|reconstruction GIFs.")] = True,
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
+    refine: RefineOpt = 0,
+    refine_lr: RefineLrOpt = 0.05,
+    refine_prior: RefinePriorOpt = 0.0,
 ) -> None:
     """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
     from dynamiccity.pipeline import reconstruct
 
-    count = reconstruct(run_dir, data_spec(data, format, mask), out, split.value, max_windows, gifs, device)
+    how = refinement(refine, refine_lr, refine_prior)
+    spec = data_spec(data, format, mask)
+    count = reconstruct(run_dir, spec, out, split.value, max_windows, gifs, device, how)
     typer.echo(f"wrote {count} reconstructions to {out}")
 
 

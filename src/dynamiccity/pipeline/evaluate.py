@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from dynamiccity.metrics import by_class_name
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.pipeline.scoring import confusions_of, spread_indices
+from dynamiccity.vae.refine import Refinement
 
 
 class EgoMotionThrough:
@@ -66,6 +68,7 @@ def evaluate_vae(
     max_windows: int | None = None,
     device: str | None = None,
     ego_motion: bool = False,
+    refine: Refinement | None = None,
 ) -> dict:
     """Reconstruction metrics over the windows of `split`: "miou", "iou", "per_class" {name: IoU},
     "precision" and "recall" {name: value}, "changing" {"miou", "per_class", "share"} (the same scores over
@@ -76,7 +79,8 @@ def evaluate_vae(
     ADE/FDE of the trajectory measured from the input and from the reconstruction, over the windows with
     poses, and what each true command is read as).
 
-    Windows default to stride T (side by side); `max_windows` picks that many spread evenly.
+    Windows default to stride T (side by side); `max_windows` picks that many spread evenly. With `refine`,
+    each encoding is refined on its window before decoding (`vae.refine`; "refine" in the result says how).
     """
     device = pick_device(device)
     vae = load_vae(run_dir, device=device)
@@ -89,7 +93,7 @@ def evaluate_vae(
         raise ValueError(f"{data.path}: no {split} windows of {cfg.frames} frames.")
     indices = spread_indices(windows, max_windows) if max_windows else list(range(len(windows)))
     motion = EgoMotionThrough(tuple(windows.grid.voxel_size[:2]), windows.reader.classes.common)
-    scores = confusions_of(vae.model, windows, indices, device, motion if ego_motion else None)
+    scores = confusions_of(vae.model, windows, indices, device, motion if ego_motion else None, refine)
     result, rates, changing = scores.all.compute(), scores.all.rates(), scores.changing.compute()
     names = windows.reader.classes.names
     return {
@@ -105,6 +109,7 @@ def evaluate_vae(
         },
         "ghosts": {names[c]: v for c, v in scores.ghosts.compute().items()},
         **({"ego_motion": motion.result()} if ego_motion else {}),
+        **({"refine": asdict(refine)} if refine is not None else {}),
         "classes": windows.reader.classes.name,
         "windows": len(indices),
         "checkpoint": str(vae.checkpoint),

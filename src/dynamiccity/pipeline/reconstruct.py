@@ -11,6 +11,7 @@ from dynamiccity.device import pick_device
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.pipeline.scoring import reconstructions
+from dynamiccity.vae.refine import Refinement
 
 
 def reconstruct(
@@ -21,9 +22,11 @@ def reconstruct(
     max_windows: int | None = 8,
     gifs: bool = True,
     device: str | None = None,
+    refine: Refinement | None = None,
 ) -> int:
-    """Reconstruct the first `max_windows` windows of `split` (stride T unless `data` sets one); write them
-    as a SynthTown dataset plus GIFs of input (left) and reconstruction (right). Returns how many."""
+    """Reconstruct the first `max_windows` windows of `split` (stride T unless `data` sets one), encodings
+    refined on their windows with `refine` when given (`vae.refine`); write them as a SynthTown dataset plus
+    GIFs of input (left) and reconstruction (right). Returns how many."""
     from dynamiccity.viz import render_3d, save_animation, tile_images
 
     device = pick_device(device)
@@ -36,7 +39,7 @@ def reconstruct(
     common = windows.reader.classes.common  # the scenes written and drawn are in the common class set
     indices = list(range(len(windows) if max_windows is None else min(max_windows, len(windows))))
     pairs = []
-    for i, (w, pred) in zip(indices, reconstructions(model, windows, indices, device), strict=True):
+    for i, (w, pred) in zip(indices, reconstructions(model, windows, indices, device, refine), strict=True):
         recon, labels = common(pred.numpy().astype(np.uint8)), common(w.labels)
         name = f"{windows.scenes[w.scene].name.replace('/', '_')}_t{w.start:04d}"
         pairs.append((Scene(recon, w.poses, None, name=name, meta={"source_window": i}), "recon"))

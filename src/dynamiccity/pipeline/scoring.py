@@ -11,6 +11,7 @@ import torch
 from dynamiccity.data.windows import Window, WindowDataset
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, by_class_name, changing_voxels
 from dynamiccity.vae.model import HexPlaneVAE
+from dynamiccity.vae.refine import Refinement, refine_latent
 
 
 @dataclass
@@ -30,15 +31,23 @@ def spread_indices(data: WindowDataset, limit: int) -> list[int]:
 
 @torch.no_grad()
 def reconstructions(
-    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+    model: HexPlaneVAE,
+    data: WindowDataset,
+    indices: list[int],
+    device: torch.device,
+    refine: Refinement | None = None,
 ) -> Iterator[tuple[Window, torch.Tensor]]:
     """Each window of `indices` with its reconstruction (T, X, Y, Z) int64 on the CPU: deterministic
-    encode, decode, argmax."""
+    encode (refined on the window when `refine` is given: `vae.refine`), decode, argmax."""
     model.eval()
     for i in indices:
         window = data[i]
         labels = torch.from_numpy(window.labels)[None].to(device)
-        yield window, model.decode(model.encode(labels)).argmax(dim=-1)[0].cpu()
+        latent = model.encode(labels)
+        if refine is not None:
+            valid = torch.from_numpy(window.valid)[None].to(device)
+            latent = refine_latent(model, labels, latent, valid, refine)
+        yield window, model.decode(latent).argmax(dim=-1)[0].cpu()
 
 
 def confusions_of(
@@ -47,11 +56,13 @@ def confusions_of(
     indices: list[int],
     device: torch.device,
     also: Callable[[Window, torch.Tensor], None] | None = None,
+    refine: Refinement | None = None,
 ) -> Confusions:
-    """Score the reconstructions of windows `indices`; `also(window, reconstruction)` sees each too."""
+    """Score the reconstructions of windows `indices` (encodings refined with `refine` when given);
+    `also(window, reconstruction)` sees each too."""
     k = model.cfg.num_classes
     out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k), GhostCount(k))
-    for window, pred in reconstructions(model, data, indices, device):
+    for window, pred in reconstructions(model, data, indices, device, refine):
         target, valid = torch.from_numpy(window.labels), torch.from_numpy(window.valid)
         out.all.update(pred, target, valid)
         out.changing.update(pred, target, valid & changing_voxels(target))
