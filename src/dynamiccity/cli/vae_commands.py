@@ -209,6 +209,9 @@ def encode(
     stride: Annotated[int, typer.Option(min=1, help="Frames between window starts.")] = 1,
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
+    refine: RefineOpt = 0,
+    refine_lr: RefineLrOpt = 0.05,
+    refine_prior: RefinePriorOpt = 0.0,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
     from dataclasses import replace
@@ -216,5 +219,6 @@ def encode(
     from dynamiccity.pipeline import encode_latents
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    manifest = encode_latents(run_dir, spec, out, progress=True, device=device)
+    how = refinement(refine, refine_lr, refine_prior)
+    manifest = encode_latents(run_dir, spec, out, progress=True, device=device, refine=how)
     typer.echo(f"encoded {manifest.windows} windows to {out}")

@@ -16,6 +16,7 @@ from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.runs import Trained, TrainedDiT
 from dynamiccity.pipeline.vae_run import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
+from dynamiccity.vae.refine import refine_latent
 
 COMMANDS = tuple(c.name.lower() for c in Command)
 
@@ -156,9 +157,13 @@ def scene_window(
 
 @torch.no_grad()
 def encode_map(models: Models, labels: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """A window (T, X, Y, Z) -> its HexPlane as the DiT sees it: encoded, normalised, rolled out
-    (1, C, H, W)."""
+    """A window (T, X, Y, Z) -> its HexPlane as the DiT sees it: encoded (and refined, when the DiT's latents
+    were: `LatentManifest.refine`), normalised, rolled out (1, C, H, W)."""
     dit, vae = models
-    hexplane = vae.model.encode(torch.from_numpy(np.ascontiguousarray(labels))[None].to(device))
+    tensor = torch.from_numpy(np.ascontiguousarray(labels))[None].to(device)
+    hexplane = vae.model.encode(tensor)
+    refine = dit.manifest.refinement()
+    if refine is not None:
+        hexplane = refine_latent(vae.model, tensor, hexplane, spec=refine)
     normalised = hexplane.map(dit.manifest.normalise)
     return dit.model.rollout.roll(normalised)

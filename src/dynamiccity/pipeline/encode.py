@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, 
 from dynamiccity.pipeline.latents import FRAME, LatentManifest
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.train.checkpoint import file_sha256
+from dynamiccity.vae.refine import Refinement, refine_latent
 
 SHARD = 512  # windows per latent shard
 
@@ -47,9 +49,12 @@ def encode_latents(
     out: str | Path,
     progress: bool = False,
     device: str | None = None,
+    refine: Refinement | None = None,
 ) -> LatentManifest:
     """Encode every window of every split (stride 1 unless `data` sets one) and write the latent set
-    (see `dynamiccity.pipeline.latents`) to `out`; returns its manifest."""
+    (see `dynamiccity.pipeline.latents`) to `out`; returns its manifest. With `refine`, every encoding
+    (the windows' and their first frames') is refined on its window (`vae.refine`), and the manifest says
+    so."""
     from tqdm import tqdm
 
     vae = load_vae(run_dir, device=pick_device(device))
@@ -62,8 +67,8 @@ def encode_latents(
     stats, shards = ChannelStats(cfg.latent_channels), []
     for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
         batch = [windows[i] for i in range(first, min(first + SHARD, len(windows)))]
-        latents = HexPlane.cat([_encode(vae.model, w.labels) for w in batch])
-        frames = HexPlane.cat([_encode(vae.model, _held(w.labels)) for w in batch])
+        latents = HexPlane.cat([_encode(vae.model, w.labels, w.valid, refine) for w in batch])
+        frames = HexPlane.cat([_encode(vae.model, _held(w.labels), _held(w.valid), refine) for w in batch])
         tensors = {
             **latents.as_dict(),
             **{FRAME + n: p for n, p in frames.as_dict().items()},
@@ -94,21 +99,28 @@ def encode_latents(
         scenes=tuple({"name": s.name, "split": s.split} for s in windows.scenes),
         poses=windows.has_poses,
         frame_planes=True,
+        refine=None if refine is None else asdict(refine),
     )
     manifest.write(out)
     return manifest
 
 
 @torch.no_grad()
-def _encode(model, labels: np.ndarray) -> HexPlane:
-    """The HexPlane (1, C, ...) of one window (T, X, Y, Z), on the CPU."""
+def _encode(model, labels: np.ndarray, valid: np.ndarray, refine: Refinement | None) -> HexPlane:
+    """The HexPlane (1, C, ...) of one window (T, X, Y, Z), refined on its valid voxels with `refine` when
+    given, on the CPU."""
     device = next(model.parameters()).device
-    return model.encode(torch.from_numpy(labels)[None].to(device)).map(torch.Tensor.cpu)
+    tensor = torch.from_numpy(labels)[None].to(device)
+    latent = model.encode(tensor)
+    if refine is not None:
+        latent = refine_latent(model, tensor, latent, torch.from_numpy(valid)[None].to(device), refine)
+    return latent.map(torch.Tensor.cpu)
 
 
-def _held(labels: np.ndarray) -> np.ndarray:
-    """The window's first frame held for all its T frames: the scene the single-frame condition encodes."""
-    return np.repeat(labels[:1], labels.shape[0], axis=0)
+def _held(frames: np.ndarray) -> np.ndarray:
+    """The window's first frame (labels or valid mask) held for all its T frames: the scene the
+    single-frame condition encodes."""
+    return np.repeat(frames[:1], frames.shape[0], axis=0)
 
 
 def _conditions(batch: list[Window]) -> dict[str, torch.Tensor]:

@@ -25,6 +25,7 @@ from dynamiccity.data.scene import GridSpec
 from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.train.checkpoint import file_sha256
 from dynamiccity.vae.config import VAEConfig
+from dynamiccity.vae.refine import Refinement
 
 CONDITIONS = ("command", "trajectory", "layout", "scene", "start")
 FRAME = "frame_"
@@ -42,6 +43,8 @@ class LatentManifest:
     scenes: [{"name", "split"}] in the order the shards' `scene` column indexes them.
     poses: whether every scene had ego poses (without, windows carry no command or trajectory).
     frame_planes: whether the shards hold single-frame HexPlanes (`FRAME` planes).
+    refine: how every encoding was refined on its window (`vae.refine.Refinement` as a dict; None: the
+    encoder's latents as they are); whatever encodes a window for a DiT trained on the set does the same.
     """
 
     vae_run: str
@@ -62,6 +65,7 @@ class LatentManifest:
     scenes: tuple[dict[str, str], ...]
     poses: bool = True
     frame_planes: bool = False
+    refine: dict[str, Any] | None = None
 
     @property
     def channels(self) -> int:
@@ -93,6 +97,10 @@ class LatentManifest:
 
     def write(self, root: str | Path) -> None:
         write_text(Path(root) / MANIFEST, json.dumps(self.to_dict(), indent=1) + "\n")
+
+    def refinement(self) -> Refinement | None:
+        """The `Refinement` the set was encoded with (None: none)."""
+        return None if self.refine is None else Refinement(**self.refine)
 
     def check_vae(self, checkpoint: str | Path) -> None:
         """Refuse a VAE checkpoint other than the one that encoded this set (sha256 differs)."""
