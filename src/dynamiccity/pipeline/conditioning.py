@@ -16,7 +16,7 @@ from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.runs import Trained, TrainedDiT
 from dynamiccity.pipeline.vae_run import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
-from dynamiccity.vae.refine import refine_latent
+from dynamiccity.vae.refine import encode_window
 
 COMMANDS = tuple(c.name.lower() for c in Command)
 
@@ -161,9 +161,6 @@ def encode_map(models: Models, labels: np.ndarray, device: torch.device | str = 
     were: `LatentManifest.refine`), normalised, rolled out (1, C, H, W)."""
     dit, vae = models
     tensor = torch.from_numpy(np.ascontiguousarray(labels))[None].to(device)
-    hexplane = vae.model.encode(tensor)
-    refine = dit.manifest.refinement()
-    if refine is not None:
-        hexplane = refine_latent(vae.model, tensor, hexplane, spec=refine)
+    hexplane = encode_window(vae.model, tensor, refine=dit.manifest.refinement())
     normalised = hexplane.map(dit.manifest.normalise)
     return dit.model.rollout.roll(normalised)

@@ -17,7 +17,7 @@ from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, 
 from dynamiccity.pipeline.latents import FRAME, LatentManifest
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.train.checkpoint import file_sha256
-from dynamiccity.vae.refine import Refinement, refine_latent
+from dynamiccity.vae.refine import Refinement, encode_window
 
 SHARD = 512  # windows per latent shard
 
@@ -111,10 +111,9 @@ def _encode(model, labels: np.ndarray, valid: np.ndarray, refine: Refinement | N
     given, on the CPU."""
     device = next(model.parameters()).device
     tensor = torch.from_numpy(labels)[None].to(device)
-    latent = model.encode(tensor)
-    if refine is not None:
-        latent = refine_latent(model, tensor, latent, torch.from_numpy(valid)[None].to(device), refine)
-    return latent.map(torch.Tensor.cpu)
+    return encode_window(model, tensor, torch.from_numpy(valid)[None].to(device), refine).map(
+        torch.Tensor.cpu
+    )
 
 
 def _held(frames: np.ndarray) -> np.ndarray:

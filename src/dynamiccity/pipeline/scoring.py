@@ -11,7 +11,7 @@ import torch
 from dynamiccity.data.windows import Window, WindowDataset
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, by_class_name, changing_voxels
 from dynamiccity.vae.model import HexPlaneVAE
-from dynamiccity.vae.refine import Refinement, refine_latent
+from dynamiccity.vae.refine import Refinement, encode_window
 
 
 @dataclass
@@ -43,10 +43,7 @@ def reconstructions(
     for i in indices:
         window = data[i]
         labels = torch.from_numpy(window.labels)[None].to(device)
-        latent = model.encode(labels)
-        if refine is not None:
-            valid = torch.from_numpy(window.valid)[None].to(device)
-            latent = refine_latent(model, labels, latent, valid, refine)
+        latent = encode_window(model, labels, torch.from_numpy(window.valid)[None].to(device), refine)
         yield window, model.decode(latent).argmax(dim=-1)[0].cpu()
 
 

@@ -87,3 +87,15 @@ def refine_latent(
     finally:
         model.train(was_training)
     return HexPlane.from_planes({n: p.detach() for n, p in zip(PLANES, planes, strict=True)})
+
+
+def encode_window(
+    model: HexPlaneVAE,
+    labels: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    refine: Refinement | None = None,
+) -> HexPlane:
+    """The encoding every pipeline step uses: the encoder's latent of labels (B, T, X, Y, Z), refined on
+    them with `refine` when given (None: as the encoder gives it)."""
+    latent = model.encode(labels)
+    return latent if refine is None else refine_latent(model, labels, latent, valid, refine)
