@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, get_type_hints
+from typing import Any, ClassVar, TypeVar, get_args, get_type_hints
 
 C = TypeVar("C", bound="StrictConfig")
 
@@ -99,7 +99,7 @@ def check_keys(kind: type, data: dict[str, Any], where: str, prefix: str = "") -
             continue
         if key not in names:
             raise ValueError(f"{where}: unknown config key {prefix + key!r}.")
-        nested = hints[key]
+        nested = _config_class(hints[key])
         if isinstance(value, dict) and isinstance(nested, type) and is_dataclass(nested):
             check_keys(nested, value, where, f"{prefix}{key}.")
 
@@ -118,7 +118,17 @@ def _plain(value: Any) -> Any:
     return asdict(value) if is_dataclass(value) else value
 
 
+def _config_class(hint: Any) -> Any:
+    """The config dataclass of a field typed `X | None` (an optional section), else the hint itself."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    optional = type(None) in get_args(hint) and len(args) == 1
+    return args[0] if optional and is_dataclass(args[0]) else hint
+
+
 def _built(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = _config_class(kind)
     if isinstance(kind, type) and issubclass(kind, StrictConfig):
         return kind.from_dict(value)
     if isinstance(kind, type) and is_dataclass(kind):

@@ -87,6 +87,55 @@ def test_resume_applies_live_keys_and_refuses_the_rest(town, tmp_path, capsys):
     assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 3
 
 
+def test_a_finetune_starts_from_a_run_and_learns_what_it_names(town, tmp_path, capsys):
+    import yaml
+
+    base = tmp_path / "base"
+    train(town, base, "--steps", "2")
+    train(town, tmp_path / "encoder", "--steps", "2", "--set", f"finetune.weights={base}")
+    train(town, tmp_path / "all", "--steps", "2", "--set", f"finetune.weights={base}", "--set", "learn=all")
+    saved = yaml.safe_load((tmp_path / "encoder" / "config.yaml").read_text())
+    assert saved["finetune"] == {"weights": str(base), "learn": "encoder", "encoder": "weights"}
+    assert saved["model"] == yaml.safe_load((base / "config.yaml").read_text())["model"]
+    start = last_weights(base)
+    decoder = [k for k in start if k.startswith(("latent_decoder.", "voxel_decoder."))]
+    encoder = [k for k in start if k.startswith(("embed.", "spatial_encoder.", "plane_encoder."))]
+    assert decoder and encoder
+    for run, decoder_moves in (("encoder", False), ("all", True)):
+        tuned = last_weights(tmp_path / run)
+        assert any(not torch.equal(start[k], tuned[k]) for k in encoder)
+        assert any(not torch.equal(start[k], tuned[k]) for k in decoder) == decoder_moves
+    with pytest.raises(SystemExit):
+        train(
+            town,
+            tmp_path / "bad",
+            "--steps",
+            "1",
+            "--set",
+            f"finetune.weights={base}",
+            "--set",
+            "dec_channels=4",
+        )
+    assert "a fine-tune keeps its model config, which has dec_channels=" in capsys.readouterr().err
+
+
+def test_a_fresh_encoder_of_another_width_learns_against_a_frozen_decoder(town, tmp_path, capsys):
+    base, wide = tmp_path / "base", tmp_path / "wide"
+    train(town, base, "--steps", "2")
+    fresh = ["--set", f"finetune.weights={base}", "--set", "finetune.encoder=fresh"]
+    train(town, wide, "--steps", "2", *fresh, "--set", "channels=16", "--set", "embed_dim=4")
+    start, tuned = last_weights(base), last_weights(wide)
+    assert tuned["embed.weight"].shape[1] == 4 != start["embed.weight"].shape[1]
+    decoder = [k for k in start if k.startswith(("latent_decoder.", "voxel_decoder."))]
+    assert decoder and all(torch.equal(start[k], tuned[k]) for k in decoder)
+    with pytest.raises(SystemExit):
+        train(town, tmp_path / "bad", "--steps", "1", *fresh, "--set", "fused_channels=8")
+    assert (
+        "these encoder keys change its decoder (fused width 16); pin fused_channels"
+        in capsys.readouterr().err
+    )
+
+
 def test_validation_without_a_held_out_split_says_so(tmp_path, caplog):
     from dynamiccity.synthtown.dataset import synthesize
 

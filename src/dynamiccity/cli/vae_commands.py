@@ -165,7 +165,7 @@ def eval_vae(
         ),
     ] = False,
     refine: RefineOpt = 0,
-    refine_lr: RefineLrOpt = 0.05,
+    refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
@@ -189,7 +189,7 @@ def reconstruct(
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
     refine: RefineOpt = 0,
-    refine_lr: RefineLrOpt = 0.05,
+    refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
 ) -> None:
     """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
@@ -210,7 +210,7 @@ def encode(
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
     refine: RefineOpt = 0,
-    refine_lr: RefineLrOpt = 0.05,
+    refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""

@@ -24,9 +24,9 @@ from dynamiccity.pipeline.datasets import DataSpec
 from dynamiccity.pipeline.dit_run import DiTRunConfig
 from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig
 from dynamiccity.pipeline.latents import LatentManifest, read_manifest
-from dynamiccity.pipeline.vae_run import LossSpec, VAERunConfig
+from dynamiccity.pipeline.vae_run import FineTune, LossSpec, VAERunConfig
 from dynamiccity.train.config import TrainConfig
-from dynamiccity.vae.config import VAEConfig, vae_preset
+from dynamiccity.vae.config import ENCODER_KEYS, VAEConfig, vae_preset
 
 log = logging.getLogger(__name__)
 VAE_TRAIN = {"lr": 1e-3, "schedule": "step", "lr_step_every": 2000, "lr_gamma": 0.5, "grad_clip": 1.0}
@@ -107,12 +107,46 @@ def vae_run_config(request: RunRequest) -> VAERunConfig:
         "train": _names(TrainConfig),
         "data": _names(DataSpec) - {"path", "format", "options"},
         "loss": _names(LossSpec),
+        "finetune": _names(FineTune),
     }
     preset, layers = _layers(request, VAERunConfig, sections)
     base = {"model": vae_preset(preset).to_dict(), "train": VAE_TRAIN, "data": {}, "loss": {}}
     cfg = merged(base, {**layers, "preset": preset})
+    if cfg.get("finetune"):
+        cfg["model"] = _finetuned_model(cfg["finetune"], layers.get("model", {}))
+        layers = {**layers, "model": cfg["model"]}
     _check_data_run(cfg, layers)
     return VAERunConfig.from_dict(cfg)
+
+
+def _finetuned_model(finetune: dict[str, Any], pinned: dict[str, Any]) -> dict[str, Any]:
+    """A fine-tune's model config: that of the VAE it starts from. A model key the request sets must agree
+    with it, except the encoder's own keys when the encoder starts fresh (`fused_channels` too, where the
+    decoder stays the same: a wider encoder over the narrow fusion pins it to the old `channels`)."""
+    from dynamiccity.pipeline.runs import load_vae
+
+    spec = FineTune.from_dict(finetune)
+    source = load_vae(spec.weights).config.model
+    model = source.to_dict()
+    free = ENCODER_KEYS | {"fused_channels"} if spec.encoder == "fresh" else frozenset()
+    for key, value in pinned.items():
+        if key in free:
+            model[key] = value
+        elif key not in model or _plain_value(model[key]) != _plain_value(value):
+            raise ValueError(
+                f"{spec.weights}: a fine-tune keeps its model config, which has {key}={model.get(key)!r}, "
+                f"not {value!r}" + (" (a fresh encoder may change only its own keys)." if free else ".")
+            )
+    if free and VAEConfig.from_dict(model).decoder_side() != source.decoder_side():
+        raise ValueError(
+            f"{spec.weights}: these encoder keys change its decoder (fused width {source.fused_width}); "
+            "pin fused_channels to keep it."
+        )
+    return model
+
+
+def _plain_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple | list) else value
 
 
 def _check_data_run(cfg: dict[str, Any], layers: dict[str, Any]) -> None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from dynamiccity.config import YamlRunFile
+from dynamiccity.config import StrictConfig, YamlRunFile
 from dynamiccity.data.windows import WindowDataset
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.scoring import spread_indices, validation_scores
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import VAEConfig
 from dynamiccity.vae.losses import class_weights, vae_loss
-from dynamiccity.vae.model import HexPlaneVAE
+from dynamiccity.vae.model import DECODER_PARTS, HexPlaneVAE
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,29 @@ class LossSpec:
 
 
 @dataclass(frozen=True)
+class FineTune(StrictConfig):
+    """A run that starts from a trained VAE's weights. weights: its run folder or shipped name (the run's
+    model config is that VAE's). learn: "all" its parameters, or "encoder" alone (embedding, encoders,
+    plane encoder, latent head), the decoder frozen: the encoder keeps learning to give the latents this
+    decoder decodes best (the amortisation gap of docs/vae.md), and whatever a DiT learned from the VAE
+    still decodes as before. encoder: where the encoder starts, from the "weights" or "fresh" (initialised
+    anew; then the encoder's own model keys, `vae.config.ENCODER_KEYS`, may differ from the weights' VAE, to
+    try another encoder against a trained decoder)."""
+
+    label = "finetune config"
+
+    weights: str
+    learn: Literal["all", "encoder"] = "encoder"
+    encoder: Literal["weights", "fresh"] = "weights"
+
+    def __post_init__(self) -> None:
+        if self.learn not in ("all", "encoder"):
+            raise ValueError(f"finetune.learn must be 'all' or 'encoder', got {self.learn!r}.")
+        if self.encoder not in ("weights", "fresh"):
+            raise ValueError(f"finetune.encoder must be 'weights' or 'fresh', got {self.encoder!r}.")
+
+
+@dataclass(frozen=True)
 class VAERunConfig(YamlRunFile):
     """Everything that defines a VAE run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
 
@@ -41,6 +65,7 @@ class VAERunConfig(YamlRunFile):
     train: TrainConfig
     data: DataSpec
     loss: LossSpec = LossSpec()
+    finetune: FineTune | None = None
 
 
 def frequency_counts(data: WindowDataset, max_frames: int) -> np.ndarray:
@@ -72,7 +97,10 @@ class VAETask:
         log.info("class weights %s", np.round(self.weights.cpu().numpy(), 3).tolist())
 
     def build_model(self) -> nn.Module:
-        return HexPlaneVAE(self.cfg.model)
+        model = HexPlaneVAE(self.cfg.model)
+        if self.cfg.finetune is not None:
+            start_from(model, self.cfg.finetune)
+        return model
 
     def train_dataset(self) -> WindowDataset:
         return self.train_data
@@ -92,3 +120,32 @@ class VAETask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         indices = spread_indices(self.val_data, self.cfg.data.val_windows)
         return validation_scores(model, self.val_data, indices, self.device)
+
+
+def start_from(model: HexPlaneVAE, finetune: FineTune) -> None:
+    """Load `finetune.weights` into `model` (built from the same model config) and freeze what it does not
+    learn."""
+    from dynamiccity.pipeline.runs import load_vae
+
+    source = load_vae(finetune.weights)
+    fresh = finetune.encoder == "fresh"
+    if (
+        (source.config.model.decoder_side() != model.cfg.decoder_side())
+        if fresh
+        else (source.config.model != model.cfg)
+    ):
+        raise ValueError(
+            f"{finetune.weights}: its model config differs from this run's; a fine-tune keeps it."
+        )
+    if fresh:
+        for part in DECODER_PARTS:
+            getattr(model, part).load_state_dict(getattr(source.model, part).state_dict())
+    else:
+        model.load_state_dict(source.model.state_dict())
+    if finetune.learn == "encoder":
+        for part in DECODER_PARTS:
+            getattr(model, part).requires_grad_(False)
+    log.info(
+        "started from %s (step %d); encoder: %s; learning: %s",
+        source.checkpoint, source.step, finetune.encoder, finetune.learn,
+    )  # fmt: skip

@@ -102,6 +102,12 @@ class VAEConfig(StrictConfig):
         """Channels of the six planes the voxel decoder fuses."""
         return self.channels if self.fused_channels is None else self.fused_channels
 
+    def decoder_side(self) -> dict:
+        """What shapes the decoder (every field but the encoder's, with the fused width in place of
+        `fused_channels`): two configs that agree here build decoders that take each other's weights."""
+        side = {k: v for k, v in self.to_dict().items() if k not in ENCODER_KEYS | {"fused_channels"}}
+        return {**side, "fused_width": self.fused_width}
+
     @property
     def latent_grid(self) -> tuple[int, int, int, int]:
         """(T', X', Y', Z') of the HexPlane."""
@@ -113,6 +119,13 @@ class VAEConfig(StrictConfig):
         """(X', Y', Z') of the per-frame encoder features."""
         return self.latent_grid[1:]
 
+
+ENCODER_KEYS = frozenset(
+    {"embed_dim", "channels", "proj_layers", "proj_heads", "proj_mlp", "proj_dropout", "proj_readout",
+     "temporal_input", "encoder"}
+)  # fmt: skip
+"""The fields that shape only the encoder side (with `channels` the fused width when `fused_channels` is
+None)."""
 
 VAE_PRESETS: dict[str, VAEConfig] = {
     "carlasc": VAEConfig(num_classes=12, frames=16, grid=(128, 128, 8)),

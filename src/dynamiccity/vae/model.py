@@ -26,6 +26,10 @@ class VAEOutput:
     latent: HexPlane
 
 
+DECODER_PARTS = ("latent_decoder", "voxel_decoder")
+"""The modules of `HexPlaneVAE` that turn a latent into logits; everything else is the encoder side."""
+
+
 class HexPlaneVAE(nn.Module):
     """Embedding -> spatial and temporal frame encoders -> plane encoder -> latent head (posterior);
     latent -> plane blocks and T upsampling -> voxel decoder (ESS or query) -> logits."""
