@@ -102,6 +102,13 @@ def _fake_latents(root: Path, vae: VAEConfig, frame_planes: bool = False) -> Pat
             "vae-synthtown-tiny-release-projection-cpu.yaml",
             "vae-synthtown-tiny-release-projection-cpu/config.yaml",
         ),
+        ("vae-synthtown-encoder-finetune-cpu.yaml", "vae-encoder-synthtown/finetune/config.yaml"),
+        ("vae-synthtown-encoder-fresh16-cpu.yaml", "vae-encoder-synthtown/fresh16/config.yaml"),
+        ("vae-synthtown-encoder-fresh32-cpu.yaml", "vae-encoder-synthtown/fresh32/config.yaml"),
+        (
+            "vae-synthtown-encoder-fresh16-projection-cpu.yaml",
+            "vae-encoder-synthtown/fresh16-projection/config.yaml",
+        ),
     ],
 )
 def test_vae_recipes_reproduce_their_documented_runs(recipe, record):
