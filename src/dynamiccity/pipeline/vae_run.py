@@ -129,15 +129,12 @@ def start_from(model: HexPlaneVAE, finetune: FineTune) -> None:
 
     source = load_vae(finetune.weights)
     fresh = finetune.encoder == "fresh"
-    if (
-        (source.config.model.decoder_side() != model.cfg.decoder_side())
-        if fresh
-        else (source.config.model != model.cfg)
-    ):
+    theirs, ours = source.config.model, model.cfg
+    if (theirs.decoder_side() != ours.decoder_side()) if fresh else (theirs != ours):
         raise ValueError(
             f"{finetune.weights}: its model config differs from this run's; a fine-tune keeps it."
         )
-    if fresh:
+    if fresh:  # the decoder's weights alone; the encoder keeps its initialisation
         for part in DECODER_PARTS:
             getattr(model, part).load_state_dict(getattr(source.model, part).state_dict())
     else:
