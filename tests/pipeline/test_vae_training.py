@@ -178,7 +178,7 @@ def test_eval_vae_and_reconstruct_refine_the_encodings(town, tmp_path):
     metrics = json.loads((tmp_path / "r.json").read_text())
     assert metrics["refine"] == {
         "steps": 3,
-        "lr": 0.05,
+        "lr": 0.2,
         "lovasz_weight": 1.0,
         "prior_weight": 0.1,
         "bf16": False,
