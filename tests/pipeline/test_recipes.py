@@ -109,6 +109,7 @@ def _fake_latents(root: Path, vae: VAEConfig, frame_planes: bool = False) -> Pat
             "vae-synthtown-encoder-fresh16-projection-cpu.yaml",
             "vae-encoder-synthtown/fresh16-projection/config.yaml",
         ),
+        ("vae-synthtown-encoder-fresh16-change-cpu.yaml", "vae-encoder-synthtown/fresh16-change/config.yaml"),
     ],
 )
 def test_vae_recipes_reproduce_their_documented_runs(recipe, record):
