@@ -201,6 +201,16 @@ def test_unknown_override_is_an_error(town, tmp_path, capsys):
     assert exit_.value.code == 1 and "unknown config key 'depth'" in capsys.readouterr().err
 
 
+def test_the_binned_lovasz_trains_and_is_recorded(town, tmp_path, capsys):
+    train(town, tmp_path / "run", "--steps", "2", "--set", "loss.lovasz_bins=256")
+    meta = json.loads((tmp_path / "run/checkpoints/last.json").read_text())
+    assert meta["config"]["loss"]["lovasz_bins"] == 256 and meta["step"] == 2
+    with pytest.raises(SystemExit) as exit_:
+        train(town, tmp_path / "bad", "--steps", "1", "--set", "loss.lovasz_bins=0")
+    assert exit_.value.code == 1 and "loss.lovasz_bins must be None or >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "checkpoints").exists()
+
+
 def test_two_process_ddp_ends_with_identical_weights(town, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -40,6 +40,36 @@ def test_lovasz_matches_reference(seed, ignore):
     assert float(ours) == pytest.approx(lovasz_reference(probs, labels, ignore), abs=1e-9)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_binned_lovasz_is_exact_when_no_two_errors_share_a_bin(seed):
+    rng = np.random.default_rng(seed)
+    probs = torch.from_numpy(rng.dirichlet(np.ones(4), size=60)).requires_grad_(True)
+    labels = torch.from_numpy(rng.integers(0, 4, size=60))
+    exact = lovasz_softmax(probs, labels, ignore=3)
+    (grad_exact,) = torch.autograd.grad(exact, probs)
+    binned = lovasz_softmax(probs, labels, ignore=3, bins=10**7)  # 60 errors per class: one bin each
+    (grad_binned,) = torch.autograd.grad(binned, probs)
+    assert float(binned.detach()) == pytest.approx(float(exact.detach()), abs=1e-9)
+    assert torch.allclose(grad_binned, grad_exact, atol=1e-9)
+
+
+def test_binned_lovasz_with_shared_bins_is_the_loss_of_a_near_order():
+    """With errors sharing bins the order is exact up to a bin's width: the loss is the Lovasz extension's
+    (its maximum over orders) to within that width, never above it, and its gradient stays close."""
+    torch.manual_seed(0)
+    probs = (torch.randn(5000, 6) * 2).softmax(1).double().requires_grad_(True)
+    labels = torch.randint(0, 6, (5000,))
+    exact = lovasz_softmax(probs, labels)
+    (grad_exact,) = torch.autograd.grad(exact, probs)
+    for bins in (16, 256):
+        binned = lovasz_softmax(probs, labels, bins=bins)
+        (grad_binned,) = torch.autograd.grad(binned, probs)
+        assert float(exact.detach()) - 1.0 / bins <= float(binned.detach()) <= float(exact.detach()) + 1e-12
+        assert float((grad_binned - grad_exact).norm() / grad_exact.norm()) < 8.0 / bins
+    perfect = torch.eye(3)[torch.tensor([0, 1, 1, 2])].double()
+    assert float(lovasz_softmax(perfect, torch.tensor([0, 1, 1, 2]), bins=8)) == pytest.approx(0.0)
+
+
 def test_lovasz_perfect_prediction_is_zero_and_gradient_flows():
     labels = torch.tensor([0, 1, 1, 2])
     assert float(lovasz_softmax(torch.eye(3)[labels].double(), labels)) == pytest.approx(0.0)

@@ -77,7 +77,9 @@ def test_window_weights_favour_rare_classes():
     assert weights[2] > weights[1] > weights[0] and weights.shape == (4,)
 
 
-@pytest.mark.parametrize("field,value", [("steps", -1), ("lr", 0.0), ("prior_weight", -1.0)])
+@pytest.mark.parametrize(
+    "field,value", [("steps", -1), ("lr", 0.0), ("prior_weight", -1.0), ("lovasz_bins", 0)]
+)
 def test_bad_refinement_settings_are_refused(field, value):
     with pytest.raises(ValueError, match="refinement"):
         Refinement(**{field: value})

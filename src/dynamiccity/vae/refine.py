@@ -30,13 +30,16 @@ class Refinement:
     """steps: Adam steps on the latent (0: the encoder's latent as it is); lr: their step size, in latent
     units; lovasz_weight: of the Lovasz term, as in training; prior_weight: of 0.5 * mean(z^2); bf16: decode
     under bf16 autocast where the device has it (`dynamiccity.device.bf16_pays`; off by default: on an AVX-512
-    BF16 CPU a step of the shipped SynthTown VAE takes 0.66 s with it and 0.54 s without, 2026-12-01)."""
+    BF16 CPU a step of the shipped SynthTown VAE takes 0.66 s with it and 0.54 s without, 2026-12-01);
+    lovasz_bins: None sorts the Lovasz term's errors exactly, an integer orders them by that many error bins
+    (`vae.losses.binned_lovasz_grad`)."""
 
     steps: int = 200
     lr: float = 0.2
     lovasz_weight: float = 1.0
     prior_weight: float = 0.0
     bf16: bool = False
+    lovasz_bins: int | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 0:
@@ -45,6 +48,8 @@ class Refinement:
             raise ValueError(f"refinement lr must be > 0, got {self.lr}.")
         if self.prior_weight < 0 or self.lovasz_weight < 0:
             raise ValueError("refinement loss weights must be >= 0.")
+        if self.lovasz_bins is not None and self.lovasz_bins < 1:
+            raise ValueError(f"refinement lovasz_bins must be None or >= 1, got {self.lovasz_bins}.")
 
 
 def window_weights(labels: torch.Tensor, valid: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -79,7 +84,9 @@ def refine_latent(
                 prior = sum(0.5 * (p**2).sum() for p in planes) / sum(p.numel() for p in planes)
                 with autocast(labels.device, spec.bf16):
                     logits = model.decode(current)
-                terms = vae_loss(logits, labels, prior, weights, valid, spec.lovasz_weight, spec.prior_weight)
+                terms = vae_loss(
+                    logits, labels, prior, weights, valid, spec.lovasz_weight, spec.prior_weight, spec.lovasz_bins
+                )
                 grads = torch.autograd.grad(terms.total, planes)
                 for p, g in zip(planes, grads, strict=True):
                     p.grad = g
