@@ -85,7 +85,14 @@ def refine_latent(
                 with autocast(labels.device, spec.bf16):
                     logits = model.decode(current)
                 terms = vae_loss(
-                    logits, labels, prior, weights, valid, spec.lovasz_weight, spec.prior_weight, spec.lovasz_bins
+                    logits,
+                    labels,
+                    prior,
+                    weights,
+                    valid,
+                    spec.lovasz_weight,
+                    spec.prior_weight,
+                    spec.lovasz_bins,
                 )
                 grads = torch.autograd.grad(terms.total, planes)
                 for p, g in zip(planes, grads, strict=True):
