@@ -6,11 +6,14 @@ Timings come from a shared 2-core machine, so only relations with a large expect
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dynamiccity.bench.vae import measure_isolated
 from dynamiccity.vae.config import vae_preset
 from dynamiccity.vae.model import HexPlaneVAE
+from tests.conftest import cli
 
 CFG = vae_preset("synthtown-micro").with_overrides(grid=(16, 16, 4))
 RUNS = [("ess", False), ("ess", True), ("query", False)]  # (decoder, recompute)
@@ -58,3 +61,12 @@ def test_recompute_changes_how_the_model_runs_not_the_model(results):
     plain, recompute = results[("ess", False)], results[("ess", True)]
     assert recompute["params"] == plain["params"]
     assert recompute["latent_floats"] == plain["latent_floats"]
+
+
+def test_the_cli_times_each_lovasz_ordering_it_is_given(tmp_path):
+    out = tmp_path / "bench.json"
+    cli("bench", "vae", "--preset", "synthtown-micro", "--set", "grid=[16,16,4]", "--repeats", "1",
+        "--lovasz-bins", "0", "--lovasz-bins", "64", "--json", out)  # fmt: skip
+    rows = json.loads(out.read_text())["results"]
+    assert [row["lovasz_bins"] for row in rows] == [None, 64]
+    assert all(row["train_step_s"] > 0 and row["preset"] == "synthtown-micro" for row in rows)

@@ -3,6 +3,8 @@ for a DiT trained on it (conditions, inpainting, forecasting: `encode_map`) is r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from safetensors.torch import load_file
@@ -21,6 +23,8 @@ def test_refined_latents_are_recorded_and_reused(runs, tmp_path):
     manifest = read_manifest(tmp_path / "lat")
     assert manifest.refinement() == Refinement(steps=3, lr=0.1)
     assert read_manifest(runs / "lat").refinement() is None
+    before_bins = {key: value for key, value in manifest.refine.items() if key != "lovasz_bins"}
+    assert replace(manifest, refine=before_bins).refinement().lovasz_bins is None  # sorted exactly then
     plain = load_file(str(runs / "lat" / read_manifest(runs / "lat").shards[0]))
     refined = load_file(str(tmp_path / "lat" / manifest.shards[0]))
     assert plain["xy"].shape == refined["xy"].shape and not torch.allclose(plain["xy"], refined["xy"])

@@ -174,7 +174,7 @@ def test_eval_vae_and_reconstruct_refine_the_encodings(town, tmp_path):
 
     train(town, tmp_path / "run", "--steps", "1")
     cli("eval-vae", tmp_path / "run", "--data", town, "--format", "synthtown", "--json", tmp_path / "r.json",
-        "--split", "all", "--max-windows", "1", "--refine", "3", "--refine-prior", "0.1")  # fmt: skip
+        "--split", "all", "--max-windows", "1", "--refine", "3", "--refine-prior", "0.1", "--refine-bins", "512")  # fmt: skip
     metrics = json.loads((tmp_path / "r.json").read_text())
     assert metrics["refine"] == {
         "steps": 3,
@@ -182,6 +182,7 @@ def test_eval_vae_and_reconstruct_refine_the_encodings(town, tmp_path):
         "lovasz_weight": 1.0,
         "prior_weight": 0.1,
         "bf16": False,
+        "lovasz_bins": 512,
     }
     assert 0.0 <= metrics["miou"] <= 1.0
     cli("reconstruct", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "rec",

@@ -29,6 +29,7 @@ class VAEBench:
     device: str
     autocast_bf16: bool
     recompute: bool
+    lovasz_bins: int | None
 
 
 def structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
@@ -41,8 +42,16 @@ def structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
     return labels[None].repeat(batch, 1, 1, 1, 1).clamp_max(cfg.num_classes - 1)
 
 
-def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, device: str = "cpu") -> VAEBench:
-    """Time `repeats` training steps (after one warm-up) and `repeats` encode+decode passes, in this process."""
+def measure(
+    preset: str,
+    cfg: VAEConfig,
+    batch: int = 1,
+    repeats: int = 2,
+    device: str = "cpu",
+    lovasz_bins: int | None = None,
+) -> VAEBench:
+    """Time `repeats` training steps (after one warm-up) and `repeats` encode+decode passes, in this process.
+    `lovasz_bins`: the training loss's Lovasz ordering (`vae.losses.lovasz_softmax`; None: an exact sort)."""
     from dynamiccity.vae.model import HexPlaneVAE
 
     torch.manual_seed(0)
@@ -55,7 +64,7 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     def step() -> None:
         with autocast(device):
             out = model(labels)
-            loss = vae_loss(out.logits, labels, out.posterior.kl()).total
+            loss = vae_loss(out.logits, labels, out.posterior.kl(), lovasz_bins=lovasz_bins).total
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -74,16 +83,23 @@ def measure(preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, devic
     voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
     return VAEBench(
         preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, peak,
-        sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16, cfg.recompute,
+        sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16, cfg.recompute, lovasz_bins,
     )  # fmt: skip
 
 
-def _measure_as_dict(preset: str, cfg: VAEConfig, batch: int, repeats: int, device: str) -> dict:
-    return asdict(measure(preset, cfg, batch, repeats, device))
+def _measure_as_dict(
+    preset: str, cfg: VAEConfig, batch: int, repeats: int, device: str, lovasz_bins: int | None
+) -> dict:
+    return asdict(measure(preset, cfg, batch, repeats, device, lovasz_bins))
 
 
 def measure_isolated(
-    preset: str, cfg: VAEConfig, batch: int = 1, repeats: int = 2, device: str = "cpu"
+    preset: str,
+    cfg: VAEConfig,
+    batch: int = 1,
+    repeats: int = 2,
+    device: str = "cpu",
+    lovasz_bins: int | None = None,
 ) -> dict:
     """`measure` in a fresh process, so the peak memory belongs to this configuration alone."""
-    return run_isolated(_measure_as_dict, preset, cfg, batch, repeats, device)
+    return run_isolated(_measure_as_dict, preset, cfg, batch, repeats, device, lovasz_bins)

@@ -23,6 +23,12 @@ def bench_vae(
         list[str] | None,
         typer.Option("--set", help="Override a model config value: key=value (e.g. recompute=true)."),
     ] = None,
+    lovasz_bins: Annotated[
+        list[int] | None,
+        typer.Option(
+            min=0, help="The loss's Lovasz ordering: 0 sorts exactly, N > 0 uses N error bins (repeatable)."
+        ),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
     """Training step, encode+decode time, peak memory, parameters and compression of the VAE."""
@@ -35,10 +41,11 @@ def bench_vae(
     results = []
     for enc in encoder or ["projection"]:
         for dec in decoder or ["ess"]:
-            cfg = vae_preset(preset).with_overrides(**{**overrides, "encoder": enc, "decoder": dec})
-            result = measure_isolated(preset, cfg, batch, repeats, device)
-            typer.echo(json.dumps(result))
-            results.append(result)
+            for bins in lovasz_bins or [0]:
+                cfg = vae_preset(preset).with_overrides(**{**overrides, "encoder": enc, "decoder": dec})
+                result = measure_isolated(preset, cfg, batch, repeats, device, bins or None)
+                typer.echo(json.dumps(result))
+                results.append(result)
     payload = results[0] if len(results) == 1 else {"results": results}
     if json_out is not None:
         write_text(json_out, json.dumps(payload, indent=1) + "\n")

@@ -52,12 +52,19 @@ RefinePriorOpt = Annotated[
     float, typer.Option(min=0.0, help="Weight of --refine's pull towards N(0, I), 0.5 * mean(z^2).")
 ]
 
+RefineBinsOpt = Annotated[
+    int,
+    typer.Option(
+        min=0, help="Order --refine's Lovasz errors by this many bins (0: an exact sort; docs/vae.md)."
+    ),
+]
 
-def refinement(steps: int, lr: float, prior: float):
-    """The `Refinement` of --refine/--refine-lr/--refine-prior, None when --refine is 0."""
+
+def refinement(steps: int, lr: float, prior: float, bins: int):
+    """The `Refinement` of --refine/--refine-lr/--refine-prior/--refine-bins, None when --refine is 0."""
     from dynamiccity.vae.refine import Refinement
 
-    return Refinement(steps=steps, lr=lr, prior_weight=prior) if steps else None
+    return Refinement(steps=steps, lr=lr, prior_weight=prior, lovasz_bins=bins or None) if steps else None
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -167,6 +174,7 @@ def eval_vae(
     refine: RefineOpt = 0,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
+    refine_bins: RefineBinsOpt = 0,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
     from dataclasses import replace
@@ -174,7 +182,7 @@ def eval_vae(
     from dynamiccity.pipeline import evaluate_vae
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    how = refinement(refine, refine_lr, refine_prior)
+    how = refinement(refine, refine_lr, refine_prior, refine_bins)
     echo_json(evaluate_vae(run_dir, spec, split.value, max_windows, device, ego_motion, how), json_out)
 
 
@@ -191,11 +199,12 @@ def reconstruct(
     refine: RefineOpt = 0,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
+    refine_bins: RefineBinsOpt = 0,
 ) -> None:
     """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
     from dynamiccity.pipeline import reconstruct
 
-    how = refinement(refine, refine_lr, refine_prior)
+    how = refinement(refine, refine_lr, refine_prior, refine_bins)
     spec = data_spec(data, format, mask)
     count = reconstruct(run_dir, spec, out, split.value, max_windows, gifs, device, how)
     typer.echo(f"wrote {count} reconstructions to {out}")
@@ -212,6 +221,7 @@ def encode(
     refine: RefineOpt = 0,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
+    refine_bins: RefineBinsOpt = 0,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
     from dataclasses import replace
@@ -219,6 +229,6 @@ def encode(
     from dynamiccity.pipeline import encode_latents
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    how = refinement(refine, refine_lr, refine_prior)
+    how = refinement(refine, refine_lr, refine_prior, refine_bins)
     manifest = encode_latents(run_dir, spec, out, progress=True, device=device, refine=how)
     typer.echo(f"encoded {manifest.windows} windows to {out}")

@@ -99,8 +99,9 @@ class LatentManifest:
         write_text(Path(root) / MANIFEST, json.dumps(self.to_dict(), indent=1) + "\n")
 
     def refinement(self) -> Refinement | None:
-        """The `Refinement` the set was encoded with (None: none)."""
-        return None if self.refine is None else Refinement(**self.refine)
+        """The `Refinement` the set was encoded with (None: none; a manifest from before `lovasz_bins`
+        existed was refined with an exact sort)."""
+        return None if self.refine is None else Refinement(**{"lovasz_bins": None, **self.refine})
 
     def check_vae(self, checkpoint: str | Path) -> None:
         """Refuse a VAE checkpoint other than the one that encoded this set (sha256 differs)."""
