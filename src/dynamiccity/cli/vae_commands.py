@@ -174,7 +174,7 @@ def eval_vae(
     refine: RefineOpt = 0,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
-    refine_bins: RefineBinsOpt = 0,
+    refine_bins: RefineBinsOpt = 4096,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
     from dataclasses import replace
@@ -199,7 +199,7 @@ def reconstruct(
     refine: RefineOpt = 0,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
-    refine_bins: RefineBinsOpt = 0,
+    refine_bins: RefineBinsOpt = 4096,
 ) -> None:
     """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
     from dynamiccity.pipeline import reconstruct
@@ -221,7 +221,7 @@ def encode(
     refine: RefineOpt = 0,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
-    refine_bins: RefineBinsOpt = 0,
+    refine_bins: RefineBinsOpt = 4096,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
     from dataclasses import replace

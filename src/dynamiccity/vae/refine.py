@@ -32,14 +32,15 @@ class Refinement:
     under bf16 autocast where the device has it (`dynamiccity.device.bf16_pays`; off by default: on an AVX-512
     BF16 CPU a step of the shipped SynthTown VAE takes 0.66 s with it and 0.54 s without, 2026-12-01);
     lovasz_bins: None sorts the Lovasz term's errors exactly, an integer orders them by that many error bins
-    (`vae.losses.binned_lovasz_grad`)."""
+    (`vae.losses.binned_lovasz_grad`; by default 4096: on 4 fresh SynthTown windows, 100 steps of the shipped
+    VAE reach mIoU 0.7588 binned and 0.7595 sorted, in 254 s instead of 282 s on 2 AVX2 threads)."""
 
     steps: int = 200
     lr: float = 0.2
     lovasz_weight: float = 1.0
     prior_weight: float = 0.0
     bf16: bool = False
-    lovasz_bins: int | None = None
+    lovasz_bins: int | None = 4096
 
     def __post_init__(self) -> None:
         if self.steps < 0:
