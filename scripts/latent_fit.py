@@ -12,7 +12,12 @@ encoder leaves (the amortisation gap); what remains after refinement is the deco
 Scores per step: mIoU, occupancy IoU, changing voxels mIoU, vehicle IoU, vehicle false positives and their
 ghost share (`metrics.GhostCount`), and how far the refined latent moved (relative L2 to the encoder's).
 `--prior W` adds W * 0.5 * mean(z^2), the pull towards N(0, I) (`vae.refine.Refinement.prior_weight`).
-Writes DIR/latent_fit[-decoder][-priorW].json.
+`--schedule cosine` decays the latent's step size to 0 over the last of --steps (default: constant).
+
+Whether the decoder can draw a class at all: `--containing NAME` keeps only the windows where the class
+occurs, `--upweight NAME=F` multiplies its cross-entropy weight by F, and the record lists, per step, each
+class's IoU and what the voxels of the upweighted classes are drawn as.
+Writes DIR/latent_fit[-decoder][-priorW][-cosine][-NAMExF][-with-NAME].json.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 import torch
 
 from dynamiccity.atomic import write_text
-from dynamiccity.data.classes import VEHICLE
+from dynamiccity.data.classes import CLASS_ID, CLASS_NAMES, VEHICLE
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, changing_voxels
 from dynamiccity.pipeline.datasets import DataSpec, open_windows
 from dynamiccity.pipeline.runs import load_vae
@@ -37,17 +42,21 @@ from dynamiccity.vae.losses import class_weights, vae_loss
 
 
 class Scores:
-    """Confusions and ghosts of the decoded windows at one refinement step."""
+    """Confusions and ghosts of the decoded windows at one refinement step; what the voxels of the
+    `watched` classes are drawn as."""
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, watched: tuple[int, ...] = ()) -> None:
         self.all, self.changing, self.ghosts = ConfusionMatrix(k), ConfusionMatrix(k), GhostCount(k)
         self.moved: list[float] = []
+        self.drawn_as = {c: torch.zeros(k, dtype=torch.long) for c in watched}
 
     def update(self, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, moved: float) -> None:
         self.all.update(pred, target, valid)
         self.changing.update(pred, target, valid & changing_voxels(target))
         self.ghosts.update(pred, target, valid)
         self.moved.append(moved)
+        for c, counts in self.drawn_as.items():
+            counts += torch.bincount(pred[valid & (target == c)].reshape(-1), minlength=len(counts))
 
     def result(self) -> dict:
         full, changing, ghosts = self.all.compute(), self.changing.compute(), self.ghosts.compute()
@@ -60,7 +69,20 @@ class Scores:
             "vehicle_false_positives": int(vehicle["false_positives"]),
             "vehicle_ghost_share": round(float(vehicle["ghost_share"]), 3),
             "latent_moved": round(float(np.mean(self.moved)), 3),
+            "per_class": {CLASS_NAMES[c]: round(float(v), 4) for c, v in full["per_class"].items() if c},
+            **{
+                f"{CLASS_NAMES[c]}_drawn_as": {CLASS_NAMES[i]: int(n) for i, n in enumerate(counts) if n}
+                for c, counts in self.drawn_as.items()
+            },
         }
+
+
+def class_factor(text: str) -> tuple[int, float]:
+    """ "bicycle=1000" -> (class id, 1000.0)."""
+    name, _, factor = text.partition("=")
+    if name not in CLASS_ID or not factor:
+        raise argparse.ArgumentTypeError(f"expected NAME=FACTOR with NAME one of {', '.join(CLASS_NAMES)}")
+    return CLASS_ID[name], float(factor)
 
 
 def main() -> None:
@@ -77,6 +99,9 @@ def main() -> None:
     parser.add_argument("--prior", type=float, default=0.0, help="weight of 0.5 * mean(z^2) in the loss")
     parser.add_argument("--decoder", action="store_true", help="fit the decoder to each window too")
     parser.add_argument("--decoder-lr", type=float, default=1e-3)
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
+    parser.add_argument("--containing", choices=CLASS_NAMES[1:], help="only windows where this class occurs")
+    parser.add_argument("--upweight", type=class_factor, action="append", default=[], metavar="NAME=F")
     args = parser.parse_args()
 
     vae = load_vae(args.vae)
@@ -86,12 +111,18 @@ def main() -> None:
     train = open_windows(cfg.data, cfg.model.frames, "train")
     counts = frequency_counts(train, cfg.loss.weight_frames)[: cfg.model.num_classes]
     weights = class_weights(counts, cfg.loss.class_weight_power)
+    for c, factor in args.upweight:
+        weights[c] *= factor
     held = open_windows(
         DataSpec(args.data, args.format), cfg.model.frames, "all", default_stride=cfg.model.frames
     )
-    indices = spread_indices(held, args.windows)
+    pool = list(range(len(held)))
+    if args.containing:
+        pool = [i for i in pool if (held[i].labels == CLASS_ID[args.containing]).any()]
+    indices = [pool[j] for j in spread_indices(pool, args.windows)]
     k, steps = cfg.model.num_classes, sorted(set(args.steps))
-    scores = {s: Scores(k) for s in steps}
+    watched = tuple(c for c, _ in args.upweight)
+    scores = {s: Scores(k, watched) for s in steps}
     begin = time.perf_counter()
     for n, i in enumerate(indices):
         window = held[i]
@@ -126,6 +157,8 @@ def main() -> None:
                     net.train(args.decoder)
             if step == steps[-1]:
                 break
+            if args.schedule == "cosine":
+                optim.param_groups[0]["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * step / steps[-1]))
             logits = net.decode(latent)
             prior = sum(0.5 * (p**2).sum() for p in planes.values()) / sum(p.numel() for p in planes.values())
             terms = vae_loss(logits, labels, prior, weights, valid[None], cfg.loss.lovasz_weight, args.prior)
@@ -141,6 +174,9 @@ def main() -> None:
         "windows": len(indices),
         "lr": args.lr,
         "prior": args.prior,
+        "schedule": args.schedule,
+        "upweight": {CLASS_NAMES[c]: f for c, f in args.upweight},
+        "containing": args.containing,
         "decoder": args.decoder,
         **({"decoder_lr": args.decoder_lr} if args.decoder else {}),
         "optimizer": "Adam",
@@ -155,6 +191,9 @@ def main() -> None:
     name = (
         "latent_fit" + ("-decoder" if args.decoder else "") + (f"-prior{args.prior:g}" if args.prior else "")
     )
+    name += "-cosine" if args.schedule == "cosine" else ""
+    name += "".join(f"-{CLASS_NAMES[c]}x{f:g}" for c, f in args.upweight)
+    name += f"-with-{args.containing}" if args.containing else ""
     name += ".json"
     write_text(out / name, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result["by_step"], indent=1))

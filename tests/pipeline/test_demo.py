@@ -6,8 +6,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from dynamiccity.shipped import resolve, shipped
+from dynamiccity.vae.model import ENCODER_PARTS
 from tests.conftest import cli
 
 
@@ -34,6 +36,11 @@ def test_the_shipped_models_load_by_name(tmp_path):
     vae, dit = load_vae("synthtown"), load_dit("synthtown")
     dit.manifest.check_vae(vae.checkpoint)  # the shipped DiT was trained on the shipped VAE's latents
     assert vae.model.cfg.grid == (64, 64, 8) and dit.manifest.frames == vae.model.cfg.frames
+    # the refined-encoding VAE: the shipped VAE's encoder bit for bit (the same latents), its own decoder
+    refined, shipped_weights = load_vae("synthtown-refined").model.state_dict(), vae.model.state_dict()
+    encoder = {k for k in shipped_weights if k.split(".")[0] in ENCODER_PARTS}
+    assert encoder and all(torch.equal(refined[k], shipped_weights[k]) for k in encoder)
+    assert any(not torch.equal(refined[k], shipped_weights[k]) for k in set(shipped_weights) - encoder)
     size = sum(p.stat().st_size for p in resolve("vae", "synthtown").parent.rglob("*.safetensors"))
     assert size <= 25e6  # every shipped weight together
     with pytest.raises(FileNotFoundError, match="not the name of a shipped vae \\(shipped vaes: synthtown"):

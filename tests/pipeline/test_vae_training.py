@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from dynamiccity.pipeline.vae_run import FineTune
 from tests.conftest import TINY_VAE, cli, last_weights, tiny_town
 
 
@@ -94,6 +95,16 @@ def test_a_finetune_starts_from_a_run_and_learns_what_it_names(town, tmp_path, c
     train(town, base, "--steps", "2")
     train(town, tmp_path / "encoder", "--steps", "2", "--set", f"finetune.weights={base}")
     train(town, tmp_path / "all", "--steps", "2", "--set", f"finetune.weights={base}", "--set", "learn=all")
+    train(
+        town,
+        tmp_path / "decoder",
+        "--steps",
+        "2",
+        "--set",
+        f"finetune.weights={base}",
+        "--set",
+        "learn=decoder",
+    )
     saved = yaml.safe_load((tmp_path / "encoder" / "config.yaml").read_text())
     assert saved["finetune"] == {"weights": str(base), "learn": "encoder", "encoder": "weights"}
     assert saved["model"] == yaml.safe_load((base / "config.yaml").read_text())["model"]
@@ -101,10 +112,21 @@ def test_a_finetune_starts_from_a_run_and_learns_what_it_names(town, tmp_path, c
     decoder = [k for k in start if k.startswith(("latent_decoder.", "voxel_decoder."))]
     encoder = [k for k in start if k.startswith(("embed.", "spatial_encoder.", "plane_encoder."))]
     assert decoder and encoder
-    for run, decoder_moves in (("encoder", False), ("all", True)):
+    for run, encoder_moves, decoder_moves in (
+        ("encoder", True, False),
+        ("all", True, True),
+        ("decoder", False, True),
+    ):
         tuned = last_weights(tmp_path / run)
-        assert any(not torch.equal(start[k], tuned[k]) for k in encoder)
+        assert any(not torch.equal(start[k], tuned[k]) for k in encoder) == encoder_moves
         assert any(not torch.equal(start[k], tuned[k]) for k in decoder) == decoder_moves
+    # the two sides partition the model: a decoder fine-tune leaves every encoder weight as it was
+    tuned = last_weights(tmp_path / "decoder")
+    assert all(
+        torch.equal(start[k], tuned[k])
+        for k in start
+        if not k.startswith(("latent_decoder.", "voxel_decoder."))
+    )
     with pytest.raises(SystemExit):
         train(
             town,
@@ -117,6 +139,8 @@ def test_a_finetune_starts_from_a_run_and_learns_what_it_names(town, tmp_path, c
             "dec_channels=4",
         )
     assert "a fine-tune keeps its model config, which has dec_channels=" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="learn=decoder keeps the encoder it starts from"):
+        FineTune(weights=str(base), learn="decoder", encoder="fresh")
 
 
 def test_a_fresh_encoder_of_another_width_learns_against_a_frozen_decoder(town, tmp_path, capsys):

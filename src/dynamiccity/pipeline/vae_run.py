@@ -17,7 +17,7 @@ from dynamiccity.pipeline.scoring import spread_indices, validation_scores
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import VAEConfig
 from dynamiccity.vae.losses import class_weights, vae_loss
-from dynamiccity.vae.model import DECODER_PARTS, HexPlaneVAE
+from dynamiccity.vae.model import DECODER_PARTS, ENCODER_PARTS, HexPlaneVAE
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +43,28 @@ class LossSpec:
 @dataclass(frozen=True)
 class FineTune(StrictConfig):
     """A run that starts from a trained VAE's weights. weights: its run folder or shipped name (the run's
-    model config is that VAE's). learn: "all" its parameters, or "encoder" alone (embedding, encoders,
+    model config is that VAE's). learn: "all" its parameters; "encoder" alone (embedding, encoders,
     plane encoder, latent head), the decoder frozen: the encoder keeps learning to give the latents this
     decoder decodes best (the amortisation gap of docs/vae.md), and whatever a DiT learned from the VAE
-    still decodes as before. encoder: where the encoder starts, from the "weights" or "fresh" (initialised
+    still decodes as before; or "decoder" alone (`DECODER_PARTS`), the encoder frozen: every latent
+    encodes as before, so a DiT trained on the VAE's latents stays its pair, and the decoder learns what it
+    draws badly (a class it never draws, say) from the same latents. encoder: where the encoder starts, from the "weights" or "fresh" (initialised
     anew; then the encoder's own model keys, `vae.config.ENCODER_KEYS`, may differ from the weights' VAE, to
     try another encoder against a trained decoder)."""
 
     label = "finetune config"
 
     weights: str
-    learn: Literal["all", "encoder"] = "encoder"
+    learn: Literal["all", "encoder", "decoder"] = "encoder"
     encoder: Literal["weights", "fresh"] = "weights"
 
     def __post_init__(self) -> None:
-        if self.learn not in ("all", "encoder"):
-            raise ValueError(f"finetune.learn must be 'all' or 'encoder', got {self.learn!r}.")
+        if self.learn not in ("all", "encoder", "decoder"):
+            raise ValueError(f"finetune.learn must be 'all', 'encoder' or 'decoder', got {self.learn!r}.")
+        if self.learn == "decoder" and self.encoder == "fresh":
+            raise ValueError(
+                "finetune.learn=decoder keeps the encoder it starts from: encoder must be 'weights'."
+            )
         if self.encoder not in ("weights", "fresh"):
             raise ValueError(f"finetune.encoder must be 'weights' or 'fresh', got {self.encoder!r}.")
 
@@ -148,9 +154,9 @@ def start_from(model: HexPlaneVAE, finetune: FineTune) -> None:
             getattr(model, part).load_state_dict(getattr(source.model, part).state_dict())
     else:
         model.load_state_dict(source.model.state_dict())
-    if finetune.learn == "encoder":
-        for part in DECODER_PARTS:
-            getattr(model, part).requires_grad_(False)
+    frozen = {"all": (), "encoder": DECODER_PARTS, "decoder": ENCODER_PARTS}[finetune.learn]
+    for part in frozen:
+        getattr(model, part).requires_grad_(False)
     log.info(
         "started from %s (step %d); encoder: %s; learning: %s",
         source.checkpoint, source.step, finetune.encoder, finetune.learn,

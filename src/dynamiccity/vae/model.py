@@ -27,7 +27,9 @@ class VAEOutput:
 
 
 DECODER_PARTS = ("latent_decoder", "voxel_decoder")
-"""The modules of `HexPlaneVAE` that turn a latent into logits; everything else is the encoder side."""
+"""The modules of `HexPlaneVAE` that turn a latent into logits."""
+ENCODER_PARTS = ("embed", "spatial_encoder", "temporal_encoder", "plane_encoder", "latent_head")
+"""The modules of `HexPlaneVAE` that turn labels into the posterior: everything but `DECODER_PARTS`."""
 
 
 class HexPlaneVAE(nn.Module):
