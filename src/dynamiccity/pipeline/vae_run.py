@@ -48,9 +48,10 @@ class FineTune(StrictConfig):
     decoder decodes best (the amortisation gap of docs/vae.md), and whatever a DiT learned from the VAE
     still decodes as before; or "decoder" alone (`DECODER_PARTS`), the encoder frozen: every latent
     encodes as before, so a DiT trained on the VAE's latents stays its pair, and the decoder learns what it
-    draws badly (a class it never draws, say) from the same latents. encoder: where the encoder starts, from the "weights" or "fresh" (initialised
-    anew; then the encoder's own model keys, `vae.config.ENCODER_KEYS`, may differ from the weights' VAE, to
-    try another encoder against a trained decoder)."""
+    draws badly (a class it never draws, say) from the same latents. encoder: where the encoder starts,
+    from the "weights" or "fresh" (initialised anew; then the encoder's own model keys,
+    `vae.config.ENCODER_KEYS`, may differ from the weights' VAE, to try another encoder against a trained
+    decoder)."""
 
     label = "finetune config"
 
