@@ -24,7 +24,7 @@ from dynamiccity.pipeline.datasets import DataSpec
 from dynamiccity.pipeline.dit_run import DiTRunConfig
 from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig
 from dynamiccity.pipeline.latents import LatentManifest, read_manifest
-from dynamiccity.pipeline.vae_run import FineTune, LossSpec, VAERunConfig
+from dynamiccity.pipeline.vae_run import BankSpec, FineTune, LossSpec, VAERunConfig, Validation
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import ENCODER_KEYS, VAEConfig, vae_preset
 
@@ -108,6 +108,8 @@ def vae_run_config(request: RunRequest) -> VAERunConfig:
         "data": _names(DataSpec) - {"path", "format", "options"},
         "loss": _names(LossSpec),
         "finetune": _names(FineTune),
+        "bank": _names(BankSpec),
+        "validation": _names(Validation),
     }
     preset, layers = _layers(request, VAERunConfig, sections)
     base = {"model": vae_preset(preset).to_dict(), "train": VAE_TRAIN, "data": {}, "loss": {}}

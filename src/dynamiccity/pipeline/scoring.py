@@ -70,9 +70,18 @@ def confusions_of(
 
 
 def validation_scores(
-    model: HexPlaneVAE, data: WindowDataset, indices: list[int], device: torch.device
+    model: HexPlaneVAE,
+    data: WindowDataset,
+    indices: list[int],
+    device: torch.device,
+    refine: Refinement | None = None,
 ) -> dict[str, float]:
-    """Validation scalars for the trainer: score (= mIoU), miou, iou and iou_<class>."""
-    result = confusions_of(model, data, indices, device).all.compute()
+    """Validation scalars for the trainer: score (= mIoU), miou, iou and iou_<class>; with `refine`, those
+    of refined encodings, and the encoder's alone as encoder_miou and encoder_iou."""
+    result = confusions_of(model, data, indices, device, refine=refine).all.compute()
     per_class = {f"iou_{name}": v for name, v in by_class_name(result["per_class"]).items()}
-    return {"score": result["miou"], "miou": result["miou"], "iou": result["iou"], **per_class}
+    scores = {"score": result["miou"], "miou": result["miou"], "iou": result["iou"], **per_class}
+    if refine is not None:
+        encoded = confusions_of(model, data, indices, device).all.compute()
+        scores |= {"encoder_miou": encoded["miou"], "encoder_iou": encoded["iou"]}
+    return scores

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -14,10 +15,19 @@ from dynamiccity.config import StrictConfig, YamlRunFile
 from dynamiccity.data.windows import WindowDataset
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.scoring import spread_indices, validation_scores
+from dynamiccity.pipeline.vae_objectives import (
+    BankObjective,
+    EncodedObjective,
+    LossWeights,
+    Objective,
+    WindowSubset,
+    bank_windows,
+)
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import VAEConfig
-from dynamiccity.vae.losses import class_weights, vae_loss
+from dynamiccity.vae.losses import class_weights
 from dynamiccity.vae.model import DECODER_PARTS, ENCODER_PARTS, HexPlaneVAE
+from dynamiccity.vae.refine import Refinement
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,42 @@ class FineTune(StrictConfig):
 
 
 @dataclass(frozen=True)
+class BankSpec(StrictConfig):
+    """The decoder trained on a bank of refined latents (`pipeline.vae_objectives.BankObjective`), the
+    encoder frozen (`finetune.learn: decoder`). windows: how many training windows the bank holds (drawn with
+    `train.seed`); containing: a class name, or None: half of the bank's windows are drawn among those where
+    it occurs (a class the decoder draws badly); inner_steps, inner_lr: the Adam steps on a window's latent
+    at each visit, and their step size in latent units."""
+
+    label = "bank config"
+
+    windows: int = 32
+    containing: str | None = None
+    inner_steps: int = 3
+    inner_lr: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.windows < 1 or self.inner_steps < 1 or not self.inner_lr > 0:
+            raise ValueError("bank.windows and bank.inner_steps must be >= 1 and bank.inner_lr > 0.")
+
+
+@dataclass(frozen=True)
+class Validation(StrictConfig):
+    """How a run scores its held-out windows (`data.val_windows` of them). refine: 0 scores the encoder's
+    latents; N > 0 scores latents refined by N Adam steps of step size `refine_lr` (`vae.refine`), which is
+    what `eval-vae --refine N` scores, and logs the encoder's alone as encoder_miou and encoder_iou."""
+
+    label = "validation config"
+
+    refine: int = 0
+    refine_lr: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.refine < 0 or not self.refine_lr > 0:
+            raise ValueError("validation.refine must be >= 0 and validation.refine_lr > 0.")
+
+
+@dataclass(frozen=True)
 class VAERunConfig(YamlRunFile):
     """Everything that defines a VAE run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
 
@@ -80,6 +126,14 @@ class VAERunConfig(YamlRunFile):
     data: DataSpec
     loss: LossSpec = LossSpec()
     finetune: FineTune | None = None
+    bank: BankSpec | None = None
+    validation: Validation = Validation()
+
+    def __post_init__(self) -> None:
+        if self.bank is not None and (self.finetune is None or self.finetune.learn != "decoder"):
+            raise ValueError(
+                "a bank of refined latents trains a decoder alone: it needs finetune.learn = decoder."
+            )
 
 
 def frequency_counts(data: WindowDataset, max_frames: int) -> np.ndarray:
@@ -93,49 +147,77 @@ def frequency_counts(data: WindowDataset, max_frames: int) -> np.ndarray:
 
 
 class VAETask:
-    """The VAE's training task for the shared Trainer."""
+    """The VAE's training task for the shared Trainer: its data, model and objective
+    (`pipeline.vae_objectives`: the encoder's latents, or a bank of refined latents)."""
 
     def __init__(self, cfg: VAERunConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
-        self.train_data = open_windows(cfg.data, cfg.model.frames, "train")
-        if len(self.train_data) == 0:
+        every = open_windows(cfg.data, cfg.model.frames, "train")
+        if len(every) == 0:
             raise ValueError(f"{cfg.data.path}: no training windows of {cfg.model.frames} frames.")
-        check_grid(self.train_data, cfg.model)
+        check_grid(every, cfg.model)
+        self.train_data = every if cfg.bank is None else self._bank_subset(every, cfg.bank)
         val = open_windows(cfg.data, cfg.model.frames, "val")
         self.val_split = "val" if len(val) else "train"
-        self.val_data = val if len(val) else self.train_data
+        self.val_data = val if len(val) else every
         if not len(val):
             log.warning("%s: no held-out windows; validation scores training windows", cfg.data.path)
         counts = frequency_counts(self.train_data, cfg.loss.weight_frames)[: cfg.model.num_classes]
-        self.weights = class_weights(counts, cfg.loss.class_weight_power).to(device)
-        log.info("class weights %s", np.round(self.weights.cpu().numpy(), 3).tolist())
+        loss = cfg.loss
+        weights = class_weights(counts, loss.class_weight_power).to(device)
+        log.info("class weights %s", np.round(weights.cpu().numpy(), 3).tolist())
+        spec = LossWeights(weights, loss.lovasz_weight, loss.kl_weight, loss.lovasz_bins)
+        self.objective: Objective = (
+            EncodedObjective(spec, device)
+            if cfg.bank is None
+            else BankObjective(spec, self.train_data, cfg.bank.inner_steps, cfg.bank.inner_lr, device)
+        )
+
+    def _bank_subset(self, data: WindowDataset, bank: BankSpec) -> WindowSubset:
+        containing = None
+        if bank.containing is not None:
+            names = data.reader.classes.names
+            if bank.containing not in names:
+                raise ValueError(f"bank.containing: no class {bank.containing!r} in {', '.join(names)}.")
+            containing = names.index(bank.containing)
+        picks = bank_windows(data, bank.windows, containing, self.cfg.train.seed)
+        log.info("latent bank: %d of %d training windows", len(picks), len(data))
+        return WindowSubset(data, picks)
 
     def build_model(self) -> nn.Module:
         model = HexPlaneVAE(self.cfg.model)
         if self.cfg.finetune is not None:
             start_from(model, self.cfg.finetune)
+        self.objective.start(model.to(self.device))
         return model
 
-    def train_dataset(self) -> WindowDataset:
+    def train_dataset(self) -> WindowDataset | WindowSubset:
         return self.train_data
 
     def files(self) -> dict[str, str]:
-        return {}
+        """bank.json: the bank's windows (scene name and first frame), in slot order."""
+        if self.cfg.bank is None:
+            return {}
+        data = self.train_data
+        keys = [data.key(i) for i in range(len(data))]
+        windows = [{"scene": data.data.scenes[scene].name, "start": start} for scene, start in keys]
+        return {"bank.json": json.dumps(windows, indent=1) + "\n"}
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
-        labels, valid = batch.labels.to(self.device), batch.valid.to(self.device)
-        out = model(labels)
-        kl = out.posterior.kl()
-        loss = self.cfg.loss
-        terms = vae_loss(
-            out.logits, labels, kl, self.weights, valid, loss.lovasz_weight, loss.kl_weight, loss.lovasz_bins
-        )
-        return terms.total, {"ce": float(terms.ce), "lovasz": float(terms.lovasz), "kl": float(terms.kl)}
+        return self.objective.loss(model, batch)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return self.objective.state_tensors()
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.objective.load_state_tensors(tensors)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         indices = spread_indices(self.val_data, self.cfg.data.val_windows)
-        return validation_scores(model, self.val_data, indices, self.device)
+        check = self.cfg.validation
+        refine = Refinement(steps=check.refine, lr=check.refine_lr) if check.refine else None
+        return validation_scores(model, self.val_data, indices, self.device, refine)
 
 
 def start_from(model: HexPlaneVAE, finetune: FineTune) -> None:

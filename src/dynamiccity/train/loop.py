@@ -46,9 +46,29 @@ class Task(Protocol):
 
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """State of the task's own that training changes (a bank of latents, say), which a resumable
+        checkpoint keeps beside the model and optimizer; empty when there is none. Equal on every rank."""
+        ...
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what `state_tensors` gave, on every rank."""
+        ...
+
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Validation metrics; the key "score" (higher is better) picks the best checkpoint."""
         ...
+
+
+class StatelessTask:
+    """What a task that keeps no state of its own answers to `Task.state_tensors` and its inverse."""
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if tensors:
+            raise ValueError(f"this run keeps no task state, but its checkpoint holds {sorted(tensors)[:3]}.")
 
 
 @dataclass
@@ -141,6 +161,9 @@ class Trainer:
             return
         if self.ema is not None:
             extra["ema"] = self.ema.state_dict()
+        task_state = self.task.state_tensors() if resumable else {}
+        if task_state:
+            extra["task"] = task_state
         optimizer = self.optimizer if resumable else None
         save_checkpoint(self.ckpt_dir, name, self.model.state_dict(), self._meta(), optimizer, extra)
 
@@ -154,6 +177,7 @@ class Trainer:
         restore_optimizer(self.optimizer, ckpt.tensors("optim"), meta["optimizer"])
         if self.ema is not None:
             self.ema.load_state_dict(ckpt.tensors("ema"))
+        self.task.load_state_tensors(ckpt.tensors("task") if ckpt.has("task") else {})
         restore_rng(ckpt.tensors("rng"), self.info, self.cfg.seed, meta["step"])
         keys = ("step", "epoch", "batch_in_epoch", "best", "metrics", "seconds")
         self.state = TrainState(**{k: meta[k] for k in keys})
