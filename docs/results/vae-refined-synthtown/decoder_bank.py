@@ -1,7 +1,12 @@
 """A VAE's decoder co-trained with a bank of per-window latents (an auto-decoder), its encoder frozen.
 
-    python scripts/decoder_bank.py synthtown --out runs/vae-bank [--bank 16] [--inner 3] [--lr 2e-3]
-        [--steps N | --minutes M] [--seed 0]
+    python docs/results/vae-refined-synthtown/decoder_bank.py synthtown --out runs/vae-bank [--bank 16]
+        [--inner 3] [--lr 2e-3] [--steps N | --minutes M] [--seed 0]
+
+Kept as the record of the shipped `synthtown-refined` weights: with `--steps 380` it replays them (it gives
+the weights of `run_as.py`, the run as it went, bit for bit over the first 10 steps). The recipe is now a
+`train-vae` mode (`bank:`, configs/vae-synthtown-decoder-bank-cpu.yaml), which draws its bank and its visits
+in its own order.
 
 Refined encoding (`vae.refine`) finds latents that a decoder draws far better than its encoder's, but a
 decoder trained only on its encoder's latents never learned to draw what no encoder latent asked of it: the
