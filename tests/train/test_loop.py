@@ -8,10 +8,10 @@ from torch import nn
 
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.train.distributed import DistInfo
-from dynamiccity.train.loop import StatelessTask, Trainer
+from dynamiccity.train.loop import Stateless, Trainer
 
 
-class Counting(StatelessTask):
+class Counting(Stateless):
     """A task of one linear layer on random data whose score rises with every validation."""
 
     val_split = "val"

@@ -18,7 +18,7 @@ from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.dit.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
 from dynamiccity.pipeline.latents import FRAME, LatentSet
 from dynamiccity.train.config import TrainConfig
-from dynamiccity.train.loop import StatelessTask
+from dynamiccity.train.loop import Stateless
 
 log = logging.getLogger(__name__)
 RUN_MANIFEST = "latent_manifest.json"
@@ -55,7 +55,7 @@ class DiTRunConfig(YamlRunFile):
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
 
 
-class DiTTask(StatelessTask):
+class DiTTask(Stateless):
     """Denoising training on rolled-out, normalised HexPlanes; validation = masked loss on held-out latents."""
 
     def __init__(self, cfg: DiTRunConfig, device: torch.device) -> None:

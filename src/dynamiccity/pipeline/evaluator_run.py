@@ -20,7 +20,7 @@ from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.runs import Trained, load_run, run_config
 from dynamiccity.shipped import resolve
 from dynamiccity.train.config import TrainConfig
-from dynamiccity.train.loop import StatelessTask
+from dynamiccity.train.loop import Stateless
 from dynamiccity.vae.losses import lovasz_softmax
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _open(cfg: EvaluatorRunConfig, split: str) -> EvaluatorWindows:
     return EvaluatorWindows(windows, cfg.model)
 
 
-class EvaluatorTask(StatelessTask):
+class EvaluatorTask(Stateless):
     """Training task for the shared Trainer: reconstruction (CE + Lovasz) and the heads' classification."""
 
     def __init__(self, cfg: EvaluatorRunConfig, device: torch.device) -> None:

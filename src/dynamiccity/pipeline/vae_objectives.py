@@ -23,6 +23,7 @@ from torch import nn
 
 from dynamiccity.data.windows import Window, WindowDataset
 from dynamiccity.hexplane import HexPlane
+from dynamiccity.train.loop import Stateless
 from dynamiccity.vae.bank import LatentBank
 from dynamiccity.vae.losses import vae_loss
 from dynamiccity.vae.model import HexPlaneVAE
@@ -54,7 +55,7 @@ class Objective(Protocol):
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None: ...
 
 
-class EncodedObjective:
+class EncodedObjective(Stateless):
     """Eq. (4) on the encoder's posterior sample: CE + lovasz * Lovasz-softmax + kl * KL."""
 
     def __init__(self, weights: LossWeights, device: torch.device) -> None:
@@ -71,15 +72,6 @@ class EncodedObjective:
             out.logits, labels, out.posterior.kl(), w.classes, valid, w.lovasz, w.kl, w.lovasz_bins
         )
         return terms.total, {"ce": float(terms.ce), "lovasz": float(terms.lovasz), "kl": float(terms.kl)}
-
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        if tensors:
-            raise ValueError(
-                "a run on its encoder's latents keeps no objective state; this checkpoint has some."
-            )
 
 
 class WindowSubset:

@@ -60,8 +60,9 @@ class Task(Protocol):
         ...
 
 
-class StatelessTask:
-    """What a task that keeps no state of its own answers to `Task.state_tensors` and its inverse."""
+class Stateless:
+    """What a task (or a part of one) that keeps no training state of its own answers to
+    `Task.state_tensors` and its inverse."""
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         return {}
