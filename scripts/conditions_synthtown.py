@@ -40,8 +40,10 @@ import torch
 from dynamiccity.atomic import write_text
 from dynamiccity.data import Command, open_dataset
 from dynamiccity.data.derive import bev_layout
+from dynamiccity.data.egoframe import to_ego, to_world
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.egomotion import estimate_trajectory, layout_iou, trajectory_errors, window_command
+from dynamiccity.metrics.reconstruction import ConfusionMatrix
 from dynamiccity.metrics.scenes import class_histogram, histogram_distance
 from dynamiccity.pipeline.conditioning import encode_map
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, generate_with, load_pair, sample_maps
@@ -78,6 +80,8 @@ def main() -> None:
         sampler="dpmpp", steps=20, seed=args.seed, seconds=round(time.perf_counter() - begin, 1),
         cpu=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads(),
     )  # fmt: skip
+    if UNSEEN:
+        result["unseen_share_mean"] = float(np.mean(UNSEEN))
     write_text(out / f"{args.part}.json", json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "per_sample"}, indent=1))
 
@@ -85,7 +89,13 @@ def main() -> None:
 def _generate(models, num, cond, args, cfg=1.0, frames=None, start=None):
     spec = SampleSpec("dpmpp", 20, seed=args.seed, batch=8, cfg_scale=cfg)
     scenes, facts = generate_with(*models, num, spec, "cpu", cond, frames, start)
+    if "unseen_share" in facts:  # a world-coordinate DiT: how much of the shown windows lay beyond its world
+        print(f"unseen share {facts['unseen_share']:.4f}", flush=True)
+        UNSEEN.append(facts["unseen_share"])
     return scenes, facts["seconds_per_scene"]
+
+
+UNSEEN: list[float] = []
 
 
 def _voxel(held) -> tuple[float, float]:
@@ -164,10 +174,18 @@ def layout_part(args, models, held, out) -> dict:
     windows = _pick(held, args.num, args.seed)
     layouts = np.stack([bev_layout(w.labels, factor) for w in windows])
     rows = {"VAE reconstruction of the real window": _ious(_reconstruct(vae, windows), layouts, factor)}
-    uncond, _ = _generate(models, args.num, None, args)
-    rows["unconditional"] = _ious(uncond, layouts, factor)
+    requested, base = layouts, None
+    if dit.paths is not None:  # world coordinates: the layout as the DiT sees it, shown along the real path
+        extent = dit.manifest.grid.extent
+        requested = np.stack([bev_layout(to_world(w.labels, w.trajectory, extent), factor) for w in windows])
+        base = Conditions(trajectory=torch.from_numpy(np.stack([w.trajectory for w in windows])))
+    uncond, _ = _generate(models, args.num, base, args)
+    rows["unconditional" if base is None else "the real path alone"] = _ious(uncond, layouts, factor)
+    given = Conditions(layout=torch.from_numpy(requested))
+    if base is not None:
+        given = Conditions(layout=given.layout, trajectory=base.trajectory)
     rows |= _guided_rows(
-        args, models, Conditions(layout=torch.from_numpy(layouts)),
+        args, models, given,
         lambda scenes: _ious(scenes, layouts, factor),
         lambda scenes, cfg: _layout_strip(scenes[:4], layouts[:4], factor, out / f"layout-cfg{cfg:g}.png"),
     )  # fmt: skip
@@ -199,13 +217,15 @@ def extend_part(args, models, held, out) -> dict:
     rows = {"real windows": {"count": len(real), **{k: _listed(v) for k, v in spread.items()}}}
     grown, _ = _generate(models, args.num, None, args, frames=args.frames)
     rows["from a generated window"] = _inside(grown, window, spread, classes)
+    for i, scene in enumerate(grown[:2]):
+        save_animation([render_3d(f) for f in scene], out / f"extend-generated-{i}.gif", fps=8)
+    if dit.paths is not None:  # a world-coordinate DiT grows generated scenes only
+        return {"frames": args.frames, "rows": rows}
     starts = _pick(held, min(args.num, 4), args.seed)
     from_real = np.concatenate(
         [_generate(models, 1, None, args, frames=args.frames, start=w.labels)[0] for w in starts]
     )
     rows["from a real window"] = _inside(from_real, window, spread, classes)
-    for i, scene in enumerate(grown[:2]):
-        save_animation([render_3d(f) for f in scene], out / f"extend-generated-{i}.gif", fps=8)
     save_animation([render_3d(f) for f in from_real[0]], out / "extend-real-0.gif", fps=8)
     return {"frames": args.frames, "rows": rows}
 
@@ -293,6 +313,11 @@ def ceiling_part(args, models, held, out) -> dict:
             continue
         requests = np.stack([w.trajectory for w in windows])
         recon = _reconstruct(models[1], windows)
+        world = {}
+        if models[0].paths is not None:  # world coordinates: the world window reconstructed, shown along its path
+            recon_ego, recon = recon, _reconstruct_world(models, windows)
+            world = {"reconstruction miou, ego / world coordinates": [_miou(recon_ego, windows, models),
+                                                                       _miou(recon, windows, models)]}  # fmt: skip
         rows[name] = {
             "windows": len(windows),
             "real read as": dict(collections.Counter(window_command(estimate_trajectory(w.labels, size)).name
@@ -301,9 +326,25 @@ def ceiling_part(args, models, held, out) -> dict:
                                                                for r in recon)),
             "real": _errors([w.labels for w in windows], requests, size),
             "reconstruction": _errors(recon, requests, size),
+            **world,
         }  # fmt: skip
         print(name, rows[name], flush=True)
     return {"rows": rows}
+
+
+def _reconstruct_world(models, windows) -> np.ndarray:
+    """The VAE's reconstructions of windows seen in world coordinates, shown along their real paths."""
+    extent = models[0].manifest.grid.extent
+    still = [w._replace(labels=to_world(w.labels, w.trajectory, extent)) for w in windows]
+    recon = _reconstruct(models[1], still)
+    return np.stack([to_ego(r, w.trajectory, extent)[0] for r, w in zip(recon, windows, strict=True)])
+
+
+def _miou(recon, windows, models) -> float:
+    matrix = ConfusionMatrix(models[0].manifest.vae_config.num_classes)
+    for r, w in zip(recon, windows, strict=True):
+        matrix.update(torch.from_numpy(r.astype(np.int64)), torch.from_numpy(w.labels.astype(np.int64)))
+    return float(matrix.compute()["miou"])
 
 
 def timeplanes_part(args, models, held, out) -> dict:

@@ -10,6 +10,7 @@ import typer
 
 from dynamiccity.cli.data_commands import ClassesName, FormatName, MaskName, choices, reader_options
 from dynamiccity.config import numbers_read
+from dynamiccity.data.egoframe import COORDINATES
 from dynamiccity.data.windows import SPLITS
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ ResumeOpt = Annotated[
 ]
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace a run already in OUT.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")]
+CoordinatesName = choices("CoordinatesName", COORDINATES)
 MaskOpt = Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")]
 RefineOpt = Annotated[
     int,
@@ -222,6 +224,13 @@ def encode(
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,
+    coordinates: Annotated[
+        CoordinatesName,
+        typer.Option(
+            help="Where windows are seen from: each frame's ego (as recorded) or each window's first frame's "
+            "ego, where the static world stands still and sampling moves it along an ego path (needs poses)."
+        ),
+    ] = CoordinatesName.ego,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
     from dataclasses import replace
@@ -230,5 +239,7 @@ def encode(
 
     spec = replace(data_spec(data, format, mask), stride=stride)
     how = refinement(refine, refine_lr, refine_prior, refine_bins)
-    manifest = encode_latents(run_dir, spec, out, progress=True, device=device, refine=how)
+    manifest = encode_latents(
+        run_dir, spec, out, progress=True, device=device, refine=how, coordinates=coordinates.value
+    )
     typer.echo(f"encoded {manifest.windows} windows to {out}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dynamiccity.data.classes import FREE
+from dynamiccity.data.egoframe import moved
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
 
 
@@ -35,20 +35,8 @@ def ego_copy_last(
     """
     if not (np.isfinite(last_pose).all() and np.isfinite(future_poses).all()):
         raise ValueError("ego-motion-compensated copy-last needs finite poses; the data has none.")
-    shape = np.array(last.shape)
-    lo, hi = np.array(extent[:3]), np.array(extent[3:])
-    size = (hi - lo) / shape
-    idx = np.stack(np.meshgrid(*(np.arange(n) for n in last.shape), indexing="ij"), axis=-1).reshape(-1, 3)
-    centres = np.concatenate([lo + (idx + 0.5) * size, np.ones((len(idx), 1))], axis=1)  # (N, 4)
-    out = np.full((len(future_poses), *last.shape), FREE, dtype=last.dtype)
     to_last = np.linalg.inv(last_pose)
-    for f, pose in enumerate(future_poses):
-        seen = centres @ (to_last @ pose).T  # (N, 4) in the last frame's ego frame
-        cell = np.floor((seen[:, :3] - lo) / size).astype(np.int64)
-        inside = np.all((cell >= 0) & (cell < shape), axis=1)
-        flat = out[f].reshape(-1)
-        flat[inside] = last[cell[inside, 0], cell[inside, 1], cell[inside, 2]]
-    return out
+    return np.stack([moved(last, to_last @ pose, extent) for pose in future_poses])
 
 
 class PerFrameScores:

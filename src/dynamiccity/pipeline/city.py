@@ -47,6 +47,7 @@ def grow_city(
     at its origin (its first tile), instead of a generated one. progress(done, total) is called per tile.
     """
     dit, _ = models
+    dit.require_ego("growing a city")
     if "previous" not in dit.config.model.conditions and frames > dit.manifest.frames:
         raise ValueError(
             f"{dit.checkpoint}: growing a city in time needs a DiT trained with the previous condition."

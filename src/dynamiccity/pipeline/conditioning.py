@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynamiccity.data.derive import Command, bev_layout
+from dynamiccity.data.derive import Command, bev_layout, ego_trajectory
+from dynamiccity.data.egoframe import to_world
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.pipeline.runs import Trained, TrainedDiT
@@ -67,6 +68,9 @@ def build_conditions(
         given["layout"] = torch.from_numpy(_layout(request.layout, cfg.frames, cfg.layout_grid))[None]
     if request.layout_from is not None:
         labels = scene_window(request.data, request.layout_from, 0, cfg.frames, vae)
+        if dit.manifest.coordinates == "world":  # the layout where the DiT's windows are seen from
+            path = scene_path(request.data, request.layout_from, 0, cfg.frames)
+            labels = to_world(labels, path, dit.manifest.grid.extent)
         given["layout"] = torch.from_numpy(bev_layout(labels, dit.manifest.layout_factor))[None]
     if request.single_frame is not None:
         scene, frame = _scene_frame(request.single_frame)
@@ -153,6 +157,17 @@ def scene_window(
         )
     labels, _ = windows.reader.read_frames(info, start, start + frames)
     return labels
+
+
+def scene_path(data: DataSpec, scene: str, start: int, frames: int) -> np.ndarray:
+    """The ego path (frames, 3) of frames start..start+frames of a scene of `data` (found by
+    `scene_window`), in the ego frame of its first frame."""
+    windows = open_windows(data, 1)
+    info = windows.scenes[[s.name for s in windows.scenes].index(scene)]
+    poses = windows.reader.read_poses(info)
+    if poses is None:
+        raise ValueError(f"{data.path}: scene {scene} has no ego poses, which world coordinates need.")
+    return ego_trajectory(poses[start : start + frames])
 
 
 @torch.no_grad()

@@ -16,6 +16,7 @@ from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.dit.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
+from dynamiccity.pipeline.egopaths import EGO_PATHS, EgoPaths
 from dynamiccity.pipeline.latents import FRAME, LatentSet
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.train.loop import Stateless
@@ -83,8 +84,15 @@ class DiTTask(Stateless):
         return self.train_data
 
     def files(self) -> dict[str, str]:
-        """The run keeps a copy of its latents' manifest (`RUN_MANIFEST`)."""
-        return {RUN_MANIFEST: json.dumps(self.train_data.manifest.to_dict(), indent=1) + "\n"}
+        """The run keeps a copy of its latents' manifest (`RUN_MANIFEST`), and for latents in world
+        coordinates the ego paths of its training windows (`EGO_PATHS`), to show generated windows along."""
+        manifest = self.train_data.manifest
+        files = {RUN_MANIFEST: json.dumps(manifest.to_dict(), indent=1) + "\n"}
+        if manifest.coordinates == "world":
+            given = self.train_data.conditions
+            paths = EgoPaths.of_windows(given["trajectory"].numpy(), given["command"].numpy())
+            files[EGO_PATHS] = paths.to_json()
+        return files
 
     def maps(self, batch: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
         return self.rollout.roll(LatentSet.hexplane(batch, prefix)).to(self.device)

@@ -207,6 +207,7 @@ def edit_scenes(
     """The scenes an `EditRequest` names, from the first window of its scene in `data` (a `DataSpec`): the
     scenes (num, T, X', Y', Z) uint8, their grid (larger than the window's when outpainted) and facts."""
     dit, vae = models
+    dit.require_ego("editing a scene")
     labels = scene_window(data, edit.scene, 0, dit.manifest.frames, vae)
     grid = dit.manifest.grid
     if edit.inpaint is not None:

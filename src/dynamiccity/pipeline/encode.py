@@ -10,6 +10,9 @@ import torch
 from safetensors.torch import save_file
 
 from dynamiccity.atomic import atomic_path
+from dynamiccity.data.derive import bev_layout
+from dynamiccity.data.egoframe import COORDINATES, to_world
+from dynamiccity.data.scene import GridSpec
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
@@ -50,11 +53,13 @@ def encode_latents(
     progress: bool = False,
     device: str | None = None,
     refine: Refinement | None = None,
+    coordinates: str = "ego",
 ) -> LatentManifest:
     """Encode every window of every split (stride 1 unless `data` sets one) and write the latent set
     (see `dynamiccity.pipeline.latents`) to `out`; returns its manifest. With `refine`, every encoding
     (the windows' and their first frames') is refined on its window (`vae.refine`), and the manifest says
-    so."""
+    so. With `coordinates="world"` every window is first seen from its first frame's ego
+    (`data.egoframe.to_world`: the static world stands still), its layout too; the data needs ego poses."""
     from tqdm import tqdm
 
     vae = load_vae(run_dir, device=pick_device(device))
@@ -63,10 +68,16 @@ def encode_latents(
     check_grid(windows, cfg)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no windows of {cfg.frames} frames.")
+    if coordinates not in COORDINATES:
+        raise ValueError(f"unknown coordinates {coordinates!r}; choose one of {', '.join(COORDINATES)}.")
+    if coordinates == "world":
+        windows.require_poses("windows in world coordinates")
     out = Path(out)
     stats, shards = ChannelStats(cfg.latent_channels), []
     for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
         batch = [windows[i] for i in range(first, min(first + SHARD, len(windows)))]
+        if coordinates == "world":
+            batch = [_in_world(w, windows.grid, windows.layout_factor) for w in batch]
         latents = HexPlane.cat([_encode(vae.model, w.labels, w.valid, refine) for w in batch])
         frames = HexPlane.cat([_encode(vae.model, _held(w.labels), _held(w.valid), refine) for w in batch])
         tensors = {
@@ -100,9 +111,17 @@ def encode_latents(
         poses=windows.has_poses,
         frame_planes=True,
         refine=None if refine is None else asdict(refine),
+        coordinates=coordinates,
     )
     manifest.write(out)
     return manifest
+
+
+def _in_world(window: Window, grid: GridSpec, layout_factor: int) -> Window:
+    """A window seen from its first frame's ego throughout, its layout with it."""
+    labels = to_world(window.labels, window.trajectory, grid.extent)
+    valid = to_world(window.valid, window.trajectory, grid.extent)
+    return window._replace(labels=labels, valid=valid, layout=bev_layout(labels, layout_factor))
 
 
 @torch.no_grad()

@@ -42,6 +42,7 @@ def eval_forecast(
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     dit, vae = models
+    dit.require_ego("forecasting")
     if "previous" not in dit.config.model.conditions:
         raise ValueError(f"{dit.checkpoint}: forecasting needs a DiT trained with the previous condition.")
     if trajectory and "trajectory" not in dit.config.model.conditions:

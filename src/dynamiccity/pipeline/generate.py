@@ -13,6 +13,7 @@ import torch
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import Scene, write_synthtown
+from dynamiccity.data.egoframe import to_ego, with_heading
 from dynamiccity.device import pick_device
 from dynamiccity.diffusion import SAMPLERS
 from dynamiccity.diffusion.process import Diffusion, Known, guided
@@ -112,18 +113,30 @@ def generate_with(
         )
     if cond is not None and cond.batch_size() not in (None, 1, num):
         raise ValueError(f"conditions for {cond.batch_size()} scenes given for {num} scenes.")
-    g = torch.Generator().manual_seed(spec.seed)
+    world = dit.paths is not None
+    if world and start is not None:
+        raise ValueError(f"{dit.checkpoint}: growing a real scene needs a DiT of ego-coordinate latents.")
+    g, rng = torch.Generator().manual_seed(spec.seed), np.random.default_rng(spec.seed)
     start_map = None if start is None else encode_map((dit, vae), start, device)
-    scenes, begin = [], time.perf_counter()
+    scenes, paths, unseen, begin = [], [], [], time.perf_counter()
     for first in range(0, num, spec.batch):
         n = min(spec.batch, num - first)
         part = _batch_conditions(cond, first, n, num)
         maps = [start_map.expand(n, -1, -1, -1)] if start_map is not None else []
+        drawn = []
         while len(maps) < windows:
             if maps:
                 part = replace(part or Conditions(), previous=maps[-1])
+            if world:
+                part, path = with_ego_paths(dit, part, n, rng)
+                drawn.append(path)
             maps.append(sample_maps(dit, n, spec, g, device, part))
         decoded = [decode_maps(dit, vae, m) for m in maps]
+        if world:
+            shown = [_along(d, p, dit.manifest.grid.extent) for d, p in zip(decoded, drawn, strict=True)]
+            decoded = [labels for labels, _ in shown]
+            unseen += [hidden[:, :frames].mean() for _, hidden in shown]
+            paths.append(np.stack(drawn, axis=1))
         scenes.append(np.concatenate(decoded, axis=1)[:, :frames])
     seconds = time.perf_counter() - begin
     facts = {
@@ -137,7 +150,46 @@ def generate_with(
         "vae_checkpoint": str(vae.checkpoint),
         "latents": dit.config.latents,
     }
+    if world:
+        facts["coordinates"] = "world"
+        facts["ego_paths"] = np.round(np.concatenate(paths), 4).tolist()  # (num, windows, T, 3)
+        facts["unseen_share"] = float(np.mean(unseen))
     return np.concatenate(scenes), facts
+
+
+def with_ego_paths(
+    dit: TrainedDiT, cond: Conditions | None, n: int, rng: np.random.Generator
+) -> tuple[Conditions | None, np.ndarray]:
+    """The ego paths (n, T, 3) that n world-coordinate windows are shown along, and the conditions to sample
+    them with: a requested trajectory is the path (its yaw from its heading when it has none); otherwise a
+    path is drawn from the DiT's training paths of the requested command (of any command when none is),
+    and a DiT that takes the trajectory and the command is given the drawn path and its command, so that
+    the world it draws is one that this path drives through."""
+    given = {} if cond is None else {k: getattr(cond, k) for k in ("command", "trajectory")}
+    null = {} if cond is None else cond.null
+    if given.get("trajectory") is not None and not null.get("trajectory", torch.zeros(1)).any():
+        return cond, np.stack([with_heading(p) for p in given["trajectory"].cpu().numpy()])
+    commands = given.get("command")
+    wanted = [None] * n if commands is None else [int(c) for c in commands.cpu()]
+    draws = [dit.paths.draw(c, rng) for c in wanted]
+    paths = np.stack([p for p, _ in draws])
+    taken = dit.config.model.conditions
+    extra: dict[str, torch.Tensor] = {}
+    device = dit.model.pos.device
+    if "trajectory" in taken:
+        extra["trajectory"] = torch.from_numpy(paths).to(device)
+    if "command" in taken and commands is None:
+        extra["command"] = torch.tensor([c for _, c in draws]).to(device)
+    if not extra:
+        return cond, paths
+    return replace(cond or Conditions(), **extra), paths
+
+
+def _along(windows: np.ndarray, paths: np.ndarray, extent) -> tuple[np.ndarray, np.ndarray]:
+    """World-coordinate windows (n, T, X, Y, Z) shown from the ego along `paths` (n, T, 3): the windows and
+    where they are unseen (beyond the world window, ahead of the ego)."""
+    shown = [to_ego(w, p, extent) for w, p in zip(windows, paths, strict=True)]
+    return np.stack([w for w, _ in shown]), np.stack([u for _, u in shown])
 
 
 def _batch_conditions(cond: Conditions | None, first: int, n: int, num: int) -> Conditions | None:

@@ -45,6 +45,8 @@ class LatentManifest:
     frame_planes: whether the shards hold single-frame HexPlanes (`FRAME` planes).
     refine: how every encoding was refined on its window (`vae.refine.Refinement` as a dict; None: the
     encoder's latents as they are); whatever encodes a window for a DiT trained on the set does the same.
+    coordinates: one of `COORDINATES`; windows and layouts in "world" are seen from each window's first
+    frame, and what a DiT trained on them generates is moved along an ego path before it is shown.
     """
 
     vae_run: str
@@ -66,6 +68,7 @@ class LatentManifest:
     poses: bool = True
     frame_planes: bool = False
     refine: dict[str, Any] | None = None
+    coordinates: str = "ego"
 
     @property
     def channels(self) -> int:

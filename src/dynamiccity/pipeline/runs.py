@@ -12,6 +12,7 @@ from torch import nn
 
 from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.pipeline.dit_run import RUN_MANIFEST, DiTRunConfig
+from dynamiccity.pipeline.egopaths import EgoPaths
 from dynamiccity.pipeline.latents import LatentManifest, read_manifest
 from dynamiccity.pipeline.vae_run import VAERunConfig
 from dynamiccity.shipped import resolve
@@ -35,9 +36,19 @@ class Trained(Generic[M, R]):
 
 @dataclass(frozen=True)
 class TrainedDiT(Trained[HexPlaneDiT, DiTRunConfig]):
-    """A trained DiT with the manifest of the latents it learned (statistics, the VAE's hash)."""
+    """A trained DiT with the manifest of the latents it learned (statistics, the VAE's hash), and for a DiT
+    of world-coordinate latents the ego paths its windows are shown along (`pipeline.egopaths`)."""
 
     manifest: LatentManifest
+    paths: EgoPaths | None = None
+
+    def require_ego(self, what: str) -> None:
+        """Refuse `what` (a noun phrase) for a DiT that draws windows in world coordinates."""
+        if self.paths is not None:
+            raise ValueError(
+                f"{self.checkpoint}: {what} needs a DiT of ego-coordinate latents; this one draws still worlds in "
+                "world coordinates."
+            )
 
 
 def checkpoint_name(run_dir: str | Path, which: str = "best") -> str:
@@ -91,4 +102,5 @@ def load_dit(
     if not own.is_file() and not shared.is_file():
         raise FileNotFoundError(f"{own}: missing, and so is the manifest of the run's latents ({shared}).")
     manifest = read_manifest(own if own.is_file() else shared)
-    return TrainedDiT(model.to(device).eval(), cfg, ckpt.path(part), ckpt.meta["step"], manifest)
+    paths = EgoPaths.read(run_dir) if manifest.coordinates == "world" else None
+    return TrainedDiT(model.to(device).eval(), cfg, ckpt.path(part), ckpt.meta["step"], manifest, paths)

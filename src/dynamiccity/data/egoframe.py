@@ -1,0 +1,118 @@
+"""Windows between the ego's coordinates and the world's: the rigid, planar moves of voxel grids.
+
+A window is recorded in ego coordinates: each frame's grid is centred on the ego where it is in that
+frame, so when the ego drives, the whole static world slides through the grid. In world coordinates every
+frame is seen from where the ego was in the window's first frame: the static world stands still and only
+moving actors move. `to_world` takes a window there and `to_ego` brings it back along an ego path, so a
+generator can draw a still world and leave the ego's motion to geometry (docs/conditions.md, "The ego's
+motion rendered").
+
+The moves are planar (x, y, yaw: the ego path of `derive.ego_trajectory`, in the first frame's ego frame),
+nearest-neighbour at voxel centres, on a grid of metric extent [x0, y0, z0, x1, y1, z1] around the ego.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dynamiccity.data.classes import FREE
+
+Extent = tuple[float, float, float, float, float, float]
+COORDINATES = ("ego", "world")
+"""Where a window is seen from: the ego of each frame (as recorded) or the ego of the window's first frame."""
+
+
+def path_poses(path: np.ndarray) -> np.ndarray:
+    """(T, 3) ego x, y, yaw in the first frame's ego frame -> (T, 4, 4) planar ego-to-first-frame poses."""
+    x, y, yaw = path[:, 0], path[:, 1], path[:, 2]
+    poses = np.broadcast_to(np.eye(4), (len(path), 4, 4)).copy()
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    poses[:, 0, 0], poses[:, 0, 1], poses[:, 1, 0], poses[:, 1, 1] = cos, -sin, sin, cos
+    poses[:, 0, 3], poses[:, 1, 3] = x, y
+    return poses
+
+
+def with_heading(path: np.ndarray) -> np.ndarray:
+    """A (T, 2) path of ego x, y in the first frame's ego frame -> (T, 3) with the yaw of the direction of
+    travel (the ego drives forward); a (T, 3) path is returned as it is.
+
+    Frame 0 heads along +x (it is the frame the path is expressed in). Frame t heads along the chord from
+    frame t - 1 to frame t + 1 (the last frame: from t - 1 to t); while the ego stands (a chord under 5 cm)
+    it keeps the heading it had."""
+    if path.shape[1] == 3:
+        return path.astype(np.float32)
+    yaw = np.zeros(len(path))
+    for t in range(1, len(path)):
+        chord = path[min(t + 1, len(path) - 1)] - path[t - 1]
+        yaw[t] = np.arctan2(chord[1], chord[0]) if np.hypot(*chord) >= 0.05 else yaw[t - 1]
+    return np.concatenate([path, yaw[:, None]], axis=1).astype(np.float32)
+
+
+def _centres(shape: tuple[int, ...], extent: Extent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Voxel centres (N, 4) homogeneous, and the grid's lower corner and voxel size."""
+    lo, hi = np.array(extent[:3]), np.array(extent[3:])
+    size = (hi - lo) / np.array(shape)
+    idx = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), axis=-1).reshape(-1, 3)
+    return np.concatenate([lo + (idx + 0.5) * size, np.ones((len(idx), 1))], axis=1), lo, size
+
+
+def lookup(shape: tuple[int, int, int], moves: np.ndarray, extent: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """Where each voxel of a grid lands under each move: flat indices (M, N) into a grid of the same shape
+    and whether it lands inside (M, N). `moves` (M, 4, 4) take a voxel centre of the grid being filled to
+    the coordinates of the grid it is read from."""
+    centres, lo, size = _centres(shape, extent)
+    cells = np.floor(((centres @ np.swapaxes(moves, 1, 2))[..., :3] - lo) / size).astype(np.int64)
+    inside = np.all((cells >= 0) & (cells < np.array(shape)), axis=-1)
+    flat = np.ravel_multi_index(tuple(np.clip(cells, 0, np.array(shape) - 1).transpose(2, 0, 1)), shape)
+    return flat, inside
+
+
+def moved(frame: np.ndarray, move: np.ndarray, extent: Extent, fill: int = FREE) -> np.ndarray:
+    """One grid (X, Y, Z) seen through `move` (4, 4): each voxel centre is taken by `move` into the grid's
+    coordinates and given the label it lands on; `fill` where it lands outside."""
+    flat, inside = lookup(frame.shape, move[None], extent)
+    out = np.full(frame.size, fill, dtype=frame.dtype)
+    out[inside[0]] = frame.reshape(-1)[flat[0, inside[0]]]
+    return out.reshape(frame.shape)
+
+
+def _check(window: np.ndarray, path: np.ndarray) -> None:
+    if window.ndim != 4 or path.ndim != 2 or path.shape != (window.shape[0], 3):
+        raise ValueError(
+            f"moving a window (T, X, Y, Z) needs an ego path (T, 3) of x, y, yaw; got a window of shape "
+            f"{window.shape} and a path of shape {path.shape}."
+        )
+    if not np.isfinite(path).all():
+        raise ValueError("moving a window needs a finite ego path; this one holds NaN (no ego poses?).")
+
+
+def to_world(window: np.ndarray, path: np.ndarray, extent: Extent) -> np.ndarray:
+    """A window (T, X, Y, Z) in ego coordinates -> the same window seen from its first frame's ego.
+
+    Frame t is moved by the ego's motion since frame 0 (`path`, (T, 3)). A voxel that frame t does not see
+    (it has left the ego's grid) keeps what the latest earlier frame saw there; frame 0 sees every voxel,
+    so the world window is whole, and a voxel that the ego has driven away from is frozen as last seen.
+    Works on labels or on a valid mask alike."""
+    _check(window, path)
+    shape = window.shape[1:]
+    flat, inside = lookup(shape, np.linalg.inv(path_poses(path)), extent)
+    out = window.copy()
+    for t in range(1, len(window)):
+        world = out[t - 1].reshape(-1).copy()
+        world[inside[t]] = window[t].reshape(-1)[flat[t, inside[t]]]
+        out[t] = world.reshape(shape)
+    return out
+
+
+def to_ego(window: np.ndarray, path: np.ndarray, extent: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """A window (T, X, Y, Z) in world coordinates -> frame t seen from the ego at `path`[t] (T, 3).
+
+    Returns the ego-coordinate window and where it is unseen (T, X, Y, Z) bool: voxels beyond the world
+    grid (ahead of a driving ego), which are `FREE`."""
+    _check(window, path)
+    shape = window.shape[1:]
+    flat, inside = lookup(shape, path_poses(path), extent)
+    out = np.full(window.shape, FREE, dtype=window.dtype).reshape(len(window), -1)
+    for t in range(len(window)):
+        out[t, inside[t]] = window[t].reshape(-1)[flat[t, inside[t]]]
+    return out.reshape(window.shape), ~inside.reshape(window.shape)

@@ -1,0 +1,70 @@
+"""Windows between ego and world coordinates: a still world stays still, the ego's motion comes back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dynamiccity.data.classes import FREE
+from dynamiccity.data.egoframe import path_poses, to_ego, to_world, with_heading
+
+EXTENT = (-8.0, -8.0, -1.0, 8.0, 8.0, 1.0)  # 16 x 16 x 2 voxels of 1 m
+
+
+def drive(world: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """An ego driving +x one voxel per frame through `world` (X + steps, Y, Z): its window of 16 x 16
+    voxels per frame, and its path."""
+    window = np.stack([world[t : t + 16] for t in range(steps)])
+    path = np.stack([np.arange(steps, dtype=float), np.zeros(steps), np.zeros(steps)], axis=1)
+    return window, path.astype(np.float32)
+
+
+def test_a_driving_window_in_world_coordinates_stands_still_and_comes_back():
+    rng = np.random.default_rng(0)
+    world = rng.integers(1, 12, size=(16 + 5, 16, 2)).astype(np.uint8)
+    window, path = drive(world, 6)
+    still = to_world(window, path, EXTENT)
+    assert all(np.array_equal(still[t], window[0]) for t in range(6))  # frame 0 saw all that stays in view
+    back, unseen = to_ego(still, path, EXTENT)
+    assert np.array_equal(back[~unseen], window[~unseen])
+    for t in range(6):  # the t voxels ahead that frame 0 never saw are unseen and free
+        assert unseen[t, 16 - t :].all() and not unseen[t, : 16 - t].any()
+        assert (back[t, 16 - t :] == FREE).all()
+
+
+def test_a_voxel_the_ego_leaves_keeps_what_was_last_seen_there():
+    window = np.zeros((3, 16, 16, 2), np.uint8)
+    window[2, 5, 3, 0] = 7  # a car the ego sees in frame 2 only, 5 voxels ahead of it
+    path = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], np.float32)
+    still = to_world(window, path, EXTENT)
+    assert still[2, 7, 3, 0] == 7 and still[1, 7, 3, 0] == FREE  # where the car is, in frame 0's coordinates
+
+
+def test_a_turning_window_round_trips_on_what_stays_in_view():
+    rng = np.random.default_rng(1)
+    blocks = rng.integers(0, 12, size=(4, 4, 2)).astype(np.uint8)  # a scene of 4 x 4 m blocks
+    window = np.repeat(np.repeat(np.repeat(blocks, 4, axis=0), 4, axis=1)[None], 4, axis=0)
+    path = np.array([[0, 0, 0], [1, 0.2, 0.1], [2, 0.6, 0.2], [3, 1.2, 0.3]], np.float32)
+    back, unseen = to_ego(to_world(window, path, EXTENT), path, EXTENT)
+    assert (back[~unseen] == window[~unseen]).mean() > 0.97  # nearest-neighbour twice under rotation
+    assert 0 < unseen[3].mean() < 0.3 and not unseen[0].any()
+
+
+def test_a_path_without_yaw_heads_where_it_drives():
+    straight = with_heading(np.stack([np.arange(5.0), np.zeros(5)], axis=1))
+    assert straight.shape == (5, 3) and np.allclose(straight[:, 2], 0)
+    arc = np.stack([np.sin(np.linspace(0, 1, 6)), 1 - np.cos(np.linspace(0, 1, 6))], axis=1) * 10
+    yaw = with_heading(arc)[:, 2]
+    assert np.all(np.diff(yaw) > 0) and yaw[0] == 0  # turning left, relative to the first heading
+    standing = with_heading(np.zeros((4, 2)))
+    assert np.allclose(standing[:, 2], 0)
+    assert np.allclose(path_poses(straight)[3, :3, 3], [3, 0, 0])
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [(np.full((4, 3), np.nan), "holds NaN"), (np.zeros((3, 3)), r"a path of shape \(3, 3\)")],
+)
+def test_a_bad_path_is_a_one_line_error(path, message):
+    with pytest.raises(ValueError, match=message):
+        to_world(np.zeros((4, 16, 16, 2), np.uint8), path, EXTENT)

@@ -1,0 +1,101 @@
+"""A DiT of world-coordinate latents: windows encoded from their first frame's ego, the training paths kept
+with the run, generated windows shown along the requested or a drawn ego path, and what it cannot do
+refused in one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dynamiccity.data.classes import FREE
+from tests.conftest import cli
+from tests.pipeline.conftest import DIT_SET
+
+
+@pytest.fixture(scope="module")
+def world(runs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    cli("encode", runs / "vae", "--data", runs / "town", "--format", "synthtown", "--out", root / "lat",
+        "--device", "cpu", "--coordinates", "world")  # fmt: skip
+    cli("train-dit", "--preset", "synthtown-micro", "--latents", root / "lat", "--out", root / "dit",
+        "--steps", "2", *DIT_SET)  # fmt: skip
+    return root
+
+
+def sample(runs, world, out, *extra):
+    cli("sample", "--dit", world / "dit", "--vae", runs / "vae", "--num", "2", "--out", out, "--steps", "2",
+        "--batch", "2", "--no-gifs", "--device", "cpu", "--data", runs / "town", *extra)  # fmt: skip
+    scenes = np.stack([np.load(out / f"sample_{i:04d}" / "labels.npy") for i in range(2)])
+    return scenes, json.loads((out / "sample.json").read_text())
+
+
+def test_world_latents_are_still_windows_with_the_data_paths(runs, world):
+    from dynamiccity.data.derive import bev_layout
+    from dynamiccity.data.egoframe import to_world
+    from dynamiccity.pipeline.datasets import DataSpec, open_windows
+    from dynamiccity.pipeline.latents import LatentSet, read_manifest
+
+    assert read_manifest(world / "lat").coordinates == "world"
+    assert read_manifest(runs / "lat").coordinates == "ego"
+    windows = open_windows(DataSpec(str(runs / "town"), "synthtown"), 4)
+    latents = LatentSet(world / "lat")
+    first = windows[0]
+    assert np.allclose(latents.conditions["trajectory"][0].numpy(), first.trajectory)
+    still = to_world(first.labels, first.trajectory, windows.grid.extent)
+    factor = read_manifest(world / "lat").layout_factor
+    assert np.array_equal(latents.conditions["layout"][0].numpy().astype(bool), bev_layout(still, factor))
+    assert not np.array_equal(still, first.labels)  # the ego drives in this window
+    paths = json.loads((world / "dit" / "ego_paths.json").read_text())
+    assert np.array(paths["paths"]).shape == (len(latents) - _held_out(latents), 4, 3)
+
+
+def _held_out(latents) -> int:
+    """Windows of the 'val' scenes, which the training paths leave out."""
+    splits = [latents.manifest.scenes[int(s)]["split"] for s in latents.conditions["scene"]]
+    return sum(s == "val" for s in splits)
+
+
+def test_a_requested_trajectory_is_the_path_the_world_is_shown_along(runs, world, tmp_path):
+    path = np.stack([np.arange(4.0) * 4.0, np.zeros(4)], axis=1)  # 4 m a frame: 1.25 voxels of 3.2 m
+    np.save(tmp_path / "traj.npy", path)
+    scenes, facts = sample(runs, world, tmp_path / "out", "--trajectory", tmp_path / "traj.npy")
+    assert scenes.shape == (2, 4, 16, 16, 4) and facts["coordinates"] == "world"
+    used = np.array(facts["ego_paths"])  # (num, windows, T, 3)
+    assert used.shape == (2, 1, 4, 3) and np.allclose(used[..., :2], path) and np.allclose(used[..., 2], 0)
+    assert (scenes[:, 3, -3:] == FREE).all()  # 12 m ahead of frame 0's world: never drawn, free
+    assert 0 < facts["unseen_share"] < 0.2
+
+
+def test_a_command_draws_a_training_path_and_scenes_grow(runs, world, tmp_path):
+    scenes, facts = sample(runs, world, tmp_path / "out", "--extend", "7")
+    assert scenes.shape == (2, 7, 16, 16, 4)
+    training = np.array(json.loads((world / "dit" / "ego_paths.json").read_text())["paths"])
+    used = np.array(facts["ego_paths"]).reshape(-1, 4, 3)
+    assert all(np.isclose(training, p, atol=1e-3).all((1, 2)).any() for p in used)
+    again, facts_again = sample(runs, world, tmp_path / "again", "--extend", "7")
+    assert np.array_equal(scenes, again) and facts["ego_paths"] == facts_again["ego_paths"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["sample", "--num", "1", "--condition-scene", "scene_0000"],
+            "growing a real scene needs a DiT of ego",
+        ),
+        (
+            ["sample", "--num", "1", "--inpaint", "scene_0000", "--mask", "0:8,0:8"],
+            "editing a scene needs a DiT",
+        ),
+        (["city", "--size", "24", "24", "--frames", "4"], "growing a city needs a DiT of ego-coordinate"),
+    ],
+)
+def test_what_needs_ego_coordinates_is_refused(runs, world, tmp_path, capsys, argv, message):
+    command, *rest = argv
+    with pytest.raises(SystemExit):
+        cli(command, "--dit", world / "dit", "--vae", runs / "vae", "--out", tmp_path / "out", "--steps", "1",
+            "--device", "cpu", "--data", runs / "town", *rest)  # fmt: skip
+    assert message in capsys.readouterr().err.replace("\n", " ")
+    assert not (tmp_path / "out").exists()
