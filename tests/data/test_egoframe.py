@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dynamiccity.data.classes import FREE
-from dynamiccity.data.egoframe import path_poses, to_ego, to_world, with_heading
+from dynamiccity.data.egoframe import path_in, path_poses, pose_after, to_ego, to_world, with_heading
 
 EXTENT = (-8.0, -8.0, -1.0, 8.0, 8.0, 1.0)  # 16 x 16 x 2 voxels of 1 m
 
@@ -38,6 +38,20 @@ def test_a_voxel_the_ego_leaves_keeps_what_was_last_seen_there():
     path = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], np.float32)
     still = to_world(window, path, EXTENT)
     assert still[2, 7, 3, 0] == 7 and still[1, 7, 3, 0] == FREE  # where the car is, in frame 0's coordinates
+
+
+def test_the_window_before_is_seen_from_where_the_next_one_starts():
+    rng = np.random.default_rng(2)
+    world = rng.integers(1, 12, size=(16 + 8, 16, 2)).astype(np.uint8)
+    window, path = drive(world, 8)  # frames 0..3 the window before, 4..7 the next one
+    poses = path_poses(path)  # ego-to-world, the world being frame 0's ego frame
+    before = path_in(poses[:4], poses[4])
+    assert np.allclose(before[:, 0], [-4, -3, -2, -1]) and np.allclose(before[:, 1:], 0)
+    seen = to_world(window[:4], before, EXTENT)
+    assert np.array_equal(seen[3][:15], window[4][:15])  # all the last frame saw, where frame 4 sees it
+    assert (seen[:, 15:] == FREE).all()  # 1 voxel ahead that no frame before saw
+    assert np.array_equal(seen[0][:12], window[4][:12]) and (seen[0][12:] == FREE).all()
+    assert np.allclose(pose_after(path[:4]), poses[4])  # at the last step's speed
 
 
 def test_a_turning_window_round_trips_on_what_stays_in_view():

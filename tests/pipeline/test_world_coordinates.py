@@ -47,6 +47,9 @@ def test_world_latents_are_still_windows_with_the_data_paths(runs, world):
     factor = read_manifest(world / "lat").layout_factor
     assert np.array_equal(latents.conditions["layout"][0].numpy().astype(bool), bev_layout(still, factor))
     assert not np.array_equal(still, first.labels)  # the ego drives in this window
+    stored = [i for i in range(len(latents)) if latents[i]["has_previous"]]
+    assert stored == [i for i in range(len(windows)) if windows.previous(i) is not None]
+    assert latents.manifest.previous_planes and not LatentSet(runs / "lat").manifest.previous_planes
     paths = json.loads((world / "dit" / "ego_paths.json").read_text())
     assert np.array(paths["paths"]).shape == (len(latents) - _held_out(latents), 4, 3)
 
@@ -70,7 +73,7 @@ def test_a_requested_trajectory_is_the_path_the_world_is_shown_along(runs, world
 
 def test_a_command_draws_a_training_path_and_scenes_grow(runs, world, tmp_path):
     scenes, facts = sample(runs, world, tmp_path / "out", "--extend", "7")
-    assert scenes.shape == (2, 7, 16, 16, 4)
+    assert scenes.shape == (2, 7, 16, 16, 4) and np.array(facts["ego_paths"]).shape == (2, 2, 4, 3)
     training = np.array(json.loads((world / "dit" / "ego_paths.json").read_text())["paths"])
     used = np.array(facts["ego_paths"]).reshape(-1, 4, 3)
     assert all(np.isclose(training, p, atol=1e-3).all((1, 2)).any() for p in used)

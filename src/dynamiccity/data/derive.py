@@ -8,6 +8,7 @@ from enum import IntEnum
 import numpy as np
 
 from dynamiccity.data.classes import VEHICLE
+from dynamiccity.data.egoframe import path_in
 
 
 class Command(IntEnum):
@@ -58,10 +59,7 @@ def ego_trajectory(poses: np.ndarray) -> np.ndarray:
     x is forward and y left of the first frame's ego; yaw is relative to its heading, wrapped to (-pi, pi].
     (The release subtracts world positions without rotating; we express them in the ego frame.)
     """
-    first_inv = np.linalg.inv(poses[0])
-    rel = first_inv[None] @ poses  # (T, 4, 4)
-    yaw = np.arctan2(rel[:, 1, 0], rel[:, 0, 0])
-    return np.stack([rel[:, 0, 3], rel[:, 1, 3], yaw], axis=1).astype(np.float32)
+    return path_in(poses, poses[0])
 
 
 def bev_layout(labels: np.ndarray, factor: int, cls: int = VEHICLE) -> np.ndarray:

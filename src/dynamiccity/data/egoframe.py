@@ -48,6 +48,13 @@ def with_heading(path: np.ndarray) -> np.ndarray:
     return np.concatenate([path, yaw[:, None]], axis=1).astype(np.float32)
 
 
+def pose_after(path: np.ndarray) -> np.ndarray:
+    """The ego pose (4, 4) one frame after a path (T >= 2, 3) ends, at the last step's speed and turn rate:
+    where the next window's first frame is, in the coordinates of the path."""
+    poses = path_poses(path)
+    return poses[-1] @ np.linalg.inv(poses[-2]) @ poses[-1]
+
+
 def _centres(shape: tuple[int, ...], extent: Extent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Voxel centres (N, 4) homogeneous, and the grid's lower corner and voxel size."""
     lo, hi = np.array(extent[:3]), np.array(extent[3:])
@@ -87,21 +94,30 @@ def _check(window: np.ndarray, path: np.ndarray) -> None:
 
 
 def to_world(window: np.ndarray, path: np.ndarray, extent: Extent) -> np.ndarray:
-    """A window (T, X, Y, Z) in ego coordinates -> the same window seen from its first frame's ego.
+    """A window (T, X, Y, Z) in ego coordinates -> the same window seen from one ego pose throughout.
 
-    Frame t is moved by the ego's motion since frame 0 (`path`, (T, 3)). A voxel that frame t does not see
-    (it has left the ego's grid) keeps what the latest earlier frame saw there; frame 0 sees every voxel,
-    so the world window is whole, and a voxel that the ego has driven away from is frozen as last seen.
-    Works on labels or on a valid mask alike."""
+    `path` (T, 3) holds each frame's ego pose in the coordinates of that pose: its own first frame's for a
+    window's `ego_trajectory` (path[0] = 0, the window in world coordinates), or, for the window before
+    another, that window's first frame's (`path_in`). A voxel that frame t does not see keeps what the
+    latest earlier frame saw there (frozen as last seen), and is free where no frame saw it; from its own
+    first frame a window is whole. Works on labels or on a valid mask alike."""
     _check(window, path)
     shape = window.shape[1:]
     flat, inside = lookup(shape, np.linalg.inv(path_poses(path)), extent)
-    out = window.copy()
-    for t in range(1, len(window)):
-        world = out[t - 1].reshape(-1).copy()
-        world[inside[t]] = window[t].reshape(-1)[flat[t, inside[t]]]
-        out[t] = world.reshape(shape)
+    out = np.full(window.shape, FREE, dtype=window.dtype)
+    seen = np.full(int(np.prod(shape)), FREE, dtype=window.dtype)
+    for t in range(len(window)):
+        seen[inside[t]] = window[t].reshape(-1)[flat[t, inside[t]]]
+        out[t] = seen.reshape(shape)
     return out
+
+
+def path_in(poses: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """Ego-to-world poses (T, 4, 4) -> (T, 3) float32 x, y, yaw in the ego frame of pose `origin` (4, 4): x
+    forward, y left, yaw relative to its heading, wrapped to (-pi, pi]."""
+    rel = np.linalg.inv(origin)[None] @ poses
+    yaw = np.arctan2(rel[:, 1, 0], rel[:, 0, 0])
+    return np.stack([rel[:, 0, 3], rel[:, 1, 3], yaw], axis=1).astype(np.float32)
 
 
 def to_ego(window: np.ndarray, path: np.ndarray, extent: Extent) -> tuple[np.ndarray, np.ndarray]:

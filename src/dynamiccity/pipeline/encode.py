@@ -11,13 +11,13 @@ from safetensors.torch import save_file
 
 from dynamiccity.atomic import atomic_path
 from dynamiccity.data.derive import bev_layout
-from dynamiccity.data.egoframe import COORDINATES, to_world
+from dynamiccity.data.egoframe import COORDINATES, path_in, to_world
 from dynamiccity.data.scene import GridSpec
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
-from dynamiccity.pipeline.latents import FRAME, LatentManifest
+from dynamiccity.pipeline.latents import FRAME, PREVIOUS, LatentManifest
 from dynamiccity.pipeline.runs import load_vae
 from dynamiccity.train.checkpoint import file_sha256
 from dynamiccity.vae.refine import Refinement, encode_window
@@ -75,15 +75,20 @@ def encode_latents(
     out = Path(out)
     stats, shards = ChannelStats(cfg.latent_channels), []
     for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
-        batch = [windows[i] for i in range(first, min(first + SHARD, len(windows)))]
+        rows = range(first, min(first + SHARD, len(windows)))
+        batch = [windows[i] for i in rows]
+        previous = None
         if coordinates == "world":
+            previous = _previous_in_world(vae.model, windows, rows, batch, refine)
             batch = [_in_world(w, windows.grid, windows.layout_factor) for w in batch]
         latents = HexPlane.cat([_encode(vae.model, w.labels, w.valid, refine) for w in batch])
+        extra = {} if previous is None else _stored_previous(previous, latents)
         frames = HexPlane.cat([_encode(vae.model, _held(w.labels), _held(w.valid), refine) for w in batch])
         tensors = {
             **latents.as_dict(),
             **{FRAME + n: p for n, p in frames.as_dict().items()},
             **_conditions(batch),
+            **extra,
         }
         path = out / f"shard_{first // SHARD:05d}.safetensors"
         with atomic_path(path) as tmp:
@@ -112,6 +117,7 @@ def encode_latents(
         frame_planes=True,
         refine=None if refine is None else asdict(refine),
         coordinates=coordinates,
+        previous_planes=coordinates == "world",
     )
     manifest.write(out)
     return manifest
@@ -122,6 +128,30 @@ def _in_world(window: Window, grid: GridSpec, layout_factor: int) -> Window:
     labels = to_world(window.labels, window.trajectory, grid.extent)
     valid = to_world(window.valid, window.trajectory, grid.extent)
     return window._replace(labels=labels, valid=valid, layout=bev_layout(labels, layout_factor))
+
+
+def _previous_in_world(model, windows, rows, batch: list[Window], refine) -> list[HexPlane | None]:
+    """The HexPlane of each window's previous window seen from the window's first frame, None where there is
+    none: where the ego is now, the world it drove through."""
+    encoded = []
+    for i, window in zip(rows, batch, strict=True):
+        j = windows.previous(i)
+        if j is None:
+            encoded.append(None)
+            continue
+        before = windows[j]
+        path = path_in(before.poses, window.poses[0])
+        labels, valid = (to_world(a, path, windows.grid.extent) for a in (before.labels, before.valid))
+        encoded.append(_encode(model, labels, valid, refine))
+    return encoded
+
+
+def _stored_previous(previous: list[HexPlane | None], latents: HexPlane) -> dict[str, torch.Tensor]:
+    """`PREVIOUS` planes (zeros where a window has none) and `has_previous`, as a shard holds them."""
+    zeros = latents[:1].map(torch.zeros_like)
+    planes = HexPlane.cat([zeros if p is None else p for p in previous]).as_dict()
+    has = torch.tensor([p is not None for p in previous])
+    return {**{PREVIOUS + n: p for n, p in planes.items()}, "has_previous": has}
 
 
 @torch.no_grad()

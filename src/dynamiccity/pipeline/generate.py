@@ -13,7 +13,7 @@ import torch
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import Scene, write_synthtown
-from dynamiccity.data.egoframe import to_ego, with_heading
+from dynamiccity.data.egoframe import moved, pose_after, to_ego, with_heading
 from dynamiccity.device import pick_device
 from dynamiccity.diffusion import SAMPLERS
 from dynamiccity.diffusion.process import Diffusion, Known, guided
@@ -123,15 +123,21 @@ def generate_with(
         n = min(spec.batch, num - first)
         part = _batch_conditions(cond, first, n, num)
         maps = [start_map.expand(n, -1, -1, -1)] if start_map is not None else []
-        drawn = []
+        drawn, worlds, now = [], [], part
         while len(maps) < windows:
-            if maps:
-                part = replace(part or Conditions(), previous=maps[-1])
+            if maps and world:
+                now = replace(
+                    part or Conditions(), previous=_previous_world(dit, vae, worlds[-1], drawn[-1], device)
+                )
+            elif maps:
+                now = replace(now or Conditions(), previous=maps[-1])
             if world:
-                part, path = with_ego_paths(dit, part, n, rng)
+                now, path = with_ego_paths(dit, now, n, rng)
                 drawn.append(path)
-            maps.append(sample_maps(dit, n, spec, g, device, part))
-        decoded = [decode_maps(dit, vae, m) for m in maps]
+            maps.append(sample_maps(dit, n, spec, g, device, now))
+            if world:
+                worlds.append(decode_maps(dit, vae, maps[-1]))
+        decoded = worlds if world else [decode_maps(dit, vae, m) for m in maps]
         if world:
             shown = [_along(d, p, dit.manifest.grid.extent) for d, p in zip(decoded, drawn, strict=True)]
             decoded = [labels for labels, _ in shown]
@@ -183,6 +189,18 @@ def with_ego_paths(
     if not extra:
         return cond, paths
     return replace(cond or Conditions(), **extra), paths
+
+
+def _previous_world(dit, vae, worlds: np.ndarray, paths: np.ndarray, device) -> torch.Tensor:
+    """The previous-window condition of the next world-coordinate windows: each generated world window
+    (n, T, X, Y, Z) seen from where its path (n, T, 3) goes next (`data.egoframe.pose_after`), as the
+    training windows' previous windows are seen from their first frame; encoded, (n, C, H, W)."""
+    extent, maps = dit.manifest.grid.extent, []
+    for window, path in zip(worlds, paths, strict=True):
+        ahead = pose_after(path)
+        seen = np.stack([moved(frame, ahead, extent) for frame in window])
+        maps.append(encode_map((dit, vae), seen, device))
+    return torch.cat(maps)
 
 
 def _along(windows: np.ndarray, paths: np.ndarray, extent) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ HexPlane of the window's first frame alone (held for T frames), the single-frame
 LATENT_DIR/manifest.json: `LatentManifest` as JSON.
 
 A window's previous window (the one T frames earlier in its scene) is found by (scene, start), in whatever
-subset of splits is loaded. Sets written by earlier versions lack the frame planes and carry a `previous`
+subset of splits is loaded. A set in world coordinates stores it instead, seen from the window's own first
+frame (`PREVIOUS` planes and `has_previous`): the previous window's world, moved to where the ego now is. Sets written by earlier versions lack the frame planes and carry a `previous`
 column of indices over all splits; it is not used.
 """
 
@@ -30,6 +31,8 @@ from dynamiccity.vae.refine import Refinement
 CONDITIONS = ("command", "trajectory", "layout", "scene", "start")
 FRAME = "frame_"
 """Prefix of the single-frame planes' names in a shard."""
+PREVIOUS = "previous_"
+"""Prefix of the previous window's planes: stored in a shard of a world-coordinate set, and in an item."""
 MANIFEST = "manifest.json"
 
 
@@ -47,6 +50,8 @@ class LatentManifest:
     encoder's latents as they are); whatever encodes a window for a DiT trained on the set does the same.
     coordinates: one of `COORDINATES`; windows and layouts in "world" are seen from each window's first
     frame, and what a DiT trained on them generates is moved along an ego path before it is shown.
+    previous_planes: whether the shards hold each window's previous window (`PREVIOUS` planes, seen from
+    the window's first frame, and `has_previous`) rather than leaving it to be found by (scene, start).
     """
 
     vae_run: str
@@ -69,6 +74,7 @@ class LatentManifest:
     frame_planes: bool = False
     refine: dict[str, Any] | None = None
     coordinates: str = "ego"
+    previous_planes: bool = False
 
     @property
     def channels(self) -> int:
@@ -165,6 +171,14 @@ class LatentSet:
         self.planes = {n: self.manifest.normalise(tensors[n][keep]) for n in names}
         self.conditions = {k: tensors[k][keep] for k in CONDITIONS}
         self.previous_row = self._previous_rows()
+        self.stored_previous = None
+        if self.manifest.previous_planes:
+            has = tensors["has_previous"][keep].bool()
+            self.stored_previous = {
+                n: self.manifest.normalise(tensors[PREVIOUS + n][keep]) * has.view(-1, 1, 1, 1)
+                for n in PLANES
+            }
+            self.previous_row = torch.where(has, 0, -1)
 
     def _previous_rows(self) -> torch.Tensor:
         """(N,) row of each window's previous window (same scene, start - T), -1 where it is not loaded."""
@@ -189,6 +203,8 @@ class LatentSet:
             except (SafetensorError, OSError) as err:
                 raise ValueError(f"{path}: unreadable latent shard ({err}).") from err
             frame = [FRAME + n for n in PLANES] if self.manifest.frame_planes else []
+            if self.manifest.previous_planes:
+                frame += [PREVIOUS + n for n in PLANES] + ["has_previous"]
             missing = [k for k in (*PLANES, *CONDITIONS, *frame) if k not in shard]
             if missing:
                 raise ValueError(f"{path}: latent shard lacks {missing[0]!r}.")
@@ -201,7 +217,10 @@ class LatentSet:
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         j = int(self.previous_row[i])
-        previous = {f"previous_{n}": self.planes[n][max(j, 0)] * (j >= 0) for n in PLANES}
+        if self.stored_previous is not None:
+            previous = {PREVIOUS + n: p[i] for n, p in self.stored_previous.items()}
+        else:
+            previous = {PREVIOUS + n: self.planes[n][max(j, 0)] * (j >= 0) for n in PLANES}
         return {
             **{n: p[i] for n, p in self.planes.items()},
             **{k: v[i] for k, v in self.conditions.items()},
