@@ -81,6 +81,20 @@ def test_a_command_draws_a_training_path_and_scenes_grow(runs, world, tmp_path):
     assert np.array_equal(scenes, again) and facts["ego_paths"] == facts_again["ego_paths"]
 
 
+def test_a_requested_command_draws_paths_of_that_command(runs, world):
+    from dynamiccity.data.derive import Command
+    from dynamiccity.pipeline import ConditionRequest, SampleSpec, generate
+
+    training = json.loads((world / "dit" / "ego_paths.json").read_text())
+    commands = np.array(training["commands"])
+    common = int(np.bincount(commands).argmax())
+    request = ConditionRequest(command=Command(common).name.lower())
+    _, facts = generate(world / "dit", runs / "vae", 3, SampleSpec("ddim", 2, batch=3), "cpu", request)
+    pool = np.array(training["paths"])[commands == common]
+    used = np.array(facts["ego_paths"]).reshape(-1, 4, 3)
+    assert all(np.isclose(pool, p, atol=1e-3).all((1, 2)).any() for p in used)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
