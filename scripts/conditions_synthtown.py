@@ -314,7 +314,7 @@ def ceiling_part(args, models, held, out) -> dict:
         requests = np.stack([w.trajectory for w in windows])
         recon = _reconstruct(models[1], windows)
         world = {}
-        if models[0].paths is not None:  # world coordinates: the world window reconstructed, shown along its path
+        if models[0].paths is not None:  # world coordinates: reconstructed there, shown along the real path
             recon_ego, recon = recon, _reconstruct_world(models, windows)
             world = {"reconstruction miou, ego / world coordinates": [_miou(recon_ego, windows, models),
                                                                        _miou(recon, windows, models)]}  # fmt: skip
