@@ -42,8 +42,17 @@ class EgoPaths:
         return cls(trajectories[known].astype(np.float32), commands[known].astype(np.int64))
 
     def draw(self, command: int | None, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-        """One path (T, 3) and its command, drawn among the paths of `command` when given."""
-        pool = np.flatnonzero(self.commands == command) if command is not None else np.arange(len(self.paths))
+        """One path (T, 3) and its command, drawn among the paths of `command` when given: those the data
+        labels so whose whole window shows it too (`metrics.egomotion.window_command`; the data's label
+        turns LEFT or RIGHT at a single turning step, so a window that ends within 0.1 rad of straight can be
+        labelled a turn)."""
+        from dynamiccity.metrics.egomotion import window_command
+
+        if command is None:
+            pool = np.arange(len(self.paths))
+        else:
+            pool = np.array([i for i in np.flatnonzero(self.commands == command)
+                             if window_command(self.paths[i]) == command], dtype=np.int64)  # fmt: skip
         if len(pool) == 0:
             raise ValueError(f"the DiT's training windows hold no {Command(command).name} path to draw from.")
         i = int(rng.choice(pool))
