@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from dynamiccity.data.classes import FREE
-from dynamiccity.data.egoframe import path_in, path_poses, pose_after, to_ego, to_world, with_heading
+from dynamiccity.data.egoframe import (
+    chained_poses,
+    path_in,
+    path_poses,
+    pose_after,
+    to_ego,
+    to_world,
+    with_heading,
+)
 
 EXTENT = (-8.0, -8.0, -1.0, 8.0, 8.0, 1.0)  # 16 x 16 x 2 voxels of 1 m
 
@@ -52,6 +60,8 @@ def test_the_window_before_is_seen_from_where_the_next_one_starts():
     assert (seen[:, 15:] == FREE).all()  # 1 voxel ahead that no frame before saw
     assert np.array_equal(seen[0][:12], window[4][:12]) and (seen[0][12:] == FREE).all()
     assert np.allclose(pose_after(path[:4]), poses[4])  # at the last step's speed
+    grown = chained_poses(np.stack([path[:4], path[:4] - path[0]]))  # two windows of the same drive
+    assert np.allclose(grown, poses[:8])
 
 
 def test_a_turning_window_round_trips_on_what_stays_in_view():

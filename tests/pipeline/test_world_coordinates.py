@@ -68,12 +68,18 @@ def test_a_requested_trajectory_is_the_path_the_world_is_shown_along(runs, world
     used = np.array(facts["ego_paths"])  # (num, windows, T, 3)
     assert used.shape == (2, 1, 4, 3) and np.allclose(used[..., :2], path) and np.allclose(used[..., 2], 0)
     assert (scenes[:, 3, -3:] == FREE).all()  # 12 m ahead of frame 0's world: never drawn, free
+    poses = np.load(tmp_path / "out" / "sample_0000" / "poses.npy")  # the scene says where its ego drove
+    assert np.allclose(poses[:, 0, 3], path[:, 0]) and np.allclose(poses[:, :3, :3], np.eye(3), atol=1e-6)
     assert 0 < facts["unseen_share"] < 0.2
 
 
 def test_a_command_draws_a_training_path_and_scenes_grow(runs, world, tmp_path):
     scenes, facts = sample(runs, world, tmp_path / "out", "--extend", "7")
     assert scenes.shape == (2, 7, 16, 16, 4) and np.array(facts["ego_paths"]).shape == (2, 2, 4, 3)
+    from dynamiccity.data.egoframe import chained_poses
+
+    poses = np.load(tmp_path / "out" / "sample_0001" / "poses.npy")
+    assert np.allclose(poses, chained_poses(np.array(facts["ego_paths"][1]))[:7], atol=1e-5)
     training = np.array(json.loads((world / "dit" / "ego_paths.json").read_text())["paths"])
     used = np.array(facts["ego_paths"]).reshape(-1, 4, 3)
     assert all(np.isclose(training, p, atol=1e-3).all((1, 2)).any() for p in used)

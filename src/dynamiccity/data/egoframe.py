@@ -55,6 +55,17 @@ def pose_after(path: np.ndarray) -> np.ndarray:
     return poses[-1] @ np.linalg.inv(poses[-2]) @ poses[-1]
 
 
+def chained_poses(paths: np.ndarray) -> np.ndarray:
+    """The ego poses (W * T, 4, 4) of a scene grown window by window along `paths` (W, T, 3), each window's
+    path in its own first frame's coordinates and each window starting where the last one's path goes
+    next (`pose_after`); in the coordinates of the first window's first frame."""
+    start, poses = np.eye(4), []
+    for path in paths:
+        poses.append(start @ path_poses(path))
+        start = start @ pose_after(path)
+    return np.concatenate(poses)
+
+
 def _centres(shape: tuple[int, ...], extent: Extent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Voxel centres (N, 4) homogeneous, and the grid's lower corner and voxel size."""
     lo, hi = np.array(extent[:3]), np.array(extent[3:])

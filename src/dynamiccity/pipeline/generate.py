@@ -13,7 +13,7 @@ import torch
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import Scene, write_synthtown
-from dynamiccity.data.egoframe import moved, pose_after, to_ego, with_heading
+from dynamiccity.data.egoframe import chained_poses, moved, pose_after, to_ego, with_heading
 from dynamiccity.device import pick_device
 from dynamiccity.diffusion import SAMPLERS
 from dynamiccity.diffusion.process import Diffusion, Known, guided
@@ -278,9 +278,13 @@ def sample(
         facts.update(asdict(spec), num=num, seconds_per_scene=(time.perf_counter() - begin) / num,
                      conditions=[] if cond is None else list(cond.given()), dit_step=models[0].step)  # fmt: skip
     out = Path(out)
-    poses = np.broadcast_to(np.eye(4), (scenes.shape[1], 4, 4)).copy()
+    paths = facts.get("ego_paths")  # the ego poses of a world-coordinate DiT's scenes; else it stands still
+    if paths is None:
+        poses = [np.broadcast_to(np.eye(4), (scenes.shape[1], 4, 4)).copy()] * len(scenes)
+    else:
+        poses = [chained_poses(np.asarray(p))[: scenes.shape[1]] for p in paths]
     pairs = [
-        (Scene(s, poses, None, name=f"sample_{i:04d}", meta={"seed": spec.seed}), "generated")
+        (Scene(s, poses[i], None, name=f"sample_{i:04d}", meta={"seed": spec.seed}), "generated")
         for i, s in enumerate(scenes)
     ]
     write_synthtown(out, pairs, grid)
