@@ -69,7 +69,7 @@ def build_conditions(
     if request.layout_from is not None:
         labels = scene_window(request.data, request.layout_from, 0, cfg.frames, vae)
         if dit.manifest.coordinates == "world":  # the layout where the DiT's windows are seen from
-            path = scene_path(request.data, request.layout_from, 0, cfg.frames)
+            path = scene_path(request.data, request.layout_from, 0, cfg.frames, vae)
             labels = to_world(labels, path, dit.manifest.grid.extent)
         given["layout"] = torch.from_numpy(bev_layout(labels, dit.manifest.layout_factor))[None]
     if request.single_frame is not None:
@@ -141,6 +141,26 @@ def scene_window(
     data: DataSpec | None, scene: str, start: int, frames: int, vae: Trained[HexPlaneVAE, VAERunConfig]
 ) -> np.ndarray:
     """Frames start..start+frames (frames, X, Y, Z) of scene `scene` of `data`, on the VAE's grid."""
+    windows, info = _find(data, scene, start, frames, vae)
+    labels, _ = windows.reader.read_frames(info, start, start + frames)
+    return labels
+
+
+def scene_path(
+    data: DataSpec | None, scene: str, start: int, frames: int, vae: Trained[HexPlaneVAE, VAERunConfig]
+) -> np.ndarray:
+    """The ego path (frames, 3) of the frames `scene_window` reads, in the ego frame of the first of them."""
+    windows, info = _find(data, scene, start, frames, vae)
+    poses = windows.reader.read_poses(info)
+    if poses is None:
+        raise ValueError(f"{data.path}: scene {scene} has no ego poses, which world coordinates need.")
+    return ego_trajectory(poses[start : start + frames])
+
+
+def _find(
+    data: DataSpec | None, scene: str, start: int, frames: int, vae: Trained[HexPlaneVAE, VAERunConfig]
+):
+    """The dataset's windows and the `SceneInfo` of `scene`, checked to hold frames start..start+frames."""
     if data is None:
         raise ValueError(f"scene {scene!r} named, but no dataset to find it in (--data).")
     windows = open_windows(data, 1)
@@ -155,19 +175,7 @@ def scene_window(
             f"{data.path}: scene {scene} has {info.num_frames} frames; frames {start}..{start + frames - 1} "
             "were asked for."
         )
-    labels, _ = windows.reader.read_frames(info, start, start + frames)
-    return labels
-
-
-def scene_path(data: DataSpec, scene: str, start: int, frames: int) -> np.ndarray:
-    """The ego path (frames, 3) of frames start..start+frames of a scene of `data` (found by
-    `scene_window`), in the ego frame of its first frame."""
-    windows = open_windows(data, 1)
-    info = windows.scenes[[s.name for s in windows.scenes].index(scene)]
-    poses = windows.reader.read_poses(info)
-    if poses is None:
-        raise ValueError(f"{data.path}: scene {scene} has no ego poses, which world coordinates need.")
-    return ego_trajectory(poses[start : start + frames])
+    return windows, info
 
 
 @torch.no_grad()

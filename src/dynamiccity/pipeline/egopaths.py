@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,17 +47,20 @@ class EgoPaths:
         labels so whose whole window shows it too (`metrics.egomotion.window_command`; the data's label
         turns LEFT or RIGHT at a single turning step, so a window that ends within 0.1 rad of straight can be
         labelled a turn)."""
-        from dynamiccity.metrics.egomotion import window_command
-
-        if command is None:
-            pool = np.arange(len(self.paths))
-        else:
-            pool = np.array([i for i in np.flatnonzero(self.commands == command)
-                             if window_command(self.paths[i]) == command], dtype=np.int64)  # fmt: skip
+        pool = np.arange(len(self.paths))
+        if command is not None:
+            pool = np.flatnonzero((self.commands == command) & (self.shown == command))
         if len(pool) == 0:
             raise ValueError(f"the DiT's training windows hold no {Command(command).name} path to draw from.")
         i = int(rng.choice(pool))
         return self.paths[i], int(self.commands[i])
+
+    @cached_property
+    def shown(self) -> np.ndarray:
+        """(N,) the command each path's whole window shows (`metrics.egomotion.window_command`)."""
+        from dynamiccity.metrics.egomotion import window_command
+
+        return np.array([int(window_command(p)) for p in self.paths], dtype=np.int64)
 
     def to_json(self) -> str:
         return (

@@ -8,8 +8,9 @@ LATENT_DIR/manifest.json: `LatentManifest` as JSON.
 
 A window's previous window (the one T frames earlier in its scene) is found by (scene, start), in whatever
 subset of splits is loaded. A set in world coordinates stores it instead, seen from the window's own first
-frame (`PREVIOUS` planes and `has_previous`): the previous window's world, moved to where the ego now is. Sets written by earlier versions lack the frame planes and carry a `previous`
-column of indices over all splits; it is not used.
+frame (`PREVIOUS` planes and `has_previous`): the previous window's world, moved to where the ego now is.
+Sets written by earlier versions lack the frame planes and carry a `previous` column of indices over all
+splits; it is not used.
 """
 
 from __future__ import annotations
@@ -170,15 +171,16 @@ class LatentSet:
         names = [*PLANES, *(FRAME + n for n in PLANES if self.manifest.frame_planes)]
         self.planes = {n: self.manifest.normalise(tensors[n][keep]) for n in names}
         self.conditions = {k: tensors[k][keep] for k in CONDITIONS}
-        self.previous_row = self._previous_rows()
-        self.stored_previous = None
-        if self.manifest.previous_planes:
-            has = tensors["has_previous"][keep].bool()
+        self.stored_previous: dict[str, torch.Tensor] | None = None  # world coordinates: stored, as seen from
+        if self.manifest.previous_planes:  # each window's first frame; else found by (scene, start)
+            self.has_previous = tensors["has_previous"][keep].bool()
+            mask = self.has_previous.view(-1, 1, 1, 1)
             self.stored_previous = {
-                n: self.manifest.normalise(tensors[PREVIOUS + n][keep]) * has.view(-1, 1, 1, 1)
-                for n in PLANES
+                n: self.manifest.normalise(tensors[PREVIOUS + n][keep]) * mask for n in PLANES
             }
-            self.previous_row = torch.where(has, 0, -1)
+        else:
+            self.previous_row = self._previous_rows()
+            self.has_previous = self.previous_row >= 0
 
     def _previous_rows(self) -> torch.Tensor:
         """(N,) row of each window's previous window (same scene, start - T), -1 where it is not loaded."""
@@ -216,16 +218,16 @@ class LatentSet:
         return int(self.conditions["command"].shape[0])
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        j = int(self.previous_row[i])
         if self.stored_previous is not None:
             previous = {PREVIOUS + n: p[i] for n, p in self.stored_previous.items()}
         else:
+            j = int(self.previous_row[i])
             previous = {PREVIOUS + n: self.planes[n][max(j, 0)] * (j >= 0) for n in PLANES}
         return {
             **{n: p[i] for n, p in self.planes.items()},
             **{k: v[i] for k, v in self.conditions.items()},
             **previous,
-            "has_previous": torch.tensor(j >= 0),
+            "has_previous": self.has_previous[i],
         }
 
     @staticmethod
