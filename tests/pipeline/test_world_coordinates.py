@@ -122,3 +122,18 @@ def test_what_needs_ego_coordinates_is_refused(runs, world, tmp_path, capsys, ar
             "--device", "cpu", "--data", runs / "town", *rest)  # fmt: skip
     assert message in capsys.readouterr().err.replace("\n", " ")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_previous_window_is_placed_only_where_it_lies_on_the_map(runs, world, tmp_path, capsys):
+    from dynamiccity.pipeline.runs import load_dit
+
+    placed = ["--set", "placed=[previous,frame]"]
+    cli("train-dit", "--preset", "synthtown-micro", "--latents", world / "lat", "--out", tmp_path / "dit",
+        "--steps", "1", *DIT_SET, *placed)  # fmt: skip
+    assert load_dit(tmp_path / "dit", "last").model.conditions.placed == ("previous", "frame")
+    with pytest.raises(SystemExit):
+        cli("train-dit", "--preset", "synthtown-micro", "--latents", runs / "lat", "--out", tmp_path / "ego",
+            "--steps", "1", *DIT_SET, *placed)  # fmt: skip
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "a placed previous window needs latents in world coordinates" in err
+    assert not (tmp_path / "ego").exists()

@@ -9,7 +9,8 @@ A third branch, in place (`placed`), is ours: a condition placed on the map is a
 to the latent tokens it lies on (through a zero-initialised projection, so a fresh network starts as the
 paper's). The command and the trajectory are then painted on the time planes (tx, ty, tz), one value per
 latent time row, and become tokens like the image-like conditions; the layout lies on the xy plane, the
-single frame on the whole map. Measured on SynthTown (docs/conditions.md), the paper's two branches leave the
+single frame on the whole map, and so does the previous window when it is seen from where the window starts
+(latents in world coordinates; in the ego's frame it lies nowhere fixed, the ego having moved since). Measured on SynthTown (docs/conditions.md), the paper's two branches leave the
 trajectory unheard: a global vector cannot say which tokens move.
 
 | condition    | given as                                              | branch                      |
@@ -17,7 +18,7 @@ trajectory unheard: a global vector cannot say which tokens move.
 | `command`    | (B,) int, a `dynamiccity.data.Command`                | embedding -> adaLN (placed: time-plane tokens) |
 | `trajectory` | (B, T, 2) ego x, y per frame in the first frame's ego frame (metres); a (B, T, 3) trajectory's yaw is not used | MLP -> adaLN (placed: time-plane tokens) |
 | `layout`     | (B, T, X/d, Y/d) BEV vehicle map per frame            | tokens -> cross-attn, adaLN |
-| `previous`   | (B, C, H, W) rolled-out HexPlane of the window T frames earlier | tokens -> cross-attn, adaLN |
+| `previous`   | (B, C, H, W) rolled-out HexPlane of the window T frames earlier | tokens -> cross-attn, adaLN (placed, world coordinates: whole map) |
 | `frame`      | (B, C, H, W) rolled-out HexPlane of one observed frame | tokens -> cross-attn, adaLN |
 
 Image-like conditions are placed where they lie in the rolled-out map, so they carry the position embedding
@@ -45,9 +46,9 @@ from dynamiccity.hexplane import TIME_PLANES, HexPlane
 CONDITIONS = ("command", "trajectory", "layout", "previous", "frame")
 GLOBAL = ("command", "trajectory")
 IMAGE_LIKE = ("layout", "previous", "frame")
-PLACEABLE = ("command", "trajectory", "layout", "frame")
-"""Conditions that lie on known tokens of the map and can be added there (`placed`); the previous window does
-not (the ego has moved since)."""
+PLACEABLE = ("command", "trajectory", "layout", "previous", "frame")
+"""Conditions that lie on known tokens of the map and can be added there (`placed`). The previous window does
+so only seen from the window's first frame (world coordinates), which a DiT run checks against its latents."""
 TRAJECTORY_SCALE = 10.0
 """Metres per unit of the trajectory MLP's input: a window's path spans a few to tens of metres."""
 

@@ -64,6 +64,11 @@ class DiTTask(Stateless):
         self.train_data = LatentSet(cfg.latents, TRAIN_SPLITS)
         if len(self.train_data) == 0:
             raise ValueError(f"{cfg.latents}: no training windows in the latent set.")
+        if "previous" in cfg.model.placed and not self.train_data.manifest.previous_planes:
+            raise ValueError(
+                f"{cfg.latents}: a placed previous window needs latents in world coordinates (encode "
+                "--coordinates world), where it is seen from the window's first frame; these are in the ego's."
+            )
         val = LatentSet(cfg.latents, VAL_SPLITS)
         self.val_split = "val" if len(val) else "train"
         self.val_data = val if len(val) else self.train_data
