@@ -137,3 +137,25 @@ def test_the_previous_window_is_placed_only_where_it_lies_on_the_map(runs, world
     err = capsys.readouterr().err.replace("\n", " ")
     assert "a placed previous window needs latents in world coordinates" in err
     assert not (tmp_path / "ego").exists()
+
+
+@pytest.mark.parametrize("known_path", [False, True])
+def test_a_world_dit_forecasts_along_the_future_path(runs, world, tmp_path, known_path):
+    out = tmp_path / "f.json"
+    cli("eval-forecast", "--dit", world / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps", "2",
+        "--device", "cpu", "--json", out, *(["--with-trajectory"] if known_path else []))  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["coordinates"] == "world" and result["with_trajectory"] == known_path
+    assert result["frames"] == 4 and result["windows"] == 3
+    assert all(len(result["scores"][n]["miou"]) == 4 for n in ("dit", "copy_last", "ego_copy_last"))
+
+
+def test_constant_motion_continues_the_last_step():
+    from dynamiccity.data.egoframe import path_poses
+    from dynamiccity.pipeline.forecast import _constant_motion
+
+    turning = path_poses(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.1], [2.0, 0.1, 0.2]]))
+    ahead = _constant_motion(turning, 3)
+    step = np.linalg.inv(turning[1]) @ turning[2]
+    np.testing.assert_allclose(ahead[0], turning[2] @ step)
+    np.testing.assert_allclose(np.linalg.inv(ahead[1]) @ ahead[2], step, atol=1e-12)

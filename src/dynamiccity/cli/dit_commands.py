@@ -171,7 +171,11 @@ def eval_forecast(
         int | None, typer.Option(min=1, help="Forecast at most this many windows.")
     ] = None,
     with_trajectory: Annotated[
-        bool, typer.Option(help="Also give the DiT the future ego trajectory (from the poses).")
+        bool,
+        typer.Option(
+            help="Also give the DiT the future ego trajectory (from the poses); a world-coordinate DiT's "
+            "forecast is then shown along it (else along the past's motion continued)."
+        ),
     ] = False,
     sampler: Annotated[SamplerName, typer.Option(help="ddpm, ddim or dpmpp.")] = SamplerName.dpmpp,
     steps: Annotated[int, typer.Option(min=1, help="Sampling steps.")] = 20,

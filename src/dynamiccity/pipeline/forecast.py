@@ -1,6 +1,11 @@
 """`dynamiccity eval-forecast` (paper B.2): forecast the next window of real scenes from the window before
 it (the DiT's previous-window condition) and score each future frame against the truth, beside copy-last
-and ego-motion-compensated copy-last (`metrics.forecast`)."""
+and ego-motion-compensated copy-last (`metrics.forecast`).
+
+A DiT of world coordinates forecasts the world seen from where the future window starts: the past window is
+moved there (what the ego drove through stays where it was), the DiT draws the future world, and the world is
+shown along the future ego path: the true one with `trajectory` (as the compensated baseline uses), else the
+past's last step continued at constant speed and turn rate (no knowledge of the future)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dynamiccity.data.egoframe import path_in, to_ego, to_world
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last
@@ -37,15 +43,16 @@ def eval_forecast(
     Pairs of consecutive windows (past, future) of T frames each are cut from the scenes of `data` (every T
     frames); the DiT generates the future from the past window's HexPlane, and with `trajectory` also from
     the future ego trajectory (a planner's known path; the ego-compensated baseline uses the true poses).
-    Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
+    A world-coordinate DiT's forecast is shown along the true future path with `trajectory`, else along the
+    past's motion continued (see the module). Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
     """
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     dit, vae = models
-    dit.require_ego("forecasting")
     if "previous" not in dit.config.model.conditions:
         raise ValueError(f"{dit.checkpoint}: forecasting needs a DiT trained with the previous condition.")
-    if trajectory and "trajectory" not in dit.config.model.conditions:
+    world = dit.paths is not None
+    if trajectory and not world and "trajectory" not in dit.config.model.conditions:
         raise ValueError(
             f"{dit.checkpoint}: --with-trajectory needs a DiT trained with the trajectory condition."
         )
@@ -53,6 +60,8 @@ def eval_forecast(
     pairs = in_run_classes(DataSpec(data.path, data.format, t, options=data.options), vae.config.data)
     windows = open_windows(pairs, 2 * t, split)
     check_grid(windows, vae.model.cfg)
+    if world:
+        windows.require_poses("forecasts in world coordinates")
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no scene has the {2 * t} frames a past and a future window need.")
     count = len(windows) if max_windows is None else min(max_windows, len(windows))
@@ -63,12 +72,7 @@ def eval_forecast(
     begin = time.perf_counter()
     for first in range(0, count, spec.batch):
         batch = [windows[i] for i in range(first, min(first + spec.batch, count))]
-        past = torch.cat([encode_map(models, w.labels[:t], device) for w in batch])
-        given = {"previous": past}
-        if trajectory:
-            given["trajectory"] = torch.from_numpy(np.stack([_future_path(w.poses[t:]) for w in batch]))
-        cond = Conditions(**given).to(device)
-        forecast = decode_maps(dit, vae, sample_maps(dit, len(batch), spec, g, device, cond))
+        forecast = (_in_world if world else _in_ego)(models, batch, t, trajectory, spec, g, device)
         for w, pred in zip(batch, forecast, strict=True):
             future = w.labels[t:]
             scores["dit"].update(pred, future)
@@ -80,6 +84,7 @@ def eval_forecast(
         "frames": t,
         "windows": count,
         "with_trajectory": trajectory,
+        "coordinates": "world" if world else "ego",
         "scores": {name: s.compute() for name, s in scores.items()},
         "seconds_per_window": (time.perf_counter() - begin) / count,
         "dit_checkpoint": str(dit.checkpoint),
@@ -90,6 +95,44 @@ def eval_forecast(
         "cfg_scale": spec.cfg_scale,
         "data": data.path,
     }
+
+
+def _in_ego(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
+    """Future windows (B, T, X, Y, Z) of an ego-coordinate DiT: the past window as it was recorded, and the
+    future path with `trajectory`."""
+    dit, vae = models
+    given = {"previous": torch.cat([encode_map(models, w.labels[:t], device) for w in batch])}
+    if trajectory:
+        given["trajectory"] = torch.from_numpy(np.stack([_future_path(w.poses[t:]) for w in batch]))
+    cond = Conditions(**given).to(device)
+    return decode_maps(dit, vae, sample_maps(dit, len(batch), spec, g, device, cond))
+
+
+def _in_world(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
+    """Future windows of a world-coordinate DiT: the past window seen from the future's first pose, the future
+    world drawn from it and shown along the future path (true with `trajectory`, else extrapolated); a DiT
+    that takes the trajectory is given that path."""
+    dit, vae = models
+    extent = dit.manifest.grid.extent
+    poses = [w.poses[t:] if trajectory else _constant_motion(w.poses[:t], t) for w in batch]
+    previous = []
+    for w, future in zip(batch, poses, strict=True):
+        past = to_world(w.labels[:t], path_in(w.poses[:t], future[0]), extent)
+        previous.append(encode_map(models, past, device))
+    paths = np.stack([path_in(future, future[0]) for future in poses])
+    given = {"previous": torch.cat(previous)}
+    if "trajectory" in dit.config.model.conditions:
+        given["trajectory"] = torch.from_numpy(paths)
+    worlds = decode_maps(dit, vae, sample_maps(dit, len(batch), spec, g, device, Conditions(**given).to(device)))
+    return np.stack([to_ego(world, path, extent)[0] for world, path in zip(worlds, paths, strict=True)])
+
+
+def _constant_motion(poses: np.ndarray, frames: int) -> np.ndarray:
+    """Ego-to-world poses (frames, 4, 4) after `poses` (T >= 2, 4, 4), each step the last one's motion."""
+    step, out = np.linalg.inv(poses[-2]) @ poses[-1], [poses[-1]]
+    for _ in range(frames):
+        out.append(out[-1] @ step)
+    return np.stack(out[1:])
 
 
 def _future_path(poses: np.ndarray) -> np.ndarray:
