@@ -7,6 +7,7 @@ import pytest
 
 from dynamiccity.data.classes import FREE
 from dynamiccity.data.egoframe import (
+    beyond,
     chained_poses,
     path_in,
     path_poses,
@@ -92,3 +93,19 @@ def test_a_path_without_yaw_heads_where_it_drives():
 def test_a_bad_path_is_a_one_line_error(path, message):
     with pytest.raises(ValueError, match=message):
         to_world(np.zeros((4, 16, 16, 2), np.uint8), path, EXTENT)
+
+
+def test_a_world_wider_than_the_view_shows_what_lies_ahead():
+    rng = np.random.default_rng(1)
+    world = rng.integers(1, 12, size=(16 + 5, 16, 2)).astype(np.uint8)
+    window, path = drive(world, 6)
+    assert beyond((16, 16, 2), path, EXTENT) == {"+x": 5, "-x": 0, "+y": 0, "-y": 0}
+    assert beyond((16, 16, 2), np.zeros((6, 3), np.float32), EXTENT) == {"+x": 0, "-x": 0, "+y": 0, "-y": 0}
+    wide = np.repeat(world[None], 6, axis=0)  # the world window with the 5 voxels ahead laid beside it
+    wide_extent = (-8.0, -8.0, -1.0, 13.0, 8.0, 1.0)
+    back, unseen = to_ego(wide, path, wide_extent, ((16, 16, 2), EXTENT))
+    assert back.shape == window.shape and not unseen.any()
+    assert np.array_equal(back, window)
+    turning = with_heading(np.stack([np.arange(6.0), 0.2 * np.arange(6.0) ** 2], axis=1))
+    sides = beyond((16, 16, 2), turning, EXTENT)
+    assert min(sides["+x"], sides["+y"]) > 2 * max(sides["-x"], sides["-y"])  # ahead and to the left most

@@ -97,9 +97,7 @@ def test_a_condition_the_network_lacks_is_refused():
 @pytest.fixture(scope="module")
 def placed() -> HexPlaneDiT:
     torch.manual_seed(0)
-    cfg = MICRO.with_overrides(
-        conditions=CONDITIONS, placed=CONDITIONS, **COND
-    )
+    cfg = MICRO.with_overrides(conditions=CONDITIONS, placed=CONDITIONS, **COND)
     return randomise(HexPlaneDiT(cfg)).eval()
 
 

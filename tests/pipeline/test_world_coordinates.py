@@ -63,14 +63,26 @@ def _held_out(latents) -> int:
 def test_a_requested_trajectory_is_the_path_the_world_is_shown_along(runs, world, tmp_path):
     path = np.stack([np.arange(4.0) * 4.0, np.zeros(4)], axis=1)  # 4 m a frame: 1.25 voxels of 3.2 m
     np.save(tmp_path / "traj.npy", path)
-    scenes, facts = sample(runs, world, tmp_path / "out", "--trajectory", tmp_path / "traj.npy")
+    scenes, facts = sample(
+        runs, world, tmp_path / "bare", "--trajectory", tmp_path / "traj.npy", "--no-ahead"
+    )
     assert scenes.shape == (2, 4, 16, 16, 4) and facts["coordinates"] == "world"
     used = np.array(facts["ego_paths"])  # (num, windows, T, 3)
     assert used.shape == (2, 1, 4, 3) and np.allclose(used[..., :2], path) and np.allclose(used[..., 2], 0)
     assert (scenes[:, 3, -3:] == FREE).all()  # 12 m ahead of frame 0's world: never drawn, free
-    poses = np.load(tmp_path / "out" / "sample_0000" / "poses.npy")  # the scene says where its ego drove
+    poses = np.load(tmp_path / "bare" / "sample_0000" / "poses.npy")  # the scene says where its ego drove
     assert np.allclose(poses[:, 0, 3], path[:, 0]) and np.allclose(poses[:, :3, :3], np.eye(3), atol=1e-6)
     assert 0 < facts["unseen_share"] < 0.2
+    # outpainted ahead (the default): the strip the path looks into is drawn, the rest is the same world
+    ahead, facts = sample(runs, world, tmp_path / "ahead", "--trajectory", tmp_path / "traj.npy")
+    assert facts["unseen_share"] == 0 and facts["outpainted_ahead"] == [{"+x": 4}]  # 3.75 voxels: 2 cells
+    assert not (ahead[:, 3, -3:] == FREE).all()
+    from dynamiccity.data.egoframe import to_ego, with_heading
+    from dynamiccity.pipeline.latents import read_manifest
+
+    extent = read_manifest(world / "lat").grid.extent
+    _, unseen = to_ego(np.zeros((4, 16, 16, 4), np.uint8), with_heading(path), extent)
+    assert np.array_equal(ahead[:, ~unseen], scenes[:, ~unseen]) and unseen.any()
 
 
 def test_a_command_draws_a_training_path_and_scenes_grow(runs, world, tmp_path):

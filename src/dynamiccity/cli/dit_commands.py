@@ -128,6 +128,13 @@ def sample(
             min=1, help="Inpainting/outpainting: run every step this many times (RePaint resampling)."
         ),
     ] = 1,
+    ahead: Annotated[
+        bool,
+        typer.Option(
+            help="World-coordinate DiTs: outpaint each window where its ego path looks beyond it "
+            "(--no-ahead: that strip is free)."
+        ),
+    ] = True,
     data: Annotated[Path | None, typer.Option(help="Dataset that scene names refer to.")] = None,
     format: Annotated[
         FormatName, typer.Option("--format", "-f", help="Layout of --data.")
@@ -149,7 +156,7 @@ def sample(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, resample)
+    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, resample, ahead)
     edit = None
     if inpaint is not None or outpaint is not None or mask is not None:
         edit = EditRequest(inpaint, mask, outpaint, direction.value, times)
@@ -184,6 +191,9 @@ def eval_forecast(
     cfg_scale: Annotated[
         float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
     ] = 1.0,
+    ahead: Annotated[
+        bool, typer.Option(help="World-coordinate DiTs: outpaint where the ego looks beyond the forecast.")
+    ] = True,
     device: DeviceOpt = None,
 ) -> None:
     """Forecast each next window from the one before and score mIoU and IoU per future frame against
@@ -191,7 +201,7 @@ def eval_forecast(
     from dynamiccity.pipeline import DataSpec, SampleSpec
     from dynamiccity.pipeline.forecast import eval_forecast as run
 
-    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale)
+    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead)
     scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory)
     echo_json(scores, json_out)
 

@@ -18,6 +18,8 @@ import numpy as np
 from dynamiccity.data.classes import FREE
 
 Extent = tuple[float, float, float, float, float, float]
+Grid = tuple[tuple[int, int, int], Extent]
+"""A grid's shape (X, Y, Z) and extent."""
 COORDINATES = ("ego", "world")
 """Where a window is seen from: the ego of each frame (as recorded) or the ego of the window's first frame."""
 
@@ -74,15 +76,41 @@ def _centres(shape: tuple[int, ...], extent: Extent) -> tuple[np.ndarray, np.nda
     return np.concatenate([lo + (idx + 0.5) * size, np.ones((len(idx), 1))], axis=1), lo, size
 
 
-def lookup(shape: tuple[int, int, int], moves: np.ndarray, extent: Extent) -> tuple[np.ndarray, np.ndarray]:
-    """Where each voxel of a grid lands under each move: flat indices (M, N) into a grid of the same shape
-    and whether it lands inside (M, N). `moves` (M, 4, 4) take a voxel centre of the grid being filled to
-    the coordinates of the grid it is read from."""
-    centres, lo, size = _centres(shape, extent)
-    cells = np.floor(((centres @ np.swapaxes(moves, 1, 2))[..., :3] - lo) / size).astype(np.int64)
-    inside = np.all((cells >= 0) & (cells < np.array(shape)), axis=-1)
-    flat = np.ravel_multi_index(tuple(np.clip(cells, 0, np.array(shape) - 1).transpose(2, 0, 1)), shape)
+def _cells(shape: tuple[int, ...], moves: np.ndarray, extent: Extent, source: Grid | None) -> np.ndarray:
+    """The cell (M, N, 3) int64 of the grid read from (`source`, shape and extent; None: the same grid)
+    where each voxel centre of the grid (`shape`, `extent`) lands under each move (M, 4, 4)."""
+    centres, _, _ = _centres(shape, extent)
+    src_shape, src_extent = (shape, extent) if source is None else source
+    lo, hi = np.array(src_extent[:3]), np.array(src_extent[3:])
+    size = (hi - lo) / np.array(src_shape)
+    return np.floor(((centres @ np.swapaxes(moves, 1, 2))[..., :3] - lo) / size).astype(np.int64)
+
+
+def lookup(
+    shape: tuple[int, int, int], moves: np.ndarray, extent: Extent, source: Grid | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each voxel of a grid lands under each move: flat indices (M, N) into the grid it is read from
+    and whether it lands inside (M, N). `moves` (M, 4, 4) take a voxel centre of the grid being filled
+    (`shape`, `extent`) to the coordinates of the grid it is read from: `source` (its shape and extent, in
+    the same coordinates and of the same voxel size) or, by default, a grid like the one being filled."""
+    src_shape = np.array(shape if source is None else source[0])
+    cells = _cells(shape, moves, extent, source)
+    inside = np.all((cells >= 0) & (cells < src_shape), axis=-1)
+    flat = np.ravel_multi_index(tuple(np.clip(cells, 0, src_shape - 1).transpose(2, 0, 1)), tuple(src_shape))
     return flat, inside
+
+
+def beyond(shape: tuple[int, int, int], path: np.ndarray, extent: Extent) -> dict[str, int]:
+    """How many voxels beyond each side (+x, -x, +y, -y) of a world window (`shape`, `extent`) the ego looks
+    along `path` (T, 3): the strips its frames see that the window does not hold."""
+    cells = _cells((*shape[:2], 1), path_poses(path), extent, (shape, extent))  # planar moves: one layer
+    x, y, (nx, ny) = cells[..., 0], cells[..., 1], shape[:2]
+    return {
+        "+x": max(int(x.max()) - nx + 1, 0),
+        "-x": max(-int(x.min()), 0),
+        "+y": max(int(y.max()) - ny + 1, 0),
+        "-y": max(-int(y.min()), 0),
+    }
 
 
 def moved(frame: np.ndarray, move: np.ndarray, extent: Extent, fill: int = FREE) -> np.ndarray:
@@ -131,15 +159,20 @@ def path_in(poses: np.ndarray, origin: np.ndarray) -> np.ndarray:
     return np.stack([rel[:, 0, 3], rel[:, 1, 3], yaw], axis=1).astype(np.float32)
 
 
-def to_ego(window: np.ndarray, path: np.ndarray, extent: Extent) -> tuple[np.ndarray, np.ndarray]:
-    """A window (T, X, Y, Z) in world coordinates -> frame t seen from the ego at `path`[t] (T, 3).
+def to_ego(
+    window: np.ndarray, path: np.ndarray, extent: Extent, view: Grid | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A window (T, X, Y, Z) in world coordinates, spanning `extent` -> frame t seen from the ego at
+    `path`[t] (T, 3), on the grid `view` (shape, extent; default: the window's own). A world larger than
+    the view (a window outpainted ahead of the path) is the view's grid widened, in the same coordinates.
 
-    Returns the ego-coordinate window and where it is unseen (T, X, Y, Z) bool: voxels beyond the world
+    Returns the ego-coordinate window and where it is unseen (T, *shape) bool: voxels beyond the world
     grid (ahead of a driving ego), which are `FREE`."""
     _check(window, path)
-    shape = window.shape[1:]
-    flat, inside = lookup(shape, path_poses(path), extent)
-    out = np.full(window.shape, FREE, dtype=window.dtype).reshape(len(window), -1)
+    shape, view_extent = (window.shape[1:], extent) if view is None else view
+    flat, inside = lookup(tuple(shape), path_poses(path), view_extent, (window.shape[1:], extent))
+    out = np.full((len(window), int(np.prod(shape))), FREE, dtype=window.dtype)
     for t in range(len(window)):
         out[t, inside[t]] = window[t].reshape(-1)[flat[t, inside[t]]]
-    return out.reshape(window.shape), ~inside.reshape(window.shape)
+    full = (len(window), *shape)
+    return out.reshape(full), ~inside.reshape(full)

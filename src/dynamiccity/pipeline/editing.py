@@ -174,12 +174,12 @@ def outpaint_with(
             )
             maps = sample_maps(dit, n, spec, g, device, part, Known(x0, keep.to(device)))
             hexplane = dit.model.unroll(maps)
-            strips.append(_new_strip(decode_maps(dit, vae, maps), direction, voxels))
+            strips.append(new_strip(decode_maps(dit, vae, maps), direction, voxels))
         scenes.append(_lay_out(np.repeat(labels[None], n, axis=0), strips, direction))
     return np.concatenate(scenes)
 
 
-def _new_strip(windows: np.ndarray, direction: str, voxels: int) -> np.ndarray:
+def new_strip(windows: np.ndarray, direction: str, voxels: int) -> np.ndarray:
     """The part (n, T, ..) of decoded windows (n, T, X, Y, Z) that a shift towards `direction` brought in."""
     axis = 2 if direction[1] == "x" else 3
     index = [slice(None)] * 5

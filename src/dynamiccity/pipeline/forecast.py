@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynamiccity.data.egoframe import path_in, to_ego, to_world
+from dynamiccity.data.egoframe import path_in, to_world
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last
+from dynamiccity.pipeline.ahead import shown_along
 from dynamiccity.pipeline.conditioning import encode_map
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, load_pair, sample_maps
@@ -93,6 +94,7 @@ def eval_forecast(
         "steps": spec.steps,
         "seed": spec.seed,
         "cfg_scale": spec.cfg_scale,
+        "ahead": spec.ahead if world else None,
         "data": data.path,
     }
 
@@ -123,8 +125,9 @@ def _in_world(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g
     given = {"previous": torch.cat(previous)}
     if "trajectory" in dit.config.model.conditions:
         given["trajectory"] = torch.from_numpy(paths)
-    worlds = decode_maps(dit, vae, sample_maps(dit, len(batch), spec, g, device, Conditions(**given).to(device)))
-    return np.stack([to_ego(world, path, extent)[0] for world, path in zip(worlds, paths, strict=True)])
+    cond = Conditions(**given).to(device)
+    maps = sample_maps(dit, len(batch), spec, g, device, cond)
+    return shown_along(models, maps, decode_maps(dit, vae, maps), paths, cond, spec, g, device)[0]
 
 
 def _constant_motion(poses: np.ndarray, frames: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import Scene, write_synthtown
-from dynamiccity.data.egoframe import chained_poses, moved, pose_after, to_ego, with_heading
+from dynamiccity.data.egoframe import chained_poses, moved, pose_after, with_heading
 from dynamiccity.device import pick_device
 from dynamiccity.diffusion import SAMPLERS
 from dynamiccity.diffusion.process import Diffusion, Known, guided
@@ -32,7 +32,9 @@ class SampleSpec:
     """How to sample: `sampler` (one of `diffusion.SAMPLERS`) for `steps` steps, `batch` scenes at a time,
     from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when conditioned.
     When part of a scene is kept (inpainting, outpainting, a city's tiles), every step runs `resample`
-    times (RePaint's resampling; 1: plain replacement). The same spec gives the same scenes on a device."""
+    times (RePaint's resampling; 1: plain replacement). A world-coordinate DiT outpaints each window where
+    its ego path looks beyond it when `ahead` (`pipeline.ahead`; else that strip is free). The same spec
+    gives the same scenes on a device."""
 
     sampler: str = "dpmpp"
     steps: int = 20
@@ -40,6 +42,7 @@ class SampleSpec:
     batch: int = 4
     cfg_scale: float = 1.0
     resample: int = 1
+    ahead: bool = True
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -118,12 +121,12 @@ def generate_with(
         raise ValueError(f"{dit.checkpoint}: growing a real scene needs a DiT of ego-coordinate latents.")
     g, rng = torch.Generator().manual_seed(spec.seed), np.random.default_rng(spec.seed)
     start_map = None if start is None else encode_map((dit, vae), start, device)
-    scenes, paths, unseen, begin = [], [], [], time.perf_counter()
+    scenes, paths, unseen, added, begin = [], [], [], [], time.perf_counter()
     for first in range(0, num, spec.batch):
         n = min(spec.batch, num - first)
         part = _batch_conditions(cond, first, n, num)
         maps = [start_map.expand(n, -1, -1, -1)] if start_map is not None else []
-        drawn, worlds, now = [], [], part
+        drawn, worlds, used, now = [], [], [], part
         while len(maps) < windows:
             if maps and world:
                 now = replace(
@@ -134,14 +137,21 @@ def generate_with(
             if world:
                 now, path = with_ego_paths(dit, now, n, rng)
                 drawn.append(path)
+                used.append(now)
             maps.append(sample_maps(dit, n, spec, g, device, now))
             if world:
                 worlds.append(decode_maps(dit, vae, maps[-1]))
         decoded = worlds if world else [decode_maps(dit, vae, m) for m in maps]
         if world:
-            shown = [_along(d, p, dit.manifest.grid.extent) for d, p in zip(decoded, drawn, strict=True)]
-            decoded = [labels for labels, _ in shown]
-            unseen += [hidden[:, :frames].mean() for _, hidden in shown]
+            from dynamiccity.pipeline.ahead import shown_along  # it samples with this module's sampler
+
+            shown = [
+                shown_along((dit, vae), *each, spec, g, device)
+                for each in zip(maps, decoded, drawn, used, strict=True)
+            ]
+            decoded = [labels for labels, _, _ in shown]
+            unseen += [hidden[:, :frames].mean() for _, hidden, _ in shown]
+            added += [strips for _, _, strips in shown]
             paths.append(np.stack(drawn, axis=1))
         scenes.append(np.concatenate(decoded, axis=1)[:, :frames])
     seconds = time.perf_counter() - begin
@@ -160,6 +170,7 @@ def generate_with(
         facts["coordinates"] = "world"
         facts["ego_paths"] = np.round(np.concatenate(paths), 4).tolist()  # (num, windows, T, 3)
         facts["unseen_share"] = float(np.mean(unseen))
+        facts["outpainted_ahead"] = added  # per batch and window: voxels added on each side
     return np.concatenate(scenes), facts
 
 
@@ -201,13 +212,6 @@ def _previous_world(dit, vae, worlds: np.ndarray, paths: np.ndarray, device) -> 
         seen = np.stack([moved(frame, ahead, extent) for frame in window])
         maps.append(encode_map((dit, vae), seen, device))
     return torch.cat(maps)
-
-
-def _along(windows: np.ndarray, paths: np.ndarray, extent) -> tuple[np.ndarray, np.ndarray]:
-    """World-coordinate windows (n, T, X, Y, Z) shown from the ego along `paths` (n, T, 3): the windows and
-    where they are unseen (beyond the world window, ahead of the ego)."""
-    shown = [to_ego(w, p, extent) for w, p in zip(windows, paths, strict=True)]
-    return np.stack([w for w, _ in shown]), np.stack([u for _, u in shown])
 
 
 def _batch_conditions(cond: Conditions | None, first: int, n: int, num: int) -> Conditions | None:
