@@ -45,7 +45,8 @@ def eval_forecast(
     frames); the DiT generates the future from the past window's HexPlane, and with `trajectory` also from
     the future ego trajectory (a planner's known path; the ego-compensated baseline uses the true poses).
     A world-coordinate DiT's forecast is shown along the true future path with `trajectory`, else along the
-    past's motion continued (see the module). Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
+    past's motion continued (see the module).
+    Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
     """
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
