@@ -80,14 +80,14 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _fake_latents(root: Path, vae: VAEConfig, frame_planes: bool = False) -> Path:
+def _fake_latents(root: Path, vae: VAEConfig, frame_planes: bool = False, world: bool = False) -> Path:
     """A latent folder holding only a manifest (what a DiT config is resolved from)."""
     LatentManifest(
         vae_run="vae", vae_checkpoint="vae/checkpoints/best.safetensors", vae_sha256="0" * 64, vae_config=vae,
         latent_mean=(0.0,) * vae.latent_channels, latent_std=(1.0,) * vae.latent_channels, planes=PLANES,
         windows=0, frames=vae.frames, stride=1, layout_factor=2, grid=GridSpec(vae.grid, (-1,) * 3 + (1,) * 3, 10),
         shards=(), shard_size=512, data={"path": "d", "format": "synthtown"}, scenes=(),
-        frame_planes=frame_planes,
+        frame_planes=frame_planes, coordinates="world" if world else "ego", previous_planes=world,
     ).write(root)  # fmt: skip
     return root
 
@@ -141,6 +141,18 @@ def test_the_in_place_recipe_reproduces_its_documented_run(tmp_path):
     documented = DiTRunConfig.load(
         ROOT / "docs" / "results" / "dit-synthtown-tiny-cond-release-placed-cpu" / "config.yaml"
     )
+    assert dit_run_config(request) == replace(documented, latents=str(latents))
+
+
+@pytest.mark.parametrize(
+    "name", ["dit-synthtown-tiny-cond-world-cpu", "dit-synthtown-tiny-cond-world-placed-cpu"]
+)
+def test_the_world_coordinate_recipes_reproduce_their_documented_runs(name, tmp_path):
+    """On world-coordinate latents of the shipped VAE, as the records were trained."""
+    vae = VAERunConfig.load(ROOT / "src" / "dynamiccity" / "shipped" / "vae-synthtown" / "config.yaml")
+    latents = _fake_latents(tmp_path, vae.model, frame_planes=True, world=True)
+    request = RunRequest(config_file=ROOT / "configs" / f"{name}.yaml", explicit={"latents": str(latents)})
+    documented = DiTRunConfig.load(ROOT / "docs" / "results" / name / "config.yaml")
     assert dit_run_config(request) == replace(documented, latents=str(latents))
 
 
