@@ -68,22 +68,20 @@ def chained_poses(paths: np.ndarray) -> np.ndarray:
     return np.concatenate(poses)
 
 
-def _centres(shape: tuple[int, ...], extent: Extent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Voxel centres (N, 4) homogeneous, and the grid's lower corner and voxel size."""
+def _corner(shape: tuple[int, ...], extent: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """A grid's lower corner and voxel size, (3,) each."""
     lo, hi = np.array(extent[:3]), np.array(extent[3:])
-    size = (hi - lo) / np.array(shape)
-    idx = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), axis=-1).reshape(-1, 3)
-    return np.concatenate([lo + (idx + 0.5) * size, np.ones((len(idx), 1))], axis=1), lo, size
+    return lo, (hi - lo) / np.array(shape)
 
 
 def _cells(shape: tuple[int, ...], moves: np.ndarray, extent: Extent, source: Grid | None) -> np.ndarray:
     """The cell (M, N, 3) int64 of the grid read from (`source`, shape and extent; None: the same grid)
     where each voxel centre of the grid (`shape`, `extent`) lands under each move (M, 4, 4)."""
-    centres, _, _ = _centres(shape, extent)
-    src_shape, src_extent = (shape, extent) if source is None else source
-    lo, hi = np.array(src_extent[:3]), np.array(src_extent[3:])
-    size = (hi - lo) / np.array(src_shape)
-    return np.floor(((centres @ np.swapaxes(moves, 1, 2))[..., :3] - lo) / size).astype(np.int64)
+    lo, size = _corner(shape, extent)
+    idx = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), axis=-1).reshape(-1, 3)
+    centres = np.concatenate([lo + (idx + 0.5) * size, np.ones((len(idx), 1))], axis=1)  # (N, 4)
+    src_lo, src_size = _corner(*((shape, extent) if source is None else source))
+    return np.floor(((centres @ np.swapaxes(moves, 1, 2))[..., :3] - src_lo) / src_size).astype(np.int64)
 
 
 def lookup(
