@@ -163,11 +163,12 @@ def test_a_world_dit_forecasts_along_the_future_path(runs, world, tmp_path, know
 
 
 def test_constant_motion_continues_the_last_step():
-    from dynamiccity.data.egoframe import path_poses
-    from dynamiccity.pipeline.forecast import _constant_motion
+    from dynamiccity.data.egoframe import path_poses, pose_after, poses_after
 
-    turning = path_poses(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.1], [2.0, 0.1, 0.2]]))
-    ahead = _constant_motion(turning, 3)
+    path = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.1], [2.0, 0.1, 0.2]])
+    turning = path_poses(path)
+    ahead = poses_after(turning, 3)
+    np.testing.assert_allclose(pose_after(path), ahead[0])
     step = np.linalg.inv(turning[1]) @ turning[2]
     np.testing.assert_allclose(ahead[0], turning[2] @ step)
     np.testing.assert_allclose(np.linalg.inv(ahead[1]) @ ahead[2], step, atol=1e-12)

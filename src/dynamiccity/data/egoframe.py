@@ -50,11 +50,19 @@ def with_heading(path: np.ndarray) -> np.ndarray:
     return np.concatenate([path, yaw[:, None]], axis=1).astype(np.float32)
 
 
+def poses_after(poses: np.ndarray, frames: int) -> np.ndarray:
+    """The ego poses (frames, 4, 4) that follow `poses` (T >= 2, 4, 4), each step repeating the last one's
+    motion (its speed and turn rate), in the coordinates of `poses`."""
+    step, out = np.linalg.inv(poses[-2]) @ poses[-1], [poses[-1]]
+    for _ in range(frames):
+        out.append(out[-1] @ step)
+    return np.stack(out[1:])
+
+
 def pose_after(path: np.ndarray) -> np.ndarray:
     """The ego pose (4, 4) one frame after a path (T >= 2, 3) ends, at the last step's speed and turn rate:
     where the next window's first frame is, in the coordinates of the path."""
-    poses = path_poses(path)
-    return poses[-1] @ np.linalg.inv(poses[-2]) @ poses[-1]
+    return poses_after(path_poses(path), 1)[0]
 
 
 def chained_poses(paths: np.ndarray) -> np.ndarray:

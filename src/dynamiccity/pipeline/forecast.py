@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynamiccity.data.egoframe import path_in, to_world
+from dynamiccity.data.egoframe import path_in, poses_after, to_world
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last
@@ -117,7 +117,7 @@ def _in_world(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g
     that takes the trajectory is given that path."""
     dit, vae = models
     extent = dit.manifest.grid.extent
-    poses = [w.poses[t:] if trajectory else _constant_motion(w.poses[:t], t) for w in batch]
+    poses = [w.poses[t:] if trajectory else poses_after(w.poses[:t], t) for w in batch]
     previous = []
     for w, future in zip(batch, poses, strict=True):
         past = to_world(w.labels[:t], path_in(w.poses[:t], future[0]), extent)
@@ -129,14 +129,6 @@ def _in_world(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g
     cond = Conditions(**given).to(device)
     maps = sample_maps(dit, len(batch), spec, g, device, cond)
     return shown_along(models, maps, decode_maps(dit, vae, maps), paths, cond, spec, g, device)[0]
-
-
-def _constant_motion(poses: np.ndarray, frames: int) -> np.ndarray:
-    """Ego-to-world poses (frames, 4, 4) after `poses` (T >= 2, 4, 4), each step the last one's motion."""
-    step, out = np.linalg.inv(poses[-2]) @ poses[-1], [poses[-1]]
-    for _ in range(frames):
-        out.append(out[-1] @ step)
-    return np.stack(out[1:])
 
 
 def _future_path(poses: np.ndarray) -> np.ndarray:
