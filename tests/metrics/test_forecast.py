@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last
+from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept
 
 EXTENT = (-8.0, -8.0, -1.0, 8.0, 8.0, 1.0)  # 16 x 16 x 2 voxels of 1 m
 
@@ -36,6 +36,17 @@ def test_ego_copy_last_moves_the_static_world_with_the_ego():
     assert out[2, 3, 5, 0] == 7 and out[2].sum() == 7
     with pytest.raises(ValueError, match="finite poses"):
         ego_copy_last(last, np.full((4, 4), np.nan), np.stack([pose(0, 0)]), EXTENT)
+
+
+def test_observed_kept_fills_only_what_the_last_frame_did_not_see():
+    last = np.random.default_rng(1).integers(1, 5, (16, 16, 2)).astype(np.uint8)
+    forecast = np.full((2, 16, 16, 2), 9, np.uint8)
+    out = observed_kept(forecast, last, pose(0.0, 0.0), np.stack([pose(0.0, 0.0), pose(3.0, 0.0)]), EXTENT)
+    assert (out[0] == last).all()  # standing still: everything was seen
+    assert (out[1, :13] == last[3:]).all()  # 3 m on: what was ahead comes 3 voxels nearer
+    assert (out[1, 13:] == 9).all()  # the 3 voxels that came into view are the forecast's
+    with pytest.raises(ValueError, match=r"\(F, X, Y, Z\)"):
+        observed_kept(forecast[:1], last, pose(0, 0), np.stack([pose(0, 0), pose(1, 0)]), EXTENT)
 
 
 def test_per_frame_scores_score_each_future_frame_apart():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dynamiccity.data.egoframe import moved
+from dynamiccity.data.egoframe import lookup, moved
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
 
 
@@ -37,6 +37,31 @@ def ego_copy_last(
         raise ValueError("ego-motion-compensated copy-last needs finite poses; the data has none.")
     to_last = np.linalg.inv(last_pose)
     return np.stack([moved(last, to_last @ pose, extent) for pose in future_poses])
+
+
+def observed_kept(
+    forecast: np.ndarray,
+    last: np.ndarray,
+    last_pose: np.ndarray,
+    future_poses: np.ndarray,
+    extent: tuple[float, float, float, float, float, float],
+) -> np.ndarray:
+    """A forecast (F, X, Y, Z) that keeps what the last observed frame saw: each voxel of a future frame that
+    lands inside the last frame's grid (seen from the future pose, as `ego_copy_last`) takes the label
+    observed there; the forecast fills only what the last frame did not see. `future_poses` (F, 4, 4) are the
+    poses the forecast is shown along."""
+    if not (np.isfinite(last_pose).all() and np.isfinite(future_poses).all()):
+        raise ValueError("keeping the observed world needs finite poses; the data has none.")
+    if forecast.shape[1:] != last.shape or len(forecast) != len(future_poses):
+        raise ValueError(
+            f"a forecast {forecast.shape} must be (F, X, Y, Z) with F = {len(future_poses)} future poses and "
+            f"(X, Y, Z) = the last frame's {last.shape}."
+        )
+    flat, inside = lookup(last.shape, np.linalg.inv(last_pose) @ future_poses, extent)
+    out = forecast.reshape(len(forecast), -1).copy()
+    for f in range(len(out)):
+        out[f, inside[f]] = last.reshape(-1)[flat[f, inside[f]]]
+    return out.reshape(forecast.shape)
 
 
 class PerFrameScores:

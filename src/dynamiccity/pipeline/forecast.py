@@ -5,7 +5,11 @@ and ego-motion-compensated copy-last (`metrics.forecast`).
 A DiT of world coordinates forecasts the world seen from where the future window starts: the past window is
 moved there (what the ego drove through stays where it was), the DiT draws the future world, and the world is
 shown along the future ego path: the true one with `trajectory` (as the compensated baseline uses), else the
-past's last step continued at constant speed and turn rate (no knowledge of the future)."""
+past's last step continued at constant speed and turn rate (no knowledge of the future).
+
+Beside the DiT's own forecast, `dit_observed` keeps what the last past frame saw (moved along the same path
+the forecast is shown along) and takes the DiT's forecast only where that frame did not see: the world the
+ego has observed persists, and the DiT draws what comes into view."""
 
 from __future__ import annotations
 
@@ -18,13 +22,13 @@ import torch
 from dynamiccity.data.egoframe import path_in, poses_after, to_world
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last
+from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept
 from dynamiccity.pipeline.ahead import shown_along
 from dynamiccity.pipeline.conditioning import encode_map
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, load_pair, sample_maps
 
-FORECASTERS = ("dit", "copy_last", "ego_copy_last")
+FORECASTERS = ("dit", "dit_observed", "copy_last", "ego_copy_last")
 DEFAULT_SPEC = SampleSpec()
 
 
@@ -74,10 +78,14 @@ def eval_forecast(
     begin = time.perf_counter()
     for first in range(0, count, spec.batch):
         batch = [windows[i] for i in range(first, min(first + spec.batch, count))]
-        forecast = (_in_world if world else _in_ego)(models, batch, t, trajectory, spec, g, device)
-        for w, pred in zip(batch, forecast, strict=True):
+        shown = [w.poses[t:] if trajectory else poses_after(w.poses[:t], t) for w in batch]
+        forecast = (_in_world if world else _in_ego)(models, batch, shown, trajectory, spec, g, device)
+        for w, pred, poses in zip(batch, forecast, shown, strict=True):
             future = w.labels[t:]
             scores["dit"].update(pred, future)
+            scores["dit_observed"].update(
+                observed_kept(pred, w.labels[t - 1], w.poses[t - 1], poses, extent), future
+            )
             scores["copy_last"].update(copy_last(w.labels[:t], t), future)
             scores["ego_copy_last"].update(
                 ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent), future
@@ -100,10 +108,11 @@ def eval_forecast(
     }
 
 
-def _in_ego(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
+def _in_ego(models, batch: list, shown: list, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
     """Future windows (B, T, X, Y, Z) of an ego-coordinate DiT: the past window as it was recorded, and the
     future path with `trajectory`."""
     dit, vae = models
+    t = len(shown[0])
     given = {"previous": torch.cat([encode_map(models, w.labels[:t], device) for w in batch])}
     if trajectory:
         given["trajectory"] = torch.from_numpy(np.stack([_future_path(w.poses[t:]) for w in batch]))
@@ -111,18 +120,18 @@ def _in_ego(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g, 
     return decode_maps(dit, vae, sample_maps(dit, len(batch), spec, g, device, cond))
 
 
-def _in_world(models, batch: list, t: int, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
+def _in_world(models, batch: list, shown: list, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
     """Future windows of a world-coordinate DiT: the past window seen from the future's first pose, the future
-    world drawn from it and shown along the future path (true with `trajectory`, else extrapolated); a DiT
-    that takes the trajectory is given that path."""
+    world drawn from it and shown along the future poses `shown` (true with `trajectory`, else extrapolated);
+    a DiT that takes the trajectory is given that path."""
     dit, vae = models
     extent = dit.manifest.grid.extent
-    poses = [w.poses[t:] if trajectory else poses_after(w.poses[:t], t) for w in batch]
+    t = len(shown[0])
     previous = []
-    for w, future in zip(batch, poses, strict=True):
+    for w, future in zip(batch, shown, strict=True):
         past = to_world(w.labels[:t], path_in(w.poses[:t], future[0]), extent)
         previous.append(encode_map(models, past, device))
-    paths = np.stack([path_in(future, future[0]) for future in poses])
+    paths = np.stack([path_in(future, future[0]) for future in shown])
     given = {"previous": torch.cat(previous)}
     if "trajectory" in dit.config.model.conditions:
         given["trajectory"] = torch.from_numpy(paths)
