@@ -1,6 +1,6 @@
 """A DiT of world-coordinate latents: windows encoded from their first frame's ego, the training paths kept
-with the run, generated windows shown along the requested or a drawn ego path, and what it cannot do
-refused in one line."""
+with the run, generated windows shown along the requested or a drawn ego path, scenes edited and cities grown
+as still worlds, and what it cannot do refused in one line."""
 
 from __future__ import annotations
 
@@ -113,27 +113,57 @@ def test_a_requested_command_draws_paths_of_that_command(runs, world):
     assert all(np.isclose(pool, p, atol=1e-3).all((1, 2)).any() for p in used)
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (
-            ["sample", "--num", "1", "--condition-scene", "scene_0000"],
-            "growing a real scene needs a DiT of ego",
-        ),
-        (
-            ["sample", "--num", "1", "--inpaint", "scene_0000", "--mask", "0:8,0:8"],
-            "editing a scene needs a DiT",
-        ),
-        (["city", "--size", "24", "24", "--frames", "4"], "growing a city needs a DiT of ego-coordinate"),
-    ],
-)
-def test_what_needs_ego_coordinates_is_refused(runs, world, tmp_path, capsys, argv, message):
-    command, *rest = argv
+def test_growing_a_real_scene_is_refused(runs, world, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        cli(command, "--dit", world / "dit", "--vae", runs / "vae", "--out", tmp_path / "out", "--steps", "1",
-            "--device", "cpu", "--data", runs / "town", *rest)  # fmt: skip
-    assert message in capsys.readouterr().err.replace("\n", " ")
+        cli("sample", "--dit", world / "dit", "--vae", runs / "vae", "--out", tmp_path / "out", "--steps", "1",
+            "--device", "cpu", "--data", runs / "town", "--num", "1", "--condition-scene", "scene_0000")  # fmt: skip
+    assert "growing a real scene needs a DiT of ego" in capsys.readouterr().err.replace("\n", " ")
     assert not (tmp_path / "out").exists()
+
+
+def _world_window(runs) -> np.ndarray:
+    """scene_0000's first window seen from its first frame throughout."""
+    from dynamiccity.data.derive import ego_trajectory
+    from dynamiccity.data.egoframe import to_world
+    from dynamiccity.pipeline.datasets import DataSpec, open_windows
+
+    windows = open_windows(DataSpec(str(runs / "town"), "synthtown"), 4)
+    first = windows[0]
+    return to_world(first.labels, ego_trajectory(first.poses), windows.grid.extent)
+
+
+def _reconstruction(runs, labels: np.ndarray) -> np.ndarray:
+    import torch
+
+    from dynamiccity.pipeline import load_vae
+
+    vae = load_vae(runs / "vae", device="cpu").model
+    with torch.no_grad():
+        return vae.decode(vae.encode(torch.from_numpy(labels)[None])).argmax(-1)[0].numpy()
+
+
+def test_a_world_dit_edits_the_window_seen_from_its_first_frame(runs, world, tmp_path):
+    still = _world_window(runs)
+    scenes, facts = sample(runs, world, tmp_path / "in", "--inpaint", "scene_0000", "--mask", "0:4,0:4")
+    assert facts["coordinates"] == "world" and scenes.shape == (2, *still.shape)
+    far = scenes[:, :, 10:, 10:] == _reconstruction(runs, still)[None, :, 10:, 10:]
+    assert far.mean() >= 0.99  # the window kept is the still one, not the ego's
+    scenes, facts = sample(runs, world, tmp_path / "out", "--outpaint", "scene_0000", "--direction", "+x")
+    assert facts["coordinates"] == "world" and scenes.shape == (2, 4, 24, 16, 4)
+    np.testing.assert_array_equal(scenes[:, :, :16], np.broadcast_to(still, (2, *still.shape)))
+    poses = np.load(tmp_path / "out" / "sample_0000" / "poses.npy")
+    np.testing.assert_array_equal(poses, np.broadcast_to(np.eye(4), poses.shape))  # seen from one pose
+
+
+def test_a_world_dit_grows_a_city_from_a_real_window(runs, world, tmp_path):
+    cli("city", "--dit", world / "dit", "--vae", runs / "vae", "--size", "24", "16", "--frames", "8",
+        "--out", tmp_path / "city", "--steps", "2", "--device", "cpu", "--data", runs / "town",
+        "--condition-scene", "scene_0000")  # fmt: skip
+    labels = np.load(tmp_path / "city" / "city" / "labels.npy")
+    assert labels.shape == (8, 24, 16, 4)
+    np.testing.assert_array_equal(labels[:4, :16], _world_window(runs))
+    facts = json.loads((tmp_path / "city" / "city.json").read_text())
+    assert facts["coordinates"] == "world" and facts["windows"] == 2
 
 
 def test_the_previous_window_is_placed_only_where_it_lies_on_the_map(runs, world, tmp_path, capsys):
@@ -159,7 +189,8 @@ def test_a_world_dit_forecasts_along_the_future_path(runs, world, tmp_path, know
     result = json.loads(out.read_text())
     assert result["coordinates"] == "world" and result["with_trajectory"] == known_path
     assert result["frames"] == 4 and result["windows"] == 3
-    assert all(len(result["scores"][n]["miou"]) == 4 for n in ("dit", "copy_last", "ego_copy_last"))
+    names = ("dit", "dit_observed", "copy_last", "ego_copy_last")
+    assert all(len(result["scores"][n]["miou"]) == 4 for n in names)
 
 
 def test_constant_motion_continues_the_last_step():

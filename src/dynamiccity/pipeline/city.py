@@ -6,6 +6,10 @@ filled in raster order: a tile inpaints the columns not yet filled from the ones
 (`dit.editing.regenerated(..., where="any")`), and from the second time window on it is also conditioned
 on the same tile one window earlier (the previous-window condition), so what a tile shows continues in time.
 Only a tile's new columns are laid onto the canvas.
+
+A city stands still, so a DiT of world coordinates (windows seen from one pose throughout, a still world
+that its actors move through) grows it as well as an ego-coordinate one: a tile one window earlier is its
+previous window as such a DiT learned it, seen from where the next one starts (the same place).
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ def grow_city(
     at its origin (its first tile), instead of a generated one. progress(done, total) is called per tile.
     """
     dit, _ = models
-    dit.require_ego("growing a city")
     if "previous" not in dit.config.model.conditions and frames > dit.manifest.frames:
         raise ValueError(
             f"{dit.checkpoint}: growing a city in time needs a DiT trained with the previous condition."
@@ -90,7 +93,7 @@ def grow_city(
                 if progress is not None:
                     progress(done, total)
     facts = {"size": list(size), "frames": frames, "tiles_per_window": len(xs) * len(ys), "windows": windows,
-             "seconds": time.perf_counter() - begin}  # fmt: skip
+             "coordinates": dit.manifest.coordinates, "seconds": time.perf_counter() - begin}  # fmt: skip
     return canvas[:frames], facts
 
 

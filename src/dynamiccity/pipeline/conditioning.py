@@ -89,11 +89,16 @@ def requested(
 
 
 def start_window(request: ConditionRequest, models: Models) -> np.ndarray | None:
-    """The first window (T, X, Y, Z) of the request's `condition_scene`, or None."""
+    """The first window (T, X, Y, Z) of the request's `condition_scene`, or None; for a world-coordinate
+    DiT seen from its first frame throughout, as the DiT's windows are."""
     if request.condition_scene is None:
         return None
     dit, vae = models
-    return scene_window(request.data, request.condition_scene, 0, dit.manifest.frames, vae)
+    scene, frames = request.condition_scene, dit.manifest.frames
+    labels = scene_window(request.data, scene, 0, frames, vae)
+    if dit.manifest.coordinates == "world":
+        labels = to_world(labels, scene_path(request.data, scene, 0, frames, vae), dit.manifest.grid.extent)
+    return labels
 
 
 def command_index(name: str) -> int:

@@ -5,6 +5,8 @@ Inpainting encodes the window, marks the HexPlane features the region regenerate
 samples with the rest kept (`diffusion.process.Known`). Outpainting slides the window by part of its width,
 keeps what stays in view and generates the strip that enters; repeated, the scene grows in one direction.
 Each generated strip is laid onto a canvas beside what came before, so the scene is larger than a window.
+A DiT of world coordinates edits the window as seen from its first frame (`data.egoframe.to_world`), and
+the edited scene is written so: a still world that its actors move through.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import numpy as np
 import torch
 
 from dynamiccity.data import GridSpec
+from dynamiccity.data.egoframe import to_world
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import DIRECTIONS, latent_mask, regenerated, shift
-from dynamiccity.pipeline.conditioning import Models, encode_map, scene_window
+from dynamiccity.pipeline.conditioning import Models, encode_map, scene_path, scene_window
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, sample_maps
 
 
@@ -205,19 +208,23 @@ def edit_scenes(
     cond: Conditions | None = None,
 ) -> tuple[np.ndarray, GridSpec, dict]:
     """The scenes an `EditRequest` names, from the first window of its scene in `data` (a `DataSpec`): the
-    scenes (num, T, X', Y', Z) uint8, their grid (larger than the window's when outpainted) and facts."""
+    scenes (num, T, X', Y', Z) uint8, their grid (larger than the window's when outpainted) and facts. A
+    world-coordinate DiT's scenes are seen from the window's first frame throughout."""
     dit, vae = models
-    dit.require_ego("editing a scene")
-    labels = scene_window(data, edit.scene, 0, dit.manifest.frames, vae)
-    grid = dit.manifest.grid
+    frames, grid = dit.manifest.frames, dit.manifest.grid
+    labels = scene_window(data, edit.scene, 0, frames, vae)
+    coordinates = dit.manifest.coordinates
+    if coordinates == "world":
+        labels = to_world(labels, scene_path(data, edit.scene, 0, frames, vae), grid.extent)
     if edit.inpaint is not None:
         region = parse_mask(edit.mask, labels.shape[1:3])
         scenes = inpaint_with(models, labels, region, num, spec, device, cond)
         facts = {"edit": "inpaint", "scene": edit.inpaint, "mask": str(edit.mask),
-                 "regenerated_share": float(region.mean())}  # fmt: skip
+                 "regenerated_share": float(region.mean()), "coordinates": coordinates}  # fmt: skip
         return scenes, grid, facts
     scenes = outpaint_with(models, labels, edit.direction, edit.times, num, spec, device, cond)
-    facts = {"edit": "outpaint", "scene": edit.outpaint, "direction": edit.direction, "times": edit.times}
+    facts = {"edit": "outpaint", "scene": edit.outpaint, "direction": edit.direction, "times": edit.times,
+             "coordinates": coordinates}  # fmt: skip
     return scenes, grown_grid(grid, scenes.shape[2:], edit.direction), facts
 
 

@@ -42,14 +42,6 @@ class TrainedDiT(Trained[HexPlaneDiT, DiTRunConfig]):
     manifest: LatentManifest
     paths: EgoPaths | None = None
 
-    def require_ego(self, what: str) -> None:
-        """Refuse `what` (a noun phrase) for a DiT that draws windows in world coordinates."""
-        if self.paths is not None:
-            raise ValueError(
-                f"{self.checkpoint}: {what} needs a DiT of ego-coordinate latents; this one draws still worlds in "
-                "world coordinates."
-            )
-
 
 def checkpoint_name(run_dir: str | Path, which: str = "best") -> str:
     """`which`, except that a run without a `best` checkpoint (no validation yet) gives `last`."""
