@@ -45,7 +45,7 @@ from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.egomotion import estimate_trajectory, layout_iou, trajectory_errors, window_command
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
 from dynamiccity.metrics.scenes import class_histogram, histogram_distance
-from dynamiccity.pipeline.conditioning import encode_map
+from dynamiccity.pipeline.conditioning import Start, encode_map
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, generate_with, load_pair, sample_maps
 from dynamiccity.viz import render_3d, save_animation
 
@@ -223,7 +223,10 @@ def extend_part(args, models, held, out) -> dict:
         return {"frames": args.frames, "rows": rows}
     starts = _pick(held, min(args.num, 4), args.seed)
     from_real = np.concatenate(
-        [_generate(models, 1, None, args, frames=args.frames, start=w.labels)[0] for w in starts]
+        [
+            _generate(models, 1, None, args, frames=args.frames, start=Start(w.labels, w.trajectory))[0]
+            for w in starts
+        ]
     )
     rows["from a real window"] = _inside(from_real, window, spread, classes)
     save_animation([render_3d(f) for f in from_real[0]], out / "extend-real-0.gif", fps=8)

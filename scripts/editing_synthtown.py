@@ -11,7 +11,9 @@ PART is one of
             and the new strip, the share of columns whose top class equals the column on the other side,
             beside the same share across the same line in real windows (continuity of the data) and across
             two unrelated windows (no continuity); a BEV strip of the first ones.
-Each part writes PART.json (and PNGs) under --out. Samples use DPM-Solver++ 20 steps, seed 0.
+Each part writes PART.json (and PNGs) under --out. Samples use DPM-Solver++ 20 steps, seed 0. With a DiT
+of world-coordinate latents every window (and so the real seam it is compared with) is seen from its first
+frame throughout, as the DiT's windows are.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import open_dataset
+from dynamiccity.data.egoframe import to_world
 from dynamiccity.pipeline.editing import inpaint_with, outpaint_with
 from dynamiccity.pipeline.generate import SampleSpec, load_pair
 from dynamiccity.viz import render_bev, save_animation, tile_images
@@ -58,12 +61,16 @@ def main() -> None:
         args.data, "synthtown", frames=models[0].manifest.frames, stride=models[0].manifest.frames
     )
     order = np.random.default_rng(0).permutation(len(held))[: args.num]
-    windows = [held[int(i)].labels for i in order]
+    windows = [held[int(i)] for i in order]
+    if models[0].manifest.coordinates == "world":
+        windows = [to_world(w.labels, w.trajectory, held.grid.extent) for w in windows]
+    else:
+        windows = [w.labels for w in windows]
     begin = time.perf_counter()
     result = {"inpaint": inpaint_part, "outpaint": outpaint_part}[args.part](models, windows, out, args.tag)
     result.update(part=args.part, dit=args.dit, dit_step=models[0].step, vae=args.vae, data=args.data,
                   num=len(windows), sampler=SPEC.sampler, steps=SPEC.steps, seed=SPEC.seed, resample=SPEC.resample,
-                  seconds=round(time.perf_counter() - begin, 1), cpu=torch.backends.cpu.get_cpu_capability(),
+                  coordinates=models[0].manifest.coordinates, seconds=round(time.perf_counter() - begin, 1), cpu=torch.backends.cpu.get_cpu_capability(),
                   threads=torch.get_num_threads())  # fmt: skip
     write_text(out / f"{args.part}{args.tag}.json", json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

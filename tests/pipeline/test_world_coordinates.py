@@ -113,12 +113,17 @@ def test_a_requested_command_draws_paths_of_that_command(runs, world):
     assert all(np.isclose(pool, p, atol=1e-3).all((1, 2)).any() for p in used)
 
 
-def test_growing_a_real_scene_is_refused(runs, world, tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        cli("sample", "--dit", world / "dit", "--vae", runs / "vae", "--out", tmp_path / "out", "--steps", "1",
-            "--device", "cpu", "--data", runs / "town", "--num", "1", "--condition-scene", "scene_0000")  # fmt: skip
-    assert "growing a real scene needs a DiT of ego" in capsys.readouterr().err.replace("\n", " ")
-    assert not (tmp_path / "out").exists()
+def test_a_world_dit_grows_a_real_scene_along_its_real_path(runs, world, tmp_path):
+    from dynamiccity.data.derive import ego_trajectory
+    from dynamiccity.pipeline.datasets import DataSpec, open_windows
+
+    scenes, facts = sample(runs, world, tmp_path / "grown", "--condition-scene", "scene_0000", "--extend", "10")
+    assert scenes.shape == (2, 10, 16, 16, 4) and facts["coordinates"] == "world"
+    real = ego_trajectory(open_windows(DataSpec(str(runs / "town"), "synthtown"), 4)[0].poses)
+    paths = np.array(facts["ego_paths"])  # (num, windows, T, 3): the real path first, then drawn ones
+    assert paths.shape == (2, 3, 4, 3)
+    np.testing.assert_allclose(paths[:, 0], np.broadcast_to(real, (2, 4, 3)), atol=1e-4)
+    assert not np.allclose(paths[0, 1], real, atol=1e-4)
 
 
 def _world_window(runs) -> np.ndarray:

@@ -22,7 +22,7 @@ import torch
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import latent_mask, regenerated
-from dynamiccity.pipeline.conditioning import Models, encode_map
+from dynamiccity.pipeline.conditioning import Models, Start, encode_map
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, sample_maps
 
 
@@ -42,13 +42,13 @@ def grow_city(
     spec: SampleSpec,
     device: torch.device | str = "cpu",
     cond: Conditions | None = None,
-    start: np.ndarray | None = None,
+    start: Start | None = None,
     progress=None,
 ) -> tuple[np.ndarray, dict]:
     """A city (frames, X, Y, Z) uint8 of `size` = (X, Y) voxels, and facts about its making.
 
-    cond: conditions every tile shares (batch 1). start: a real window (T, X_w, Y_w, Z) the city begins with
-    at its origin (its first tile), instead of a generated one. progress(done, total) is called per tile.
+    cond: conditions every tile shares (batch 1). start: a real window the city begins with at its origin
+    (its first tile, as the DiT's windows are seen), instead of a generated one. progress(done, total) is called per tile.
     """
     dit, _ = models
     if "previous" not in dit.config.model.conditions and frames > dit.manifest.frames:
@@ -75,7 +75,7 @@ def grow_city(
             for oy in ys:
                 tile = (slice(ox, ox + wx), slice(oy, oy + wy))
                 if k == 0 and start is not None and not filled.any():
-                    labels = start
+                    labels = start.seen_by(dit)
                 else:
                     given = {} if cond is None else {n: getattr(cond, n) for n in cond.given()}
                     if k > 0:

@@ -53,6 +53,26 @@ class ConditionRequest:
 Models = tuple[TrainedDiT, Trained[HexPlaneVAE, VAERunConfig]]
 
 
+@dataclass(frozen=True)
+class Start:
+    """A real window that scenes begin with: its labels (T, X, Y, Z) as recorded, in ego coordinates, and
+    its ego path (T, 3) in its first frame's ego frame, which a DiT of world coordinates needs (None when
+    nothing needs it)."""
+
+    labels: np.ndarray
+    path: np.ndarray | None = None
+
+    def still(self, extent: tuple[float, ...]) -> np.ndarray:
+        """The window seen from its first frame throughout (`to_world`), as a world-coordinate DiT's are."""
+        if self.path is None:
+            raise ValueError("a real window seen from its first frame needs its ego path; none was read.")
+        return to_world(self.labels, self.path, extent)
+
+    def seen_by(self, dit: TrainedDiT) -> np.ndarray:
+        """The window as `dit`'s windows are: still for a DiT of world coordinates, else as recorded."""
+        return self.still(dit.manifest.grid.extent) if dit.manifest.coordinates == "world" else self.labels
+
+
 def build_conditions(
     request: ConditionRequest, models: Models, device: torch.device | str = "cpu"
 ) -> Conditions:
@@ -81,24 +101,24 @@ def build_conditions(
 
 def requested(
     request: ConditionRequest | None, models: Models, device: torch.device | str = "cpu"
-) -> tuple[Conditions | None, np.ndarray | None]:
+) -> tuple[Conditions | None, Start | None]:
     """The conditions a request names (None when it names none) and the window scenes start from."""
     request = request or ConditionRequest()
     cond = None if request.empty else build_conditions(request, models, device)
     return cond, start_window(request, models)
 
 
-def start_window(request: ConditionRequest, models: Models) -> np.ndarray | None:
-    """The first window (T, X, Y, Z) of the request's `condition_scene`, or None; for a world-coordinate
-    DiT seen from its first frame throughout, as the DiT's windows are."""
+def start_window(request: ConditionRequest, models: Models) -> Start | None:
+    """The first window of the request's `condition_scene` (with its ego path for a DiT of world
+    coordinates), or None."""
     if request.condition_scene is None:
         return None
     dit, vae = models
     scene, frames = request.condition_scene, dit.manifest.frames
     labels = scene_window(request.data, scene, 0, frames, vae)
-    if dit.manifest.coordinates == "world":
-        labels = to_world(labels, scene_path(request.data, scene, 0, frames, vae), dit.manifest.grid.extent)
-    return labels
+    if dit.manifest.coordinates != "world":
+        return Start(labels)
+    return Start(labels, scene_path(request.data, scene, 0, frames, vae))
 
 
 def command_index(name: str) -> int:

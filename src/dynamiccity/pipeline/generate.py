@@ -101,8 +101,9 @@ def generate_with(
 
     cond: the conditions (batch 1: the same for every scene, or batch `num`). frames: the scenes' length;
     beyond the DiT's window T a scene grows window by window, each window conditioned on the previous
-    one's HexPlane (the `previous` condition). start: a real window (T, X, Y, Z) that every scene begins
-    with and grows from.
+    one's HexPlane (the `previous` condition). start: a real window that every scene begins with (as the
+    VAE reconstructs it) and grows from; a world-coordinate DiT continues its world from where its real ego
+    path goes next.
     """
     window = dit.manifest.frames
     frames = window if frames is None else frames
@@ -117,16 +118,19 @@ def generate_with(
     if cond is not None and cond.batch_size() not in (None, 1, num):
         raise ValueError(f"conditions for {cond.batch_size()} scenes given for {num} scenes.")
     world = dit.paths is not None
-    if world and start is not None:
-        raise ValueError(f"{dit.checkpoint}: growing a real scene needs a DiT of ego-coordinate latents.")
     g, rng = torch.Generator().manual_seed(spec.seed), np.random.default_rng(spec.seed)
-    start_map = None if start is None else encode_map((dit, vae), start, device)
+    start_map = None if start is None else encode_map((dit, vae), start.seen_by(dit), device)
     scenes, paths, unseen, added, begin = [], [], [], [], time.perf_counter()
     for first in range(0, num, spec.batch):
         n = min(spec.batch, num - first)
         part = _batch_conditions(cond, first, n, num)
-        maps = [start_map.expand(n, -1, -1, -1)] if start_map is not None else []
-        drawn, worlds, used, now = [], [], [], part
+        maps, drawn, worlds, used, now = [], [], [], [], part
+        if start_map is not None:
+            maps.append(start_map.expand(n, -1, -1, -1))
+            if world:  # the real window's world, shown along its real path
+                worlds.append(decode_maps(dit, vae, maps[0]))
+                drawn.append(np.repeat(start.path[None], n, axis=0))
+                used.append(part)
         while len(maps) < windows:
             if maps and world:
                 now = replace(
