@@ -219,8 +219,6 @@ def extend_part(args, models, held, out) -> dict:
     rows["from a generated window"] = _inside(grown, window, spread, classes)
     for i, scene in enumerate(grown[:2]):
         save_animation([render_3d(f) for f in scene], out / f"extend-generated-{i}.gif", fps=8)
-    if dit.paths is not None:  # a world-coordinate DiT grows generated scenes only
-        return {"frames": args.frames, "rows": rows}
     starts = _pick(held, min(args.num, 4), args.seed)
     from_real = np.concatenate(
         [
