@@ -178,6 +178,9 @@ def layout_part(args, models, held, out) -> dict:
     if dit.paths is not None:  # world coordinates: the layout as the DiT sees it, shown along the real path
         extent = dit.manifest.grid.extent
         requested = np.stack([bev_layout(to_world(w.labels, w.trajectory, extent), factor) for w in windows])
+        rows["VAE reconstruction in world coordinates, shown along the real path"] = _ious(
+            _reconstruct_world(models, windows), layouts, factor
+        )
         base = Conditions(trajectory=torch.from_numpy(np.stack([w.trajectory for w in windows])))
     uncond, _ = _generate(models, args.num, base, args)
     rows["unconditional" if base is None else "the real path alone"] = _ious(uncond, layouts, factor)
