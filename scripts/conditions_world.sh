@@ -4,6 +4,8 @@
 #   bash scripts/conditions_world.sh      (after encode --coordinates world and train-dit, see the config)
 #   DIT=runs/dit-world-placed OUT=docs/results/conditions-synthtown-world-placed \
 #       PARTS="layout uncond fid reliance forecast command trajectory extend" bash scripts/conditions_world.sh
+#   CFG="1 3 5" sets the layout's guidance scales (default 1 3); parts inpaint and outpaint run
+#   scripts/editing_synthtown.py on data/synthtown-heldout (docs/editing.md).
 # Needs data/synthtown-heldout32 (24 scenes of 32 frames, seed 4041), data/synthtown-heldout (24 scenes of 16
 # frames, seed 4041: the 24 forecasting pairs of docs/editing.md) and data/synthtown64-eval (seed 99):
 #   dynamiccity synth data/synthtown-heldout32 --scenes 24 --frames 32 --grid 64 64 8 --seed 4041 --val-fraction 0
@@ -20,7 +22,7 @@ for part in $PARTS; do
     say "$part"
     case $part in
         ceiling | command | trajectory) python scripts/conditions_synthtown.py "$part" $ARGS --num 16 ;;
-        layout) python scripts/conditions_synthtown.py layout $ARGS --num 16 --cfg 1 3 ;;
+        layout) python scripts/conditions_synthtown.py layout $ARGS --num 16 --cfg ${CFG:-1 3} ;;
         uncond) python scripts/conditions_synthtown.py uncond $ARGS --num 32 ;;
         fid)
             dynamiccity sample --dit "$DIT" --vae synthtown --num 32 --sampler dpmpp --steps 20 --batch 16 \
@@ -30,6 +32,10 @@ for part in $PARTS; do
             ;;
         reliance) dynamiccity eval-dit "$DIT" --windows 64 --repeats 2 --t-min 700 --json "$OUT/eval-dit-t700.json" ;;
         extend) python scripts/conditions_synthtown.py extend $ARGS --num 8 --frames 128 ;;
+        inpaint | outpaint)
+            python scripts/editing_synthtown.py "$part" --dit "$DIT" --vae synthtown --data data/synthtown-heldout \
+                --out "$OUT" --num 16
+            ;;
         forecast)
             for how in "" --with-trajectory; do
                 dynamiccity eval-forecast --dit "$DIT" --vae synthtown --data data/synthtown-heldout \
