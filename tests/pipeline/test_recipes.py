@@ -145,14 +145,21 @@ def test_the_in_place_recipe_reproduces_its_documented_run(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["dit-synthtown-tiny-cond-world-cpu", "dit-synthtown-tiny-cond-world-placed-cpu"]
+    ("name", "record", "steps"),
+    [
+        ("dit-synthtown-tiny-cond-world-cpu", "dit-synthtown-tiny-cond-world-cpu", None),
+        ("dit-synthtown-tiny-cond-world-placed-cpu", "dit-synthtown-tiny-cond-world-placed-cpu", None),
+        # the same run continued with --resume --steps 2400
+        ("dit-synthtown-tiny-cond-world-placed-cpu", "dit-synthtown-tiny-cond-world-placed-2400-cpu", 2400),
+    ],
 )
-def test_the_world_coordinate_recipes_reproduce_their_documented_runs(name, tmp_path):
+def test_the_world_coordinate_recipes_reproduce_their_documented_runs(name, record, steps, tmp_path):
     """On world-coordinate latents of the shipped VAE, as the records were trained."""
     vae = VAERunConfig.load(ROOT / "src" / "dynamiccity" / "shipped" / "vae-synthtown" / "config.yaml")
     latents = _fake_latents(tmp_path, vae.model, frame_planes=True, world=True)
-    request = RunRequest(config_file=ROOT / "configs" / f"{name}.yaml", explicit={"latents": str(latents)})
-    documented = DiTRunConfig.load(ROOT / "docs" / "results" / name / "config.yaml")
+    explicit = {"latents": str(latents)} | ({} if steps is None else {"train": {"steps": steps}})
+    request = RunRequest(config_file=ROOT / "configs" / f"{name}.yaml", explicit=explicit)
+    documented = DiTRunConfig.load(ROOT / "docs" / "results" / record / "config.yaml")
     assert dit_run_config(request) == replace(documented, latents=str(latents))
 
 
