@@ -117,7 +117,9 @@ def test_a_world_dit_grows_a_real_scene_along_its_real_path(runs, world, tmp_pat
     from dynamiccity.data.derive import ego_trajectory
     from dynamiccity.pipeline.datasets import DataSpec, open_windows
 
-    scenes, facts = sample(runs, world, tmp_path / "grown", "--condition-scene", "scene_0000", "--extend", "10")
+    scenes, facts = sample(
+        runs, world, tmp_path / "grown", "--condition-scene", "scene_0000", "--extend", "10"
+    )
     assert scenes.shape == (2, 10, 16, 16, 4) and facts["coordinates"] == "world"
     real = ego_trajectory(open_windows(DataSpec(str(runs / "town"), "synthtown"), 4)[0].poses)
     paths = np.array(facts["ego_paths"])  # (num, windows, T, 3): the real path first, then drawn ones
