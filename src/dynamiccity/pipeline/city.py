@@ -48,7 +48,8 @@ def grow_city(
     """A city (frames, X, Y, Z) uint8 of `size` = (X, Y) voxels, and facts about its making.
 
     cond: conditions every tile shares (batch 1). start: a real window the city begins with at its origin
-    (its first tile, as the DiT's windows are seen), instead of a generated one. progress(done, total) is called per tile.
+    (its first tile, seen as the DiT's windows are), instead of a generated one. progress(done, total) is
+    called per tile.
     """
     dit, _ = models
     if "previous" not in dit.config.model.conditions and frames > dit.manifest.frames:

@@ -109,16 +109,20 @@ def requested(
 
 
 def start_window(request: ConditionRequest, models: Models) -> Start | None:
-    """The first window of the request's `condition_scene` (with its ego path for a DiT of world
-    coordinates), or None."""
+    """The first window of the request's `condition_scene`, or None."""
     if request.condition_scene is None:
         return None
+    return scene_start(request.data, request.condition_scene, models)
+
+
+def scene_start(data: DataSpec | None, scene: str, models: Models) -> Start:
+    """The first window of scene `scene` of `data`, with its ego path for a DiT of world coordinates."""
     dit, vae = models
-    scene, frames = request.condition_scene, dit.manifest.frames
-    labels = scene_window(request.data, scene, 0, frames, vae)
+    frames = dit.manifest.frames
+    labels = scene_window(data, scene, 0, frames, vae)
     if dit.manifest.coordinates != "world":
         return Start(labels)
-    return Start(labels, scene_path(request.data, scene, 0, frames, vae))
+    return Start(labels, scene_path(data, scene, 0, frames, vae))
 
 
 def command_index(name: str) -> int:

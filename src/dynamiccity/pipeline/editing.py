@@ -19,11 +19,10 @@ import numpy as np
 import torch
 
 from dynamiccity.data import GridSpec
-from dynamiccity.data.egoframe import to_world
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import DIRECTIONS, latent_mask, regenerated, shift
-from dynamiccity.pipeline.conditioning import Models, encode_map, scene_path, scene_window
+from dynamiccity.pipeline.conditioning import Models, encode_map, scene_start
 from dynamiccity.pipeline.generate import SampleSpec, decode_maps, sample_maps
 
 
@@ -210,12 +209,9 @@ def edit_scenes(
     """The scenes an `EditRequest` names, from the first window of its scene in `data` (a `DataSpec`): the
     scenes (num, T, X', Y', Z) uint8, their grid (larger than the window's when outpainted) and facts. A
     world-coordinate DiT's scenes are seen from the window's first frame throughout."""
-    dit, vae = models
-    frames, grid = dit.manifest.frames, dit.manifest.grid
-    labels = scene_window(data, edit.scene, 0, frames, vae)
-    coordinates = dit.manifest.coordinates
-    if coordinates == "world":
-        labels = to_world(labels, scene_path(data, edit.scene, 0, frames, vae), grid.extent)
+    dit, _ = models
+    grid, coordinates = dit.manifest.grid, dit.manifest.coordinates
+    labels = scene_start(data, edit.scene, models).seen_by(dit)
     if edit.inpaint is not None:
         region = parse_mask(edit.mask, labels.shape[1:3])
         scenes = inpaint_with(models, labels, region, num, spec, device, cond)
