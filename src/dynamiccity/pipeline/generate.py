@@ -120,6 +120,7 @@ def generate_with(
     world = dit.paths is not None
     g, rng = torch.Generator().manual_seed(spec.seed), np.random.default_rng(spec.seed)
     start_map = None if start is None else encode_map((dit, vae), start.seen_by(dit), device)
+    start_world = decode_maps(dit, vae, start_map) if world and start_map is not None else None
     scenes, paths, unseen, added, begin = [], [], [], [], time.perf_counter()
     for first in range(0, num, spec.batch):
         n = min(spec.batch, num - first)
@@ -128,7 +129,7 @@ def generate_with(
         if start_map is not None:
             maps.append(start_map.expand(n, -1, -1, -1))
             if world:  # the real window's world, shown along its real path
-                worlds.append(decode_maps(dit, vae, maps[0]))
+                worlds.append(np.repeat(start_world, n, axis=0))
                 drawn.append(np.repeat(start.path[None], n, axis=0))
                 used.append(part)
         while len(maps) < windows:
