@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import cli
 from tests.pipeline.conftest import DIT_SET
@@ -34,8 +35,31 @@ def test_every_condition_from_the_command_line(runs, tmp_path):
     assert scenes.shape == (2, 4, 16, 16, 4) and scenes.dtype == np.uint8
     facts = json.loads((tmp_path / "all" / "sample.json").read_text())
     assert facts["conditions"] == ["command", "trajectory", "layout", "frame"] and facts["cfg_scale"] == 2.5
-    sample(runs, tmp_path / "from-scene", "--layout-from", "scene_0001")
-    assert json.loads((tmp_path / "from-scene" / "sample.json").read_text())["conditions"] == ["layout"]
+    sample(runs, tmp_path / "from-scene", "--layout-from", "scene_0001", "--layout-steer", "0.2")
+    facts = json.loads((tmp_path / "from-scene" / "sample.json").read_text())
+    assert (
+        facts["conditions"] == ["layout"] and facts["layout_steer"] == 0.2 and facts["steer_iterations"] == 3
+    )
+
+
+def test_layout_steering_brings_the_decoded_vehicles_towards_the_layout(runs):
+    from dynamiccity.dit.conditions import Conditions
+    from dynamiccity.pipeline.generate import SampleSpec, load_pair, sample_maps
+    from dynamiccity.pipeline.layout_steer import layout_steer
+
+    models = load_pair(runs / "dit", runs / "vae", torch.device("cpu"))
+    layout = torch.zeros(2, 4, 8, 8, dtype=torch.bool)
+    layout[:, :, 2:5, 3:6] = True
+    cond = Conditions(layout=layout, null={"layout": torch.tensor([True, False])})
+    steer = layout_steer(models, cond, 20.0, 3)  # this DiT trained a few steps draws maps of size ~100
+    spec = SampleSpec("ddim", 4, batch=2)
+    plain = sample_maps(models[0], 2, spec, torch.Generator().manual_seed(0), "cpu", cond)
+    pulled = sample_maps(models[0], 2, spec, torch.Generator().manual_seed(0), "cpu", cond, steer=steer)
+    torch.testing.assert_close(pulled[0], plain[0], rtol=1e-5, atol=1e-4)  # its layout is null: not steered
+    unweighted = layout_steer(models, Conditions(layout=layout), 0.2, 3).objective
+    before, after = unweighted(plain)[1].item(), unweighted(pulled)[1].item()
+    assert after < before - 0.03, (before, after)
+    assert layout_steer(models, Conditions(layout=layout), 0.0, 3) is None
 
 
 def test_scenes_grow_window_by_window_from_a_real_scene(runs, tmp_path):
@@ -61,6 +85,20 @@ def test_scenes_grow_window_by_window_from_a_real_scene(runs, tmp_path):
         (["--layout-from", "scene_0099"], "no scene 'scene_0099'"),
         (["--single-frame", "scene_0000"], "expected SCENE:FRAME"),
         (["--single-frame", "scene_0000:12"], "scene scene_0000 has 10 frames"),
+        (["--layout-steer", "0.1"], "steering towards a layout needs a layout"),
+        (
+            [
+                "--layout-steer",
+                "0.1",
+                "--layout-from",
+                "scene_0001",
+                "--inpaint",
+                "scene_0000",
+                "--mask",
+                "0:4,0:4",
+            ],
+            "--layout-steer steers generation, not edits",
+        ),
     ],
 )
 def test_bad_conditions_are_one_line_errors(runs, tmp_path, capsys, extra, message):

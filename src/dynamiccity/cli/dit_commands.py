@@ -108,6 +108,17 @@ def sample(
     cfg_scale: Annotated[
         float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
     ] = 1.0,
+    layout_steer: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="With --layout/--layout-from: steer every step towards the layout through the VAE's "
+            "decoder, by gradient steps of this size (0: none; 0.03 is a good start).",
+        ),
+    ] = 0.0,
+    steer_iterations: Annotated[
+        int, typer.Option(min=1, help="Gradient steps per sampling step of --layout-steer.")
+    ] = 3,
     inpaint: Annotated[
         str | None, typer.Option(help="Regenerate the --mask region of this scene of --data (first window).")
     ] = None,
@@ -156,7 +167,9 @@ def sample(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, resample, ahead)
+    spec = SampleSpec(
+        sampler.value, steps, seed, batch, cfg_scale, resample, ahead, layout_steer, steer_iterations
+    )
     edit = None
     if inpaint is not None or outpaint is not None or mask is not None:
         edit = EditRequest(inpaint, mask, outpaint, direction.value, times)

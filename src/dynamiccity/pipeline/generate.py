@@ -17,8 +17,10 @@ from dynamiccity.data.egoframe import chained_poses, moved, pose_after, with_hea
 from dynamiccity.device import pick_device
 from dynamiccity.diffusion import SAMPLERS
 from dynamiccity.diffusion.process import Diffusion, Known, guided
+from dynamiccity.diffusion.steering import Steer, steered
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.pipeline.conditioning import ConditionRequest, encode_map, requested
+from dynamiccity.pipeline.layout_steer import layout_steer
 from dynamiccity.pipeline.runs import Trained, TrainedDiT, load_dit, load_vae
 from dynamiccity.pipeline.vae_run import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
@@ -33,8 +35,10 @@ class SampleSpec:
     from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when conditioned.
     When part of a scene is kept (inpainting, outpainting, a city's tiles), every step runs `resample`
     times (RePaint's resampling; 1: plain replacement). A world-coordinate DiT outpaints each window where
-    its ego path looks beyond it when `ahead` (`pipeline.ahead`; else that strip is free). The same spec
-    gives the same scenes on a device."""
+    its ego path looks beyond it when `ahead` (`pipeline.ahead`; else that strip is free). With a layout
+    condition, `layout_steer` > 0 steers every step towards the layout through the VAE's decoder
+    (`pipeline.layout_steer`: `steer_iterations` gradient steps of that size; 0: none). The same spec gives
+    the same scenes on a device."""
 
     sampler: str = "dpmpp"
     steps: int = 20
@@ -43,6 +47,8 @@ class SampleSpec:
     cfg_scale: float = 1.0
     resample: int = 1
     ahead: bool = True
+    layout_steer: float = 0.0
+    steer_iterations: int = 3
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -53,6 +59,11 @@ class SampleSpec:
             raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}.")
         if self.resample < 1:
             raise ValueError(f"resample must be >= 1, got {self.resample}.")
+        if not self.layout_steer >= 0 or self.steer_iterations < 1:
+            raise ValueError(
+                f"layout_steer must be >= 0 and steer_iterations >= 1, got {self.layout_steer} and "
+                f"{self.steer_iterations}."
+            )
 
 
 def generate(
@@ -117,6 +128,8 @@ def generate_with(
         )
     if cond is not None and cond.batch_size() not in (None, 1, num):
         raise ValueError(f"conditions for {cond.batch_size()} scenes given for {num} scenes.")
+    if spec.layout_steer and (cond is None or cond.layout is None):
+        raise ValueError("steering towards a layout needs a layout: give --layout or --layout-from.")
     world = dit.paths is not None
     g, rng = torch.Generator().manual_seed(spec.seed), np.random.default_rng(spec.seed)
     start_map = None if start is None else encode_map((dit, vae), start.seen_by(dit), device)
@@ -143,7 +156,8 @@ def generate_with(
                 now, path = with_ego_paths(dit, now, n, rng)
                 drawn.append(path)
                 used.append(now)
-            maps.append(sample_maps(dit, n, spec, g, device, now))
+            steer = layout_steer((dit, vae), now, spec.layout_steer, spec.steer_iterations)
+            maps.append(sample_maps(dit, n, spec, g, device, now, steer=steer))
             if world:
                 worlds.append(decode_maps(dit, vae, maps[-1]))
         decoded = worlds if world else [decode_maps(dit, vae, m) for m in maps]
@@ -236,13 +250,18 @@ def sample_maps(
     device,
     cond: Conditions | None,
     known: Known | None = None,
+    steer: Steer | None = None,
 ) -> torch.Tensor:
     """n normalised rolled-out HexPlanes (n, C, H, W) from the DiT, guided by `cond` at spec.cfg_scale,
-    keeping `known` (inpainting) when given, with spec.resample rounds per step."""
+    keeping `known` (inpainting) when given, with spec.resample rounds per step, steered by `steer`
+    (`diffusion.steering`) when given."""
     model = dit.model
     shape = (n, dit.config.model.latent_channels, model.rollout.height, model.rollout.width)
+    diffusion = Diffusion(dit.config.diffusion)
     denoiser = model if cond is None else guided(model, cond, spec.cfg_scale)
-    return Diffusion(dit.config.diffusion).sample(
+    if steer is not None:
+        denoiser = steered(denoiser, steer, diffusion)
+    return diffusion.sample(
         denoiser, shape, spec.sampler, spec.steps, generator=g, mask=model.pixel_mask, device=device,
         known=known, resample=spec.resample,
     )  # fmt: skip
@@ -281,6 +300,10 @@ def sample(
     else:
         if start is not None or frames is not None:
             raise ValueError("an edit works on one window: drop --condition-scene and --extend.")
+        if spec.layout_steer:
+            raise ValueError(
+                "--layout-steer steers generation, not edits: drop it with --inpaint/--outpaint."
+            )
         begin = time.perf_counter()
         scenes, grid, facts = edit_scenes(models, edit, (request or ConditionRequest()).data, num, spec,
                                           device, cond)  # fmt: skip
