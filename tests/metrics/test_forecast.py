@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept
+from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept, voted
 
 EXTENT = (-8.0, -8.0, -1.0, 8.0, 8.0, 1.0)  # 16 x 16 x 2 voxels of 1 m
 
@@ -58,3 +58,14 @@ def test_per_frame_scores_score_each_future_frame_apart():
     scores.update(guess, truth)
     result = scores.compute()
     assert result["miou"] == [1.0, 0.0] and result["iou"] == [1.0, 0.0]
+
+
+def test_voted_takes_the_class_most_forecasts_agree_on_and_ties_to_the_lowest_id():
+    drawn = np.zeros((3, 1, 1, 4, 1), dtype=np.uint8)
+    drawn[:, 0, 0, :, 0] = [[5, 5, 3, 0], [5, 7, 7, 9], [2, 7, 8, 9]]
+    #                   voxel:  5 twice  7 twice  3/7/8 tie  0/9/9
+    np.testing.assert_array_equal(voted(drawn, 12)[0, 0, :, 0], [5, 7, 3, 9])
+    assert voted(drawn[:2], 12)[0, 0, 3, 0] == 0  # free and 9 once each: free
+    np.testing.assert_array_equal(voted(drawn[:1], 12), drawn[0])
+    with pytest.raises(ValueError, match="K >= 1"):
+        voted(drawn[:0], 12)

@@ -200,6 +200,19 @@ def test_a_world_dit_forecasts_along_the_future_path(runs, world, tmp_path, know
     assert all(len(result["scores"][n]["miou"]) == 4 for n in names)
 
 
+def test_voted_forecasts_differ_from_one_draw_and_keep_the_baselines(runs, world, tmp_path):
+    def forecast(name, *extra):
+        cli("eval-forecast", "--dit", world / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps",
+            "2", "--device", "cpu", "--json", tmp_path / name, "--with-trajectory", *extra)  # fmt: skip
+        return json.loads((tmp_path / name).read_text())
+
+    one, three = forecast("one.json"), forecast("three.json", "--votes", "3")
+    assert one["votes"] == 1 and three["votes"] == 3
+    for name in ("copy_last", "ego_copy_last"):  # the baselines do not sample
+        assert three["scores"][name] == one["scores"][name]
+    assert three["scores"]["dit"] != one["scores"]["dit"]
+
+
 def test_constant_motion_continues_the_last_step():
     from dynamiccity.data.egoframe import path_poses, pose_after, poses_after
 

@@ -207,6 +207,12 @@ def eval_forecast(
     ahead: Annotated[
         bool, typer.Option(help="World-coordinate DiTs: outpaint where the ego looks beyond the forecast.")
     ] = True,
+    votes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Forecasts per window, voted voxel by voxel into one (the most frequent class)."
+        ),
+    ] = 1,
     device: DeviceOpt = None,
 ) -> None:
     """Forecast each next window from the one before and score mIoU and IoU per future frame against
@@ -215,7 +221,8 @@ def eval_forecast(
     from dynamiccity.pipeline.forecast import eval_forecast as run
 
     spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead)
-    scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory)
+    scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory,
+                 votes=votes)  # fmt: skip
     echo_json(scores, json_out)
 
 

@@ -64,6 +64,23 @@ def observed_kept(
     return out.reshape(forecast.shape)
 
 
+def voted(forecasts: np.ndarray, num_classes: int) -> np.ndarray:
+    """The per-voxel most frequent class of K forecasts (K, F, X, Y, Z) of one future: (F, X, Y, Z).
+
+    A generative model's sample is one possible future; scored voxel by voxel, the class most samples agree
+    on is the better point forecast (it maximises the expected voxel accuracy as K grows). A tie goes to the
+    lowest class id: to free (0) whenever free is among the most frequent."""
+    forecasts = np.asarray(forecasts)
+    if forecasts.ndim != 5 or len(forecasts) == 0:
+        raise ValueError(f"voting needs forecasts (K, F, X, Y, Z) with K >= 1, got {forecasts.shape}.")
+    if len(forecasts) == 1:
+        return forecasts[0]
+    counts = np.zeros((num_classes, *forecasts.shape[1:]), dtype=np.uint16)
+    for c in range(num_classes):
+        counts[c] = (forecasts == c).sum(0)
+    return counts.argmax(0).astype(forecasts.dtype)  # argmax takes the first maximum: the lowest id
+
+
 class PerFrameScores:
     """Confusion matrices per future frame index, accumulated over forecasts: mIoU and occupancy IoU of
     each future frame (as `ConfusionMatrix.compute`)."""

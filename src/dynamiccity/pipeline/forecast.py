@@ -9,7 +9,10 @@ past's last step continued at constant speed and turn rate (no knowledge of the 
 
 Beside the DiT's own forecast, `dit_observed` keeps what the last past frame saw (moved along the same path
 the forecast is shown along) and takes the DiT's forecast only where that frame did not see: the world the
-ego has observed persists, and the DiT draws what comes into view."""
+ego has observed persists, and the DiT draws what comes into view.
+
+With `votes` K > 1 the DiT forecasts each future K times (different noise) and both DiT forecasters take
+the per-voxel most frequent class (`metrics.forecast.voted`): the point forecast of a generative model."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import torch
 from dynamiccity.data.egoframe import path_in, poses_after, to_world
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept
+from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept, voted
 from dynamiccity.pipeline.ahead import shown_along
 from dynamiccity.pipeline.conditioning import encode_map
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
@@ -42,6 +45,7 @@ def eval_forecast(
     max_windows: int | None = None,
     trajectory: bool = False,
     split: str = "all",
+    votes: int = 1,
 ) -> dict:
     """Scores per future frame of the DiT's forecasts and the two copy-last baselines.
 
@@ -49,9 +53,12 @@ def eval_forecast(
     frames); the DiT generates the future from the past window's HexPlane, and with `trajectory` also from
     the future ego trajectory (a planner's known path; the ego-compensated baseline uses the true poses).
     A world-coordinate DiT's forecast is shown along the true future path with `trajectory`, else along the
-    past's motion continued (see the module).
+    past's motion continued (see the module). votes: forecasts per window voted voxel by voxel (see the
+    module).
     Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
     """
+    if votes < 1:
+        raise ValueError(f"votes must be >= 1, got {votes}.")
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     dit, vae = models
@@ -79,7 +86,9 @@ def eval_forecast(
     for first in range(0, count, spec.batch):
         batch = [windows[i] for i in range(first, min(first + spec.batch, count))]
         shown = [w.poses[t:] if trajectory else poses_after(w.poses[:t], t) for w in batch]
-        forecast = (_in_world if world else _in_ego)(models, batch, shown, trajectory, spec, g, device)
+        draw = _in_world if world else _in_ego
+        drawn = np.stack([draw(models, batch, shown, trajectory, spec, g, device) for _ in range(votes)])
+        forecast = [voted(drawn[:, i], classes) for i in range(len(batch))]
         for w, pred, poses in zip(batch, forecast, shown, strict=True):
             future = w.labels[t:]
             scores["dit"].update(pred, future)
@@ -103,6 +112,7 @@ def eval_forecast(
         "steps": spec.steps,
         "seed": spec.seed,
         "cfg_scale": spec.cfg_scale,
+        "votes": votes,
         "ahead": spec.ahead if world else None,
         "data": data.path,
     }
