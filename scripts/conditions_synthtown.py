@@ -12,7 +12,8 @@ PART is one of
               requests, the floor of not listening).
 - layout:     the vehicle layouts of N held-out windows requested; IoU of the generated vehicles' BEV with
               each (and of unconditional samples, and of the VAE's reconstruction of the real window: the
-              ceiling).
+              ceiling); with --layout-steer S ..., also sampled steered towards the layout through the
+              decoder at each scale S (`sample --layout-steer`).
 - extend:     N scenes grown to --frames frames from a generated seed window and N from real held-out
               windows; per window the class histogram and occupied share against the spread of real windows;
               a GIF of each.
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--cfg", type=float, nargs="+", default=[1.0])
     parser.add_argument("--frames", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layout-steer", type=float, nargs="+", default=[], help="layout part: steer scales")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     out = Path(args.out)
@@ -86,8 +88,8 @@ def main() -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "per_sample"}, indent=1))
 
 
-def _generate(models, num, cond, args, cfg=1.0, frames=None, start=None):
-    spec = SampleSpec("dpmpp", 20, seed=args.seed, batch=8, cfg_scale=cfg)
+def _generate(models, num, cond, args, cfg=1.0, frames=None, start=None, steer=0.0):
+    spec = SampleSpec("dpmpp", 20, seed=args.seed, batch=8, cfg_scale=cfg, layout_steer=steer)
     scenes, facts = generate_with(*models, num, spec, "cpu", cond, frames, start)
     if "unseen_share" in facts:  # a world-coordinate DiT: how much of the shown windows lay beyond its world
         print(f"unseen share {facts['unseen_share']:.4f}", flush=True)
@@ -140,20 +142,22 @@ def trajectory_part(args, models, held, out) -> dict:
     rows |= _guided_rows(
         args, models, Conditions(trajectory=torch.from_numpy(requests)),
         lambda scenes: _errors(scenes, requests, size),
-        lambda scenes, cfg: _strip(scenes[:4], out / f"trajectory-cfg{cfg:g}.png"),
+        lambda scenes, name: _strip(scenes[:4], out / f"trajectory-{name}.png"),
     )  # fmt: skip
     return {"rows": rows}
 
 
-def _guided_rows(args, models, cond, score, draw) -> dict:
-    """One row per guidance scale of --cfg: score(scenes) of args.num scenes sampled with `cond`, and their
-    sampling time; draw(scenes, cfg) pictures them."""
+def _guided_rows(args, models, cond, score, draw, steers=(0.0,)) -> dict:
+    """One row per guidance scale of --cfg (and layout steer of `steers`): score(scenes) of args.num scenes
+    sampled with `cond`, and their sampling time; draw(scenes, name) pictures them."""
     rows = {}
     for cfg in args.cfg:
-        scenes, sec = _generate(models, args.num, cond, args, cfg)
-        rows[f"cfg {cfg:g}"] = {**score(scenes), "seconds_per_scene": sec}
-        draw(scenes, cfg)
-        print(cfg, rows[f"cfg {cfg:g}"], flush=True)
+        for steer in steers:
+            scenes, sec = _generate(models, args.num, cond, args, cfg, steer=steer)
+            name = f"cfg {cfg:g}" + (f", layout steer {steer:g}" if steer else "")
+            rows[name] = {**score(scenes), "seconds_per_scene": sec}
+            draw(scenes, name.replace(" ", "").replace(",", "-"))
+            print(name, rows[name], flush=True)
     return rows
 
 
@@ -190,7 +194,8 @@ def layout_part(args, models, held, out) -> dict:
     rows |= _guided_rows(
         args, models, given,
         lambda scenes: _ious(scenes, layouts, factor),
-        lambda scenes, cfg: _layout_strip(scenes[:4], layouts[:4], factor, out / f"layout-cfg{cfg:g}.png"),
+        lambda scenes, name: _layout_strip(scenes[:4], layouts[:4], factor, out / f"layout-{name}.png"),
+        (0.0, *args.layout_steer),
     )  # fmt: skip
     return {"rows": rows}
 
