@@ -43,23 +43,28 @@ def test_every_condition_from_the_command_line(runs, tmp_path):
 
 
 def test_layout_steering_brings_the_decoded_vehicles_towards_the_layout(runs):
+    from functools import partial
+
     from dynamiccity.dit.conditions import Conditions
-    from dynamiccity.pipeline.generate import SampleSpec, load_pair, sample_maps
+    from dynamiccity.pipeline.generate import SampleSpec, decode_logits, load_pair, sample_maps
     from dynamiccity.pipeline.layout_steer import layout_steer
 
     models = load_pair(runs / "dit", runs / "vae", torch.device("cpu"))
+    decode, factor = partial(decode_logits, *models), models[0].manifest.layout_factor
     layout = torch.zeros(2, 4, 8, 8, dtype=torch.bool)
     layout[:, :, 2:5, 3:6] = True
     cond = Conditions(layout=layout, null={"layout": torch.tensor([True, False])})
-    steer = layout_steer(models, cond, 20.0, 3)  # this DiT trained a few steps draws maps of size ~100
+    steer = layout_steer(
+        decode, factor, cond, 20.0, 3
+    )  # this DiT trained a few steps draws maps of size ~100
     spec = SampleSpec("ddim", 4, batch=2)
     plain = sample_maps(models[0], 2, spec, torch.Generator().manual_seed(0), "cpu", cond)
     pulled = sample_maps(models[0], 2, spec, torch.Generator().manual_seed(0), "cpu", cond, steer=steer)
     torch.testing.assert_close(pulled[0], plain[0], rtol=1e-5, atol=1e-4)  # its layout is null: not steered
-    unweighted = layout_steer(models, Conditions(layout=layout), 0.2, 3).objective
+    unweighted = layout_steer(decode, factor, Conditions(layout=layout), 0.2, 3).objective
     before, after = unweighted(plain)[1].item(), unweighted(pulled)[1].item()
     assert after < before - 0.03, (before, after)
-    assert layout_steer(models, Conditions(layout=layout), 0.0, 3) is None
+    assert layout_steer(decode, factor, Conditions(layout=layout), 0.0, 3) is None
 
 
 def test_scenes_grow_window_by_window_from_a_real_scene(runs, tmp_path):

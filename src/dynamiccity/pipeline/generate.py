@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,7 +157,10 @@ def generate_with(
                 now, path = with_ego_paths(dit, now, n, rng)
                 drawn.append(path)
                 used.append(now)
-            steer = layout_steer((dit, vae), now, spec.layout_steer, spec.steer_iterations)
+            steer = layout_steer(
+                partial(decode_logits, dit, vae), dit.manifest.layout_factor, now, spec.layout_steer,
+                spec.steer_iterations,
+            )  # fmt: skip
             maps.append(sample_maps(dit, n, spec, g, device, now, steer=steer))
             if world:
                 worlds.append(decode_maps(dit, vae, maps[-1]))
@@ -267,11 +271,18 @@ def sample_maps(
     )  # fmt: skip
 
 
+def decode_logits(
+    dit: TrainedDiT, vae: Trained[HexPlaneVAE, VAERunConfig], maps: torch.Tensor
+) -> torch.Tensor:
+    """Rolled-out normalised HexPlanes (n, C, H, W) -> the VAE decoder's logits (n, T, X, Y, Z, K),
+    differentiable in `maps`."""
+    return vae.model.decode(dit.manifest.denormalise(dit.model.unroll(maps)))
+
+
 @torch.no_grad()
 def decode_maps(dit: TrainedDiT, vae: Trained[HexPlaneVAE, VAERunConfig], maps: torch.Tensor) -> np.ndarray:
     """Rolled-out normalised HexPlanes -> decoded windows (n, T, X, Y, Z) uint8."""
-    hexplane = dit.manifest.denormalise(dit.model.unroll(maps))
-    return vae.model.decode(hexplane).argmax(-1).to(torch.uint8).cpu().numpy()
+    return decode_logits(dit, vae, maps).argmax(-1).to(torch.uint8).cpu().numpy()
 
 
 def sample(

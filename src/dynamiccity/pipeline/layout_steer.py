@@ -11,6 +11,8 @@ DiT's world).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -35,21 +37,26 @@ def soft_iou(soft: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, inter / union.clamp_min(1e-12), torch.ones_like(union))
 
 
-def layout_steer(models, cond: Conditions | None, scale: float, iterations: int) -> Steer | None:
-    """The steer towards `cond`'s layout of samples drawn by models = (DiT, VAE) (module docstring), or None
-    when there is nothing to steer: scale 0, or no layout given. Samples whose layout is null are not
-    steered."""
+def layout_steer(
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    factor: int,
+    cond: Conditions | None,
+    scale: float,
+    iterations: int,
+) -> Steer | None:
+    """The steer towards `cond`'s layout (module docstring) of samples whose clean estimates `decode` turns
+    into decoder logits (B, T, X, Y, Z, K) (`pipeline.generate.decode_logits`), the layout pooled by
+    `factor`; None when there is nothing to steer: scale 0, or no layout given. Samples whose layout is null
+    are not steered."""
     if scale == 0 or cond is None or cond.layout is None:
         return None
-    dit, vae = models
     target = cond.layout.float()
     weight = (~cond.null["layout"]).float() if "layout" in cond.null else torch.ones(len(target))
     if not weight.any():
         return None
-    factor = dit.manifest.layout_factor
 
     def objective(x0: torch.Tensor) -> torch.Tensor:
-        logits = vae.model.decode(dit.manifest.denormalise(dit.model.unroll(x0)))
-        return (1 - soft_iou(vehicle_bev(logits, factor), target.to(x0.device))) * weight.to(x0.device)
+        soft = vehicle_bev(decode(x0), factor)
+        return (1 - soft_iou(soft, target.to(x0.device))) * weight.to(x0.device)
 
     return Steer(objective, scale, iterations)
