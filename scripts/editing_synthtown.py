@@ -50,9 +50,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--resample", type=int, default=1, help="RePaint rounds per step")
     parser.add_argument("--tag", default="", help="suffix of the JSON and PNG names")
+    parser.add_argument("--context-steer", type=float, default=0.0, help="steer edits towards what they keep")
+    parser.add_argument("--steer-iterations", type=int, default=3)
     args = parser.parse_args()
     global SPEC
-    SPEC = SampleSpec(args.sampler, args.steps, seed=0, batch=8, resample=args.resample)
+    SPEC = SampleSpec(args.sampler, args.steps, seed=0, batch=8, resample=args.resample,
+                      context_steer=args.context_steer, steer_iterations=args.steer_iterations)  # fmt: skip
     torch.set_grad_enabled(False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,6 +73,7 @@ def main() -> None:
     result = {"inpaint": inpaint_part, "outpaint": outpaint_part}[args.part](models, windows, out, args.tag)
     result.update(part=args.part, dit=args.dit, dit_step=models[0].step, vae=args.vae, data=args.data,
                   num=len(windows), sampler=SPEC.sampler, steps=SPEC.steps, seed=SPEC.seed, resample=SPEC.resample,
+                  context_steer=SPEC.context_steer, steer_iterations=SPEC.steer_iterations,
                   coordinates=models[0].manifest.coordinates, seconds=round(time.perf_counter() - begin, 1), cpu=torch.backends.cpu.get_cpu_capability(),
                   threads=torch.get_num_threads())  # fmt: skip
     write_text(out / f"{args.part}{args.tag}.json", json.dumps(result, indent=1) + "\n")

@@ -42,3 +42,12 @@ def test_moved_lowers_the_objective_with_steps_of_the_given_size():
     assert torch.count_nonzero(moved) == 1 and not x0.any()
     with pytest.raises(ValueError, match="scale must be >= 0"):
         Steer(lambda x: x.sum(), scale=-1.0)
+
+
+def test_a_steer_with_a_region_moves_only_inside_it():
+    region = torch.zeros(1, 1, 2, 2)
+    region[..., 1, 1] = 1
+    steer = Steer(lambda x0: (x0 - 3.0).square().sum((1, 2, 3)), scale=0.1, iterations=2, region=region)
+    moved = steer.moved(torch.zeros(1, 1, 2, 2))
+    assert moved[0, 0, 1, 1].item() == pytest.approx(0.4)  # unit RMS over the masked gradient: 2 per step
+    assert torch.count_nonzero(moved) == 1

@@ -74,6 +74,53 @@ def test_outpainting_grows_the_scene_beside_the_window(runs, tmp_path, direction
     assert grid == [*shape, 4]
 
 
+def test_context_steering_brings_the_new_strip_towards_the_kept_scene(runs):
+    import torch
+
+    from dynamiccity.diffusion.process import Known
+    from dynamiccity.dit.editing import regenerated, shift
+    from dynamiccity.pipeline.editing import slid
+    from dynamiccity.pipeline.generate import SampleSpec, edit_steer, load_pair, sample_maps
+
+    models = load_pair(runs / "dit", runs / "vae", torch.device("cpu"))
+    dit = models[0]
+    window = first_window(runs)
+    moved, new = shift(dit.model.unroll(_encoded(models, window)), "+x", 1)
+    keep = 1.0 - dit.model.rollout.roll(regenerated(new, dit.model.rollout.sizes).map(lambda p: p.float()))
+    known = Known(dit.model.rollout.roll(moved), keep)
+    cell = 16 // dit.model.rollout.sizes[1]  # voxels per latent cell along x
+    context, kept = slid(window[None], "+x", cell)
+    assert kept[:-cell].all() and not kept[-cell:].any()
+    np.testing.assert_array_equal(context[0, :, :-cell], window[:, cell:])
+    spec = SampleSpec("ddim", 4, context_steer=20.0)  # this DiT trained a few steps draws maps of size ~100
+    steer = edit_steer(models, spec, known, context, kept)
+    plain = sample_maps(dit, 1, spec, torch.Generator().manual_seed(0), "cpu", None, known)
+    pulled = sample_maps(dit, 1, spec, torch.Generator().manual_seed(0), "cpu", None, known, steer)
+    torch.testing.assert_close(pulled * keep, plain * keep)  # the kept latent is the window's, steered or not
+    assert not torch.allclose(pulled * (1 - keep), plain * (1 - keep))
+    # the micro decoder barely reaches across the seam, so the kept voxels' cross-entropy moves a little
+    assert steer.objective(pulled).item() < steer.objective(plain).item()
+    off = SampleSpec("ddim", 4)
+    assert edit_steer(models, off, known, context, kept) is None
+
+
+def _encoded(models, labels):
+    from dynamiccity.pipeline.conditioning import encode_map
+
+    return encode_map(models, labels, "cpu")
+
+
+def test_steered_edits_and_cities_from_the_command_line(runs, tmp_path):
+    edit(runs, tmp_path / "in", "--inpaint", "scene_0000", "--mask", "0:8,0:8", "--context-steer", "0.5",
+         "--steer-iterations", "1")  # fmt: skip
+    facts = json.loads((tmp_path / "in" / "sample.json").read_text())
+    assert facts["context_steer"] == 0.5 and facts["steer_iterations"] == 1
+    cli("city", "--dit", runs / "dit", "--vae", runs / "vae", "--size", "24", "16", "--frames", "4",
+        "--out", tmp_path / "city", "--steps", "2", "--device", "cpu", "--context-steer", "0.5",
+        "--no-gifs")  # fmt: skip
+    assert json.loads((tmp_path / "city" / "city.json").read_text())["context_steer"] == 0.5
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -82,6 +129,7 @@ def test_outpainting_grows_the_scene_beside_the_window(runs, tmp_path, direction
         (["--mask", "0:4,0:4"], "a mask was given but no scene to inpaint"),
         (["--outpaint", "scene_0000", "--extend", "8"], "an edit works on one window"),
         (["--outpaint", "scene_0099"], "no scene 'scene_0099'"),
+        (["--context-steer", "0.5"], "--context-steer steers edits towards what they keep"),
     ],
 )
 def test_bad_edits_are_one_line_errors(runs, tmp_path, capsys, extra, message):

@@ -211,6 +211,10 @@ def test_voted_forecasts_differ_from_one_draw_and_keep_the_baselines(runs, world
     for name in ("copy_last", "ego_copy_last"):  # the baselines do not sample
         assert three["scores"][name] == one["scores"][name]
     assert three["scores"]["dit"] != one["scores"]["dit"]
+    steered = forecast("steered.json", "--context-steer", "0.5", "--steer-iterations", "1")
+    assert steered["context_steer"] == 0.5 and steered["steer_iterations"] == 1
+    assert steered["scores"]["ego_copy_last"] == one["scores"]["ego_copy_last"]
+    assert steered["scores"]["dit"] != one["scores"]["dit"]
 
 
 def test_constant_motion_continues_the_last_step():

@@ -116,8 +116,16 @@ def sample(
             "decoder, by gradient steps of this size (0: none; 0.03 is a good start).",
         ),
     ] = 0.0,
+    context_steer: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Edits: steer what is generated towards the scene kept beside it through the VAE's decoder, "
+            "by gradient steps of this size (0: none; 0.03 is a good start).",
+        ),
+    ] = 0.0,
     steer_iterations: Annotated[
-        int, typer.Option(min=1, help="Gradient steps per sampling step of --layout-steer.")
+        int, typer.Option(min=1, help="Gradient steps per sampling step of a steer.")
     ] = 3,
     inpaint: Annotated[
         str | None, typer.Option(help="Regenerate the --mask region of this scene of --data (first window).")
@@ -168,8 +176,9 @@ def sample(
         data=None if data is None else DataSpec(str(data), format.value),
     )
     spec = SampleSpec(
-        sampler.value, steps, seed, batch, cfg_scale, resample, ahead, layout_steer, steer_iterations
-    )
+        sampler.value, steps, seed, batch, cfg_scale, resample, ahead, layout_steer, steer_iterations,
+        context_steer,
+    )  # fmt: skip
     edit = None
     if inpaint is not None or outpaint is not None or mask is not None:
         edit = EditRequest(inpaint, mask, outpaint, direction.value, times)
@@ -213,6 +222,17 @@ def eval_forecast(
             min=1, help="Forecasts per window, voted voxel by voxel into one (the most frequent class)."
         ),
     ] = 1,
+    context_steer: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="World-coordinate DiTs: steer the forecast towards the world the past saw, and the strips "
+            "ahead towards the forecast, through the VAE's decoder (0: none).",
+        ),
+    ] = 0.0,
+    steer_iterations: Annotated[
+        int, typer.Option(min=1, help="Gradient steps per sampling step of --context-steer.")
+    ] = 3,
     device: DeviceOpt = None,
 ) -> None:
     """Forecast each next window from the one before and score mIoU and IoU per future frame against
@@ -220,7 +240,8 @@ def eval_forecast(
     from dynamiccity.pipeline import DataSpec, SampleSpec
     from dynamiccity.pipeline.forecast import eval_forecast as run
 
-    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead)
+    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead, context_steer=context_steer,
+                      steer_iterations=steer_iterations)  # fmt: skip
     scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory,
                  votes=votes)  # fmt: skip
     echo_json(scores, json_out)
@@ -289,6 +310,17 @@ def city(
     resample: Annotated[
         int, typer.Option(min=1, help="Run every step of a tile this many times (RePaint resampling).")
     ] = 1,
+    context_steer: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Steer each tile towards the tiles already beside it through the VAE's decoder, by "
+            "gradient steps of this size (0: none).",
+        ),
+    ] = 0.0,
+    steer_iterations: Annotated[
+        int, typer.Option(min=1, help="Gradient steps per sampling step of --context-steer.")
+    ] = 3,
     gifs: Annotated[bool, typer.Option(help="Write a bird's-eye GIF of the city.")] = True,
     device: DeviceOpt = None,
 ) -> None:
@@ -302,7 +334,8 @@ def city(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale, resample)
+    spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale, resample, context_steer=context_steer,
+                      steer_iterations=steer_iterations)  # fmt: skip
     typer.echo(json.dumps(run(dit, vae, size, frames, out, spec, device, request, gifs), indent=1))
 
 

@@ -8,7 +8,8 @@ per iteration. It works with every sampler, since each one consumes the network'
 with classifier-free guidance (it steers the guided prediction).
 
 Each gradient is scaled to unit root-mean-square per sample, so `scale` is the distance one iteration moves
-the estimate in units of the (normalised) latent's spread, whatever the objective's magnitude.
+the estimate in units of the (normalised) latent's spread, whatever the objective's magnitude. A steer of
+an edit moves only what the edit generates (`region`): the kept part is pasted back at every step anyway.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ Objective = Callable[[torch.Tensor], torch.Tensor]
 @dataclass(frozen=True)
 class Steer:
     """`objective(x0)` -> (B,) losses of clean estimates x0 (B, C, H, W), lowered at every step by
-    `iterations` gradient steps of `scale` each (module docstring)."""
+    `iterations` gradient steps of `scale` each (module docstring), moving x0 only where `region`
+    (broadcastable to x0, 1 where it may move) is non-zero; None: everywhere."""
 
     objective: Objective
     scale: float
     iterations: int = 3
+    region: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if not self.scale >= 0:
@@ -46,6 +49,8 @@ class Steer:
             with torch.enable_grad():
                 y = y.requires_grad_(True)
                 (grad,) = torch.autograd.grad(self.objective(y).sum(), y)
+            if self.region is not None:
+                grad = grad * self.region.to(grad.device, grad.dtype)
             rms = grad.flatten(1).square().mean(1).sqrt().clamp_min(1e-12)
             y = (y - self.scale * grad / rms.view(-1, *[1] * (grad.dim() - 1))).detach()
         return y

@@ -19,8 +19,8 @@ from dynamiccity.data.egoframe import Extent, beyond, to_ego
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import DIRECTIONS, regenerated, shift
-from dynamiccity.pipeline.editing import new_strip
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, sample_maps
+from dynamiccity.pipeline.editing import new_strip, slid
+from dynamiccity.pipeline.generate import SampleSpec, decode_maps, edit_steer, sample_maps
 
 
 @torch.no_grad()
@@ -60,7 +60,8 @@ def shown_along(
             regenerated(new, dit.model.rollout.sizes).map(lambda p: p.float())
         )
         known = Known(dit.model.rollout.roll(moved), keep.to(device))
-        grown = sample_maps(dit, len(worlds), spec, g, device, command, known)
+        steer = edit_steer(models, spec, known, *slid(worlds, side, cells * per_cell[axis]))
+        grown = sample_maps(dit, len(worlds), spec, g, device, command, known, steer)
         strips[side] = new_strip(decode_maps(dit, vae, grown), side, cells * per_cell[axis])
     canvas, canvas_extent = _canvas(worlds, strips, extent)
     shown = [to_ego(c, p, canvas_extent, (shape, extent)) for c, p in zip(canvas, paths, strict=True)]

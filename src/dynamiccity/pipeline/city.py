@@ -23,7 +23,7 @@ from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import latent_mask, regenerated
 from dynamiccity.pipeline.conditioning import Models, Start, encode_map
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, sample_maps
+from dynamiccity.pipeline.generate import SampleSpec, decode_maps, edit_steer, sample_maps
 
 
 def tile_origins(total: int, window: int, step: int) -> list[int]:
@@ -83,8 +83,10 @@ def grow_city(
                         before = canvas[k * t - t : k * t, tile[0], tile[1]]
                         given["previous"] = encode_map(models, before, device)
                     part = Conditions(**given) if given else None
-                    known = _known(models, canvas[now, tile[0], tile[1]], filled[tile], sizes, device)
-                    maps = sample_maps(dit, 1, spec, g, device, part, known)
+                    context = canvas[now, tile[0], tile[1]]
+                    known = _known(models, context, filled[tile], sizes, device)
+                    steer = None if known is None else edit_steer(models, spec, known, context, filled[tile])
+                    maps = sample_maps(dit, 1, spec, g, device, part, known, steer)
                     labels = decode_maps(dit, models[1], maps)[0]
                 new = ~filled[tile]
                 view = canvas[now, tile[0], tile[1]]  # a view: writing it fills the canvas
@@ -153,6 +155,7 @@ def city(
 
         save_animation([render_bev(f, scale=2) for f in labels], out / "gifs" / "city_bev.gif", fps=8)
     facts.update(sampler=spec.sampler, steps=spec.steps, seed=spec.seed, cfg_scale=spec.cfg_scale,
+                 context_steer=spec.context_steer, steer_iterations=spec.steer_iterations,
                  conditions=[] if cond is None else list(cond.given()), dit_step=models[0].step)  # fmt: skip
     write_text(out / "city.json", json.dumps(facts, indent=1) + "\n")
     return facts

@@ -23,7 +23,7 @@ from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import DIRECTIONS, latent_mask, regenerated, shift
 from dynamiccity.pipeline.conditioning import Models, encode_map, scene_start
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, sample_maps
+from dynamiccity.pipeline.generate import SampleSpec, decode_maps, edit_steer, sample_maps
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,9 @@ def inpaint_with(
     for first in range(0, num, spec.batch):
         n = min(spec.batch, num - first)
         part = None if cond is None else cond.repeat(n)
-        maps = sample_maps(dit, n, spec, g, device, part, Known(x0.expand(n, -1, -1, -1), keep))
-        out.append(decode_maps(dit, vae, maps))
+        known = Known(x0.expand(n, -1, -1, -1), keep)
+        steer = edit_steer(models, spec, known, labels, ~np.asarray(region, bool))
+        out.append(decode_maps(dit, vae, sample_maps(dit, n, spec, g, device, part, known, steer)))
     return np.concatenate(out)
 
 
@@ -167,6 +168,7 @@ def outpaint_with(
         n = min(spec.batch, num - first)
         part = None if cond is None else cond.repeat(n)
         hexplane = dit.model.unroll(encode_map(models, labels, device).expand(n, -1, -1, -1))
+        window = np.repeat(labels[None], n, axis=0)  # what the window sees, in voxels
         strips = []
         for _ in range(times):
             moved, new = shift(hexplane, direction, cells)
@@ -174,11 +176,32 @@ def outpaint_with(
             keep = 1.0 - dit.model.rollout.roll(
                 regenerated(new, dit.model.rollout.sizes).map(lambda p: p.float())
             )
-            maps = sample_maps(dit, n, spec, g, device, part, Known(x0, keep.to(device)))
+            known = Known(x0, keep.to(device))
+            window, kept = slid(window, direction, voxels)
+            steer = edit_steer(models, spec, known, window, kept)
+            maps = sample_maps(dit, n, spec, g, device, part, known, steer)
             hexplane = dit.model.unroll(maps)
-            strips.append(new_strip(decode_maps(dit, vae, maps), direction, voxels))
+            decoded = decode_maps(dit, vae, maps)
+            window[:, :, ~kept] = decoded[:, :, ~kept]
+            strips.append(new_strip(decoded, direction, voxels))
         scenes.append(_lay_out(np.repeat(labels[None], n, axis=0), strips, direction))
     return np.concatenate(scenes)
+
+
+def slid(windows: np.ndarray, direction: str, voxels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (n, T, X, Y, Z) slid `voxels` towards `direction`: what stays in view moved along (the strip
+    that enters free), and the (X, Y) mask of the columns it kept."""
+    axis = 2 if direction[1] == "x" else 3
+    out = np.zeros_like(windows)
+    kept = np.zeros(windows.shape[2:4], bool)
+    src, dst = [slice(None)] * 5, [slice(None)] * 5
+    if direction[0] == "+":
+        src[axis], dst[axis] = slice(voxels, None), slice(0, -voxels)
+    else:
+        src[axis], dst[axis] = slice(0, -voxels), slice(voxels, None)
+    out[tuple(dst)] = windows[tuple(src)]
+    kept[tuple(dst[2:4])] = True
+    return out, kept
 
 
 def new_strip(windows: np.ndarray, direction: str, voxels: int) -> np.ndarray:

@@ -17,6 +17,7 @@ the per-voxel most frequent class (`metrics.forecast.voted`): the point forecast
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_las
 from dynamiccity.pipeline.ahead import shown_along
 from dynamiccity.pipeline.conditioning import encode_map
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, load_pair, sample_maps
+from dynamiccity.pipeline.context_steer import context_steer
+from dynamiccity.pipeline.generate import SampleSpec, decode_logits, decode_maps, load_pair, sample_maps
 
 FORECASTERS = ("dit", "dit_observed", "copy_last", "ego_copy_last")
 DEFAULT_SPEC = SampleSpec()
@@ -113,6 +115,8 @@ def eval_forecast(
         "seed": spec.seed,
         "cfg_scale": spec.cfg_scale,
         "votes": votes,
+        "context_steer": spec.context_steer,
+        "steer_iterations": spec.steer_iterations,
         "ahead": spec.ahead if world else None,
         "data": data.path,
     }
@@ -137,16 +141,23 @@ def _in_world(models, batch: list, shown: list, trajectory: bool, spec: SampleSp
     dit, vae = models
     extent = dit.manifest.grid.extent
     t = len(shown[0])
-    previous = []
+    previous, seen_world, seen = [], [], []
     for w, future in zip(batch, shown, strict=True):
-        past = to_world(w.labels[:t], path_in(w.poses[:t], future[0]), extent)
+        path = path_in(w.poses[:t], future[0])
+        past = to_world(w.labels[:t], path, extent)
         previous.append(encode_map(models, past, device))
+        seen_world.append(past[-1])  # everything the past saw, as last seen
+        seen.append(to_world(np.ones_like(w.labels[:t], bool), path, extent)[-1].any(-1))
     paths = np.stack([path_in(future, future[0]) for future in shown])
     given = {"previous": torch.cat(previous)}
     if "trajectory" in dit.config.model.conditions:
         given["trajectory"] = torch.from_numpy(paths)
     cond = Conditions(**given).to(device)
-    maps = sample_maps(dit, len(batch), spec, g, device, cond)
+    steer = context_steer(
+        partial(decode_logits, dit, vae), torch.from_numpy(np.stack(seen_world))[:, None],
+        torch.from_numpy(np.stack(seen))[:, None], torch.ones(()), spec.context_steer, spec.steer_iterations,
+    )  # fmt: skip
+    maps = sample_maps(dit, len(batch), spec, g, device, cond, steer=steer)
     return shown_along(models, maps, decode_maps(dit, vae, maps), paths, cond, spec, g, device)[0]
 
 

@@ -21,6 +21,7 @@ from dynamiccity.diffusion.process import Diffusion, Known, guided
 from dynamiccity.diffusion.steering import Steer, steered
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.pipeline.conditioning import ConditionRequest, encode_map, requested
+from dynamiccity.pipeline.context_steer import context_steer
 from dynamiccity.pipeline.layout_steer import layout_steer
 from dynamiccity.pipeline.runs import Trained, TrainedDiT, load_dit, load_vae
 from dynamiccity.pipeline.vae_run import VAERunConfig
@@ -38,8 +39,9 @@ class SampleSpec:
     times (RePaint's resampling; 1: plain replacement). A world-coordinate DiT outpaints each window where
     its ego path looks beyond it when `ahead` (`pipeline.ahead`; else that strip is free). With a layout
     condition, `layout_steer` > 0 steers every step towards the layout through the VAE's decoder
-    (`pipeline.layout_steer`: `steer_iterations` gradient steps of that size; 0: none). The same spec gives
-    the same scenes on a device."""
+    (`pipeline.layout_steer`: `steer_iterations` gradient steps of that size; 0: none); when editing,
+    `context_steer` > 0 steers what the edit generates towards the scene it keeps (`pipeline.context_steer`).
+    The same spec gives the same scenes on a device."""
 
     sampler: str = "dpmpp"
     steps: int = 20
@@ -50,6 +52,7 @@ class SampleSpec:
     ahead: bool = True
     layout_steer: float = 0.0
     steer_iterations: int = 3
+    context_steer: float = 0.0
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -60,10 +63,10 @@ class SampleSpec:
             raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}.")
         if self.resample < 1:
             raise ValueError(f"resample must be >= 1, got {self.resample}.")
-        if not self.layout_steer >= 0 or self.steer_iterations < 1:
+        if not (self.layout_steer >= 0 and self.context_steer >= 0) or self.steer_iterations < 1:
             raise ValueError(
-                f"layout_steer must be >= 0 and steer_iterations >= 1, got {self.layout_steer} and "
-                f"{self.steer_iterations}."
+                f"layout_steer and context_steer must be >= 0 and steer_iterations >= 1, got "
+                f"{self.layout_steer}, {self.context_steer} and {self.steer_iterations}."
             )
 
 
@@ -132,6 +135,11 @@ def generate_with(
     if spec.layout_steer and (cond is None or cond.layout is None):
         raise ValueError("steering towards a layout needs a layout: give --layout or --layout-from.")
     world = dit.paths is not None
+    if spec.context_steer and not world:
+        raise ValueError(
+            "--context-steer steers edits towards what they keep (--inpaint, --outpaint, a city's tiles, a "
+            "world-coordinate DiT's strips ahead); this DiT's plain generation keeps nothing."
+        )
     g, rng = torch.Generator().manual_seed(spec.seed), np.random.default_rng(spec.seed)
     start_map = None if start is None else encode_map((dit, vae), start.seen_by(dit), device)
     start_world = decode_maps(dit, vae, start_map) if world and start_map is not None else None
@@ -277,6 +285,24 @@ def decode_logits(
     """Rolled-out normalised HexPlanes (n, C, H, W) -> the VAE decoder's logits (n, T, X, Y, Z, K),
     differentiable in `maps`."""
     return vae.model.decode(dit.manifest.denormalise(dit.model.unroll(maps)))
+
+
+def edit_steer(
+    models: tuple[TrainedDiT, Trained[HexPlaneVAE, VAERunConfig]],
+    spec: SampleSpec,
+    known: Known,
+    context: np.ndarray,
+    kept: np.ndarray,
+) -> Steer | None:
+    """The steer of an edit that keeps `known` towards its context at `spec.context_steer`
+    (`pipeline.context_steer`): the scene `context` (T, X, Y, Z) or (B, T, X, Y, Z) as the edited window sees
+    it, holding where `kept` (X, Y) or (B, T, X, Y) is True; None at scale 0."""
+    dit, vae = models
+    return context_steer(
+        partial(decode_logits, dit, vae), torch.from_numpy(np.ascontiguousarray(context)),
+        torch.from_numpy(np.ascontiguousarray(kept)), 1 - known.keep, spec.context_steer,
+        spec.steer_iterations,
+    )  # fmt: skip
 
 
 @torch.no_grad()
