@@ -29,8 +29,8 @@ from dynamiccity.dit.conditions import Conditions
 from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept, voted
 from dynamiccity.pipeline.ahead import shown_along
 from dynamiccity.pipeline.conditioning import encode_map
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.context_steer import context_steer
+from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.generate import SampleSpec, decode_logits, decode_maps, load_pair, sample_maps
 
 FORECASTERS = ("dit", "dit_observed", "copy_last", "ego_copy_last")
