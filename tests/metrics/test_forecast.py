@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept, voted
+from dynamiccity.metrics.forecast import (
+    PerFrameScores,
+    aligned_copy,
+    copy_last,
+    ego_copy_last,
+    observed_kept,
+    voted,
+)
 
 EXTENT = (-8.0, -8.0, -1.0, 8.0, 8.0, 1.0)  # 16 x 16 x 2 voxels of 1 m
 
@@ -38,15 +45,42 @@ def test_ego_copy_last_moves_the_static_world_with_the_ego():
         ego_copy_last(last, np.full((4, 4), np.nan), np.stack([pose(0, 0)]), EXTENT)
 
 
-def test_observed_kept_fills_only_what_the_last_frame_did_not_see():
-    last = np.random.default_rng(1).integers(1, 5, (16, 16, 2)).astype(np.uint8)
-    forecast = np.full((2, 16, 16, 2), 9, np.uint8)
-    out = observed_kept(forecast, last, pose(0.0, 0.0), np.stack([pose(0.0, 0.0), pose(3.0, 0.0)]), EXTENT)
-    assert (out[0] == last).all()  # standing still: everything was seen
-    assert (out[1, :13] == last[3:]).all()  # 3 m on: what was ahead comes 3 voxels nearer
-    assert (out[1, 13:] == 9).all()  # the 3 voxels that came into view are the forecast's
+def test_aligned_copy_reads_each_voxel_from_the_best_aligned_past_frame():
+    # kerbs 0.5 m wide every 3 m along x, recorded at the centres of 1 m voxels by an ego moving 0.5 m a frame
+    past_x, future_x = np.array([0.5, 1.0, 1.5, 2.0]), 2.5
+    past = np.stack([_recorded(x) for x in past_x])
+    truth = _recorded(future_x)
+    assert truth.any() and not past[-1].any()  # the last frame's voxel centres all fall between the kerbs
+    nearest = ego_copy_last(past[-1], pose(2.0, 0.0), np.stack([pose(future_x, 0.0)]), EXTENT)[0]
+    aligned, unseen = aligned_copy(past, np.stack([pose(x, 0.0) for x in past_x]),
+                                   np.stack([pose(future_x, 0.0)]), EXTENT)  # fmt: skip
+    # x = 0.5 and 1.5 are whole voxels behind: their centres are the future's; the last frame is half off
+    np.testing.assert_array_equal(aligned[0, :13], truth[:13])
+    assert not nearest[:13].any()
+    assert not unseen[0, :15].any() and unseen[0, 15].all()  # what lies beyond x = 2.0's view: 0.5 m
+    with pytest.raises(ValueError, match="finite poses"):
+        aligned_copy(past, np.full((4, 4, 4), np.nan), np.stack([pose(0, 0)]), EXTENT)
+
+
+def _recorded(x: float) -> np.ndarray:
+    """The 16 x 16 x 2 grid of 1 m voxels around an ego at (x, 0): a voxel is kerb (8) where its centre's
+    world x lies on one."""
+    centres = np.arange(16) - 8 + 0.5 + x
+    kerb = np.mod(centres, 3.0) < 0.5
+    out = np.zeros((16, 16, 2), np.uint8)
+    out[kerb, :, 0] = 8
+    return out
+
+
+def test_observed_kept_fills_only_what_was_not_seen():
+    observed = np.random.default_rng(1).integers(1, 5, (2, 16, 16, 2)).astype(np.uint8)
+    unseen = np.zeros(observed.shape, bool)
+    unseen[1, 13:] = True
+    forecast = np.full(observed.shape, 9, np.uint8)
+    out = observed_kept(forecast, observed, unseen)
+    assert (out[~unseen] == observed[~unseen]).all() and (out[unseen] == 9).all()
     with pytest.raises(ValueError, match=r"\(F, X, Y, Z\)"):
-        observed_kept(forecast[:1], last, pose(0, 0), np.stack([pose(0, 0), pose(1, 0)]), EXTENT)
+        observed_kept(forecast[:1], observed, unseen)
 
 
 def test_per_frame_scores_score_each_future_frame_apart():
@@ -69,3 +103,8 @@ def test_voted_takes_the_class_most_forecasts_agree_on_and_ties_to_the_lowest_id
     np.testing.assert_array_equal(voted(drawn[:1], 12), drawn[0])
     with pytest.raises(ValueError, match="K >= 1"):
         voted(drawn[:0], 12)
+    # a quorum of 2: free where no class has two votes
+    np.testing.assert_array_equal(voted(drawn, 12, quorum=2)[0, 0, :, 0], [5, 7, 0, 9])
+    np.testing.assert_array_equal(voted(drawn, 12, quorum=3)[0, 0, :, 0], [0, 0, 0, 0])
+    with pytest.raises(ValueError, match="a quorum must be 1..3"):
+        voted(drawn, 12, quorum=4)

@@ -145,7 +145,7 @@ def test_eval_forecast_scores_each_future_frame_beside_both_baselines(runs, tmp_
     result = json.loads((tmp_path / "f.json").read_text())
     # one (past, future) pair of 4 + 4 frames per 10-frame scene, pairs every 4 frames
     assert result["frames"] == 4 and result["windows"] == 3 and result["with_trajectory"]
-    for name in ("dit", "dit_observed", "copy_last", "ego_copy_last"):
+    for name in ("dit", "dit_observed", "copy_last", "ego_copy_last", "aligned_copy"):
         assert len(result["scores"][name]["miou"]) == 4
         assert all(0 <= v <= 1 for v in result["scores"][name]["iou"])
 

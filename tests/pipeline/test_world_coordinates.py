@@ -196,7 +196,7 @@ def test_a_world_dit_forecasts_along_the_future_path(runs, world, tmp_path, know
     result = json.loads(out.read_text())
     assert result["coordinates"] == "world" and result["with_trajectory"] == known_path
     assert result["frames"] == 4 and result["windows"] == 3
-    names = ("dit", "dit_observed", "copy_last", "ego_copy_last")
+    names = ("dit", "dit_observed", "copy_last", "ego_copy_last", "aligned_copy")
     assert all(len(result["scores"][n]["miou"]) == 4 for n in names)
 
 
@@ -211,6 +211,9 @@ def test_voted_forecasts_differ_from_one_draw_and_keep_the_baselines(runs, world
     for name in ("copy_last", "ego_copy_last"):  # the baselines do not sample
         assert three["scores"][name] == one["scores"][name]
     assert three["scores"]["dit"] != one["scores"]["dit"]
+    strict = forecast("quorum.json", "--votes", "3", "--quorum", "3")
+    assert strict["quorum"] == 3 and strict["scores"]["aligned_copy"] == one["scores"]["aligned_copy"]
+    assert strict["scores"]["dit"] != three["scores"]["dit"]
     steered = forecast("steered.json", "--context-steer", "0.5", "--steer-iterations", "1")
     assert steered["context_steer"] == 0.5 and steered["steer_iterations"] == 1
     assert steered["scores"]["ego_copy_last"] == one["scores"]["ego_copy_last"]

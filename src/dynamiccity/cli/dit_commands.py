@@ -222,6 +222,12 @@ def eval_forecast(
             min=1, help="Forecasts per window, voted voxel by voxel into one (the most frequent class)."
         ),
     ] = 1,
+    quorum: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Of the --votes forecasts, how many must agree on a voxel's class (else free)."
+        ),
+    ] = 1,
     context_steer: Annotated[
         float,
         typer.Option(
@@ -243,7 +249,7 @@ def eval_forecast(
     spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead, context_steer=context_steer,
                       steer_iterations=steer_iterations)  # fmt: skip
     scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory,
-                 votes=votes)  # fmt: skip
+                 votes=votes, quorum=quorum)  # fmt: skip
     echo_json(scores, json_out)
 
 

@@ -82,14 +82,19 @@ def _corner(shape: tuple[int, ...], extent: Extent) -> tuple[np.ndarray, np.ndar
     return lo, (hi - lo) / np.array(shape)
 
 
-def _cells(shape: tuple[int, ...], moves: np.ndarray, extent: Extent, source: Grid | None) -> np.ndarray:
-    """The cell (M, N, 3) int64 of the grid read from (`source`, shape and extent; None: the same grid)
-    where each voxel centre of the grid (`shape`, `extent`) lands under each move (M, 4, 4)."""
+def _positions(shape: tuple[int, ...], moves: np.ndarray, extent: Extent, source: Grid | None) -> np.ndarray:
+    """Where (M, N, 3), in voxel units of the grid read from (`source`, shape and extent; None: the same
+    grid), each voxel centre of the grid (`shape`, `extent`) lands under each move (M, 4, 4)."""
     lo, size = _corner(shape, extent)
     idx = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), axis=-1).reshape(-1, 3)
     centres = np.concatenate([lo + (idx + 0.5) * size, np.ones((len(idx), 1))], axis=1)  # (N, 4)
     src_lo, src_size = _corner(*((shape, extent) if source is None else source))
-    return np.floor(((centres @ np.swapaxes(moves, 1, 2))[..., :3] - src_lo) / src_size).astype(np.int64)
+    return ((centres @ np.swapaxes(moves, 1, 2))[..., :3] - src_lo) / src_size
+
+
+def _cells(shape: tuple[int, ...], moves: np.ndarray, extent: Extent, source: Grid | None) -> np.ndarray:
+    """The cell (M, N, 3) int64 that each voxel centre lands in (as `_positions`)."""
+    return np.floor(_positions(shape, moves, extent, source)).astype(np.int64)
 
 
 def lookup(
@@ -104,6 +109,24 @@ def lookup(
     inside = np.all((cells >= 0) & (cells < src_shape), axis=-1)
     flat = np.ravel_multi_index(tuple(np.clip(cells, 0, src_shape - 1).transpose(2, 0, 1)), tuple(src_shape))
     return flat, inside
+
+
+def aligned_lookup(
+    shape: tuple[int, int, int], moves: np.ndarray, extent: Extent
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each voxel of a grid is seen best among several grids like it: `moves` (M, 4, 4) take a voxel
+    centre to the coordinates of each of M grids (frames seen from different poses). A voxel is read from
+    the grid in which it lands nearest to a voxel centre (in x and y, the moves being planar; the latest of
+    equals), where nearest-neighbour reading moves it least. Returns that grid's index (N,), the flat index
+    into it (N,) and whether any grid holds the voxel (N,)."""
+    pos = _positions(shape, moves, extent, None)  # (M, N, 3)
+    cells = np.floor(pos).astype(np.int64)
+    inside = np.all((cells >= 0) & (cells < np.array(shape)), axis=-1)
+    off = np.abs(pos - cells - 0.5)[..., :2].max(-1)  # 0 at a voxel centre, 0.5 at its edge
+    off = np.where(inside, off, np.inf)[::-1]  # latest first: argmin takes the first of equals
+    which = len(moves) - 1 - off.argmin(0)
+    cell = np.clip(cells[which, np.arange(cells.shape[1])], 0, np.array(shape) - 1)
+    return which, np.ravel_multi_index(tuple(cell.T), shape), inside.any(0)
 
 
 def beyond(shape: tuple[int, int, int], path: np.ndarray, extent: Extent) -> dict[str, int]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dynamiccity.data.egoframe import lookup, moved
+from dynamiccity.data.classes import FREE
+from dynamiccity.data.egoframe import aligned_lookup, moved
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
 
 
@@ -39,46 +40,67 @@ def ego_copy_last(
     return np.stack([moved(last, to_last @ pose, extent) for pose in future_poses])
 
 
-def observed_kept(
-    forecast: np.ndarray,
-    last: np.ndarray,
-    last_pose: np.ndarray,
+def aligned_copy(
+    past: np.ndarray,
+    past_poses: np.ndarray,
     future_poses: np.ndarray,
     extent: tuple[float, float, float, float, float, float],
-) -> np.ndarray:
-    """A forecast (F, X, Y, Z) that keeps what the last observed frame saw: each voxel of a future frame that
-    lands inside the last frame's grid (seen from the future pose, as `ego_copy_last`) takes the label
-    observed there; the forecast fills only what the last frame did not see. `future_poses` (F, 4, 4) are the
-    poses the forecast is shown along."""
-    if not (np.isfinite(last_pose).all() and np.isfinite(future_poses).all()):
-        raise ValueError("keeping the observed world needs finite poses; the data has none.")
-    if forecast.shape[1:] != last.shape or len(forecast) != len(future_poses):
+) -> tuple[np.ndarray, np.ndarray]:
+    """The observed past (T, X, Y, Z), at poses (T, 4, 4), seen from each future pose (F, 4, 4): each voxel
+    of a future frame takes its label from the past frame whose grid it lands most nearly on a voxel centre
+    of (`data.egoframe.aligned_lookup`). A rigid move of a grid by a fraction of a voxel shifts what
+    nearest-neighbour reading of one frame gives by up to half a voxel, which thin structures (a kerb, a
+    pole) do not survive; the past window saw the static world from T poses, and the best-aligned one reads
+    it nearly where it is. Moving actors are read from that frame too, where they were then. Returns the
+    frames (F, X, Y, Z) and where no past frame saw (F, X, Y, Z) bool (free there)."""
+    if not (np.isfinite(past_poses).all() and np.isfinite(future_poses).all()):
+        raise ValueError("copying the observed past needs finite poses; the data has none.")
+    if past.ndim != 4 or len(past) != len(past_poses):
+        raise ValueError(f"a past window {past.shape} must be (T, X, Y, Z) with T = {len(past_poses)} poses.")
+    shape, flat_past = past.shape[1:], past.reshape(len(past), -1)
+    out = np.full((len(future_poses), flat_past.shape[1]), FREE, past.dtype)
+    unseen = np.ones(out.shape, bool)
+    for f, pose in enumerate(future_poses):
+        which, flat, inside = aligned_lookup(shape, np.linalg.inv(past_poses) @ pose, extent)
+        out[f, inside] = flat_past[which[inside], flat[inside]]
+        unseen[f] = ~inside
+    return out.reshape(-1, *shape), unseen.reshape(-1, *shape)
+
+
+def observed_kept(forecast: np.ndarray, observed: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """A forecast (F, X, Y, Z) that keeps what was observed: the observed past seen from the future poses
+    the forecast is shown along (`aligned_copy`: the frames and where they are unseen) wherever it was
+    seen; the forecast fills only what no past frame saw."""
+    if forecast.shape != observed.shape or observed.shape != unseen.shape:
         raise ValueError(
-            f"a forecast {forecast.shape} must be (F, X, Y, Z) with F = {len(future_poses)} future poses and "
-            f"(X, Y, Z) = the last frame's {last.shape}."
+            f"a forecast {forecast.shape} must be (F, X, Y, Z) like the observed past it keeps, "
+            f"{observed.shape}."
         )
-    flat, inside = lookup(last.shape, np.linalg.inv(last_pose) @ future_poses, extent)
-    out = forecast.reshape(len(forecast), -1).copy()
-    for f in range(len(out)):
-        out[f, inside[f]] = last.reshape(-1)[flat[f, inside[f]]]
-    return out.reshape(forecast.shape)
+    return np.where(unseen, forecast, observed)
 
 
-def voted(forecasts: np.ndarray, num_classes: int) -> np.ndarray:
+def voted(forecasts: np.ndarray, num_classes: int, quorum: int = 1) -> np.ndarray:
     """The per-voxel most frequent class of K forecasts (K, F, X, Y, Z) of one future: (F, X, Y, Z).
 
     A generative model's sample is one possible future; scored voxel by voxel, the class most samples agree
     on is the better point forecast (it maximises the expected voxel accuracy as K grows). A tie goes to the
-    lowest class id: to free (0) whenever free is among the most frequent."""
+    lowest class id: to free (0) whenever free is among the most frequent. With `quorum` Q > 1 a voxel is
+    free unless at least Q forecasts agree on its class: a class IoU gains from a voxel only when the voxel
+    is that class with a probability above IoU / (1 + IoU), so an unsure voxel is better left free."""
     forecasts = np.asarray(forecasts)
     if forecasts.ndim != 5 or len(forecasts) == 0:
         raise ValueError(f"voting needs forecasts (K, F, X, Y, Z) with K >= 1, got {forecasts.shape}.")
+    if not 1 <= quorum <= len(forecasts):
+        raise ValueError(
+            f"a quorum must be 1..{len(forecasts)} of the {len(forecasts)} forecasts, got {quorum}."
+        )
     if len(forecasts) == 1:
         return forecasts[0]
     counts = np.zeros((num_classes, *forecasts.shape[1:]), dtype=np.uint16)
     for c in range(num_classes):
         counts[c] = (forecasts == c).sum(0)
-    return counts.argmax(0).astype(forecasts.dtype)  # argmax takes the first maximum: the lowest id
+    best = counts.argmax(0).astype(forecasts.dtype)  # argmax takes the first maximum: the lowest id
+    return best if quorum == 1 else np.where(counts.max(0) >= quorum, best, FREE).astype(forecasts.dtype)
 
 
 class PerFrameScores:

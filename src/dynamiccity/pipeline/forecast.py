@@ -7,12 +7,15 @@ moved there (what the ego drove through stays where it was), the DiT draws the f
 shown along the future ego path: the true one with `trajectory` (as the compensated baseline uses), else the
 past's last step continued at constant speed and turn rate (no knowledge of the future).
 
-Beside the DiT's own forecast, `dit_observed` keeps what the last past frame saw (moved along the same path
-the forecast is shown along) and takes the DiT's forecast only where that frame did not see: the world the
-ego has observed persists, and the DiT draws what comes into view.
+Beside the DiT's own forecast, `dit_observed` keeps what the past window saw, seen from the path the
+forecast is shown along (`metrics.forecast.aligned_copy`: each voxel from the past frame best aligned with
+it), and takes the DiT's forecast only where no past frame saw: the world the ego has observed persists,
+and the DiT draws what comes into view. `aligned_copy` alone, seen from the true future poses, is the third
+baseline: what keeping the observed world is worth without the DiT.
 
 With `votes` K > 1 the DiT forecasts each future K times (different noise) and both DiT forecasters take
-the per-voxel most frequent class (`metrics.forecast.voted`): the point forecast of a generative model."""
+the per-voxel most frequent class (`metrics.forecast.voted`): the point forecast of a generative model;
+with a `quorum` Q, only where at least Q of the K agree (free elsewhere)."""
 
 from __future__ import annotations
 
@@ -26,14 +29,21 @@ import torch
 from dynamiccity.data.egoframe import path_in, poses_after, to_world
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.metrics.forecast import PerFrameScores, copy_last, ego_copy_last, observed_kept, voted
+from dynamiccity.metrics.forecast import (
+    PerFrameScores,
+    aligned_copy,
+    copy_last,
+    ego_copy_last,
+    observed_kept,
+    voted,
+)
 from dynamiccity.pipeline.ahead import shown_along
 from dynamiccity.pipeline.conditioning import encode_map
 from dynamiccity.pipeline.context_steer import context_steer
 from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.pipeline.generate import SampleSpec, decode_logits, decode_maps, load_pair, sample_maps
 
-FORECASTERS = ("dit", "dit_observed", "copy_last", "ego_copy_last")
+FORECASTERS = ("dit", "dit_observed", "copy_last", "ego_copy_last", "aligned_copy")
 DEFAULT_SPEC = SampleSpec()
 
 
@@ -48,6 +58,7 @@ def eval_forecast(
     trajectory: bool = False,
     split: str = "all",
     votes: int = 1,
+    quorum: int = 1,
 ) -> dict:
     """Scores per future frame of the DiT's forecasts and the two copy-last baselines.
 
@@ -55,12 +66,12 @@ def eval_forecast(
     frames); the DiT generates the future from the past window's HexPlane, and with `trajectory` also from
     the future ego trajectory (a planner's known path; the ego-compensated baseline uses the true poses).
     A world-coordinate DiT's forecast is shown along the true future path with `trajectory`, else along the
-    past's motion continued (see the module). votes: forecasts per window voted voxel by voxel (see the
-    module).
+    past's motion continued (see the module). votes: forecasts per window voted voxel by voxel, free where
+    fewer than `quorum` agree (see the module).
     Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
     """
-    if votes < 1:
-        raise ValueError(f"votes must be >= 1, got {votes}.")
+    if votes < 1 or not 1 <= quorum <= votes:
+        raise ValueError(f"votes must be >= 1 and the quorum 1..votes, got {votes} and {quorum}.")
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     dit, vae = models
@@ -90,16 +101,18 @@ def eval_forecast(
         shown = [w.poses[t:] if trajectory else poses_after(w.poses[:t], t) for w in batch]
         draw = _in_world if world else _in_ego
         drawn = np.stack([draw(models, batch, shown, trajectory, spec, g, device) for _ in range(votes)])
-        forecast = [voted(drawn[:, i], classes) for i in range(len(batch))]
+        forecast = [voted(drawn[:, i], classes, quorum) for i in range(len(batch))]
         for w, pred, poses in zip(batch, forecast, shown, strict=True):
             future = w.labels[t:]
             scores["dit"].update(pred, future)
-            scores["dit_observed"].update(
-                observed_kept(pred, w.labels[t - 1], w.poses[t - 1], poses, extent), future
-            )
+            seen = aligned_copy(w.labels[:t], w.poses[:t], poses, extent)
+            scores["dit_observed"].update(observed_kept(pred, *seen), future)
             scores["copy_last"].update(copy_last(w.labels[:t], t), future)
             scores["ego_copy_last"].update(
                 ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent), future
+            )
+            scores["aligned_copy"].update(
+                aligned_copy(w.labels[:t], w.poses[:t], w.poses[t:], extent)[0], future
             )
     return {
         "frames": t,
@@ -115,6 +128,7 @@ def eval_forecast(
         "seed": spec.seed,
         "cfg_scale": spec.cfg_scale,
         "votes": votes,
+        "quorum": quorum,
         "context_steer": spec.context_steer,
         "steer_iterations": spec.steer_iterations,
         "ahead": spec.ahead if world else None,
