@@ -106,5 +106,5 @@ def test_voted_takes_the_class_most_forecasts_agree_on_and_ties_to_the_lowest_id
     # a quorum of 2: free where no class has two votes
     np.testing.assert_array_equal(voted(drawn, 12, quorum=2)[0, 0, :, 0], [5, 7, 0, 9])
     np.testing.assert_array_equal(voted(drawn, 12, quorum=3)[0, 0, :, 0], [0, 0, 0, 0])
-    with pytest.raises(ValueError, match="a quorum must be 1..3"):
+    with pytest.raises(ValueError, match=r"a quorum must be 1\.\.3"):
         voted(drawn, 12, quorum=4)
