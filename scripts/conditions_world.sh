@@ -4,8 +4,9 @@
 #   bash scripts/conditions_world.sh      (after encode --coordinates world and train-dit, see the config)
 #   DIT=runs/dit-world-placed OUT=docs/results/conditions-synthtown-world-placed \
 #       PARTS="layout uncond fid reliance forecast command trajectory extend" bash scripts/conditions_world.sh
-#   CFG="1 3 5" sets the layout's guidance scales (default 1 3); parts inpaint and outpaint run
-#   scripts/editing_synthtown.py on data/synthtown-heldout (docs/editing.md).
+#   CFG="1 3 5" sets the layout's guidance scales (default 1 3); parts inpaint, outpaint and outpaint-steer
+#   run scripts/editing_synthtown.py on data/synthtown-heldout, parts forecast-tune and forecast-votes score
+#   voted forecasts (docs/editing.md).
 # Needs data/synthtown-heldout32 (24 scenes of 32 frames, seed 4041), data/synthtown-heldout (24 scenes of 16
 # frames, seed 4041: the 24 forecasting pairs of docs/editing.md) and data/synthtown64-eval (seed 99):
 #   dynamiccity synth data/synthtown-heldout32 --scenes 24 --frames 32 --grid 64 64 8 --seed 4041 --val-fraction 0
@@ -35,6 +36,20 @@ for part in $PARTS; do
         inpaint | outpaint)
             python scripts/editing_synthtown.py "$part" --dit "$DIT" --vae synthtown --data data/synthtown-heldout \
                 --out "$OUT" --num 16
+            ;;
+        outpaint-steer)
+            python scripts/editing_synthtown.py outpaint --dit "$DIT" --vae synthtown --data data/synthtown-heldout \
+                --out "$OUT" --num 16 --context-steer 0.03 --steer-iterations 1 --tag=-steer0.03
+            ;;
+        forecast-tune)  # the quorum chosen on windows that are not the 24 pairs
+            for q in 1 5; do
+                dynamiccity eval-forecast --dit "$DIT" --vae synthtown --data data/synthtown64-eval --max-windows 16 \
+                    --with-trajectory --votes 5 --quorum $q --json "$OUT/forecast-tune-votes5-quorum$q.json"
+            done
+            ;;
+        forecast-votes)
+            dynamiccity eval-forecast --dit "$DIT" --vae synthtown --data data/synthtown-heldout --max-windows 24 \
+                --with-trajectory --votes 5 --quorum 5 --json "$OUT/forecast-trajectory-votes5-quorum5.json"
             ;;
         forecast)
             for how in "" --with-trajectory; do
