@@ -139,7 +139,7 @@ def test_bad_edits_are_one_line_errors(runs, tmp_path, capsys, extra, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_eval_forecast_scores_each_future_frame_beside_both_baselines(runs, tmp_path):
+def test_eval_forecast_scores_each_future_frame_beside_the_baselines(runs, tmp_path, capsys):
     cli("eval-forecast", "--dit", runs / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps", "2",
         "--device", "cpu", "--json", tmp_path / "f.json", "--with-trajectory")  # fmt: skip
     result = json.loads((tmp_path / "f.json").read_text())
@@ -148,6 +148,10 @@ def test_eval_forecast_scores_each_future_frame_beside_both_baselines(runs, tmp_
     for name in ("dit", "dit_observed", "copy_last", "ego_copy_last", "aligned_copy"):
         assert len(result["scores"][name]["miou"]) == 4
         assert all(0 <= v <= 1 for v in result["scores"][name]["iou"])
+    with pytest.raises(SystemExit):
+        cli("eval-forecast", "--dit", runs / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps",
+            "2", "--device", "cpu", "--context-steer", "0.5")  # fmt: skip
+    assert "--context-steer steers the forecast of a DiT of world coordinates" in capsys.readouterr().err
 
 
 def test_a_city_grows_in_x_y_and_t_around_a_real_first_window(runs, tmp_path):

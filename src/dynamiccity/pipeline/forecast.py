@@ -78,6 +78,11 @@ def eval_forecast(
     if "previous" not in dit.config.model.conditions:
         raise ValueError(f"{dit.checkpoint}: forecasting needs a DiT trained with the previous condition.")
     world = dit.paths is not None
+    if spec.context_steer and not world:
+        raise ValueError(
+            f"{dit.checkpoint}: --context-steer steers the forecast of a DiT of world coordinates towards the "
+            "world the past saw; this DiT draws ego windows."
+        )
     if trajectory and not world and "trajectory" not in dit.config.model.conditions:
         raise ValueError(
             f"{dit.checkpoint}: --with-trajectory needs a DiT trained with the trajectory condition."
