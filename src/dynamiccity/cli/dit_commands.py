@@ -28,6 +28,18 @@ SamplerName = choices("SamplerName", SAMPLERS)
 CommandName = choices("CommandName", tuple(c.name.lower() for c in Command))
 Direction = Enum("Direction", {"px": "+x", "mx": "-x", "py": "+y", "my": "-y"}, type=str)
 """Outpainting directions, as `dynamiccity.dit.editing.DIRECTIONS` (kept here so that the CLI needs no torch)."""
+ContextSteerOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Steer what an edit generates towards the scene it keeps, through the VAE's decoder, by gradient "
+        "steps of this size (0: none; 0.03 is a good start): inpainting, outpainting, a city's tiles, a "
+        "world-coordinate DiT's strips ahead and its forecast (towards the world the past saw).",
+    ),
+]
+SteerIterationsOpt = Annotated[
+    int, typer.Option(min=1, help="Gradient steps per sampling step of --layout-steer and --context-steer.")
+]
 
 
 def train_dit(
@@ -116,17 +128,8 @@ def sample(
             "decoder, by gradient steps of this size (0: none; 0.03 is a good start).",
         ),
     ] = 0.0,
-    context_steer: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            help="Edits: steer what is generated towards the scene kept beside it through the VAE's decoder, "
-            "by gradient steps of this size (0: none; 0.03 is a good start).",
-        ),
-    ] = 0.0,
-    steer_iterations: Annotated[
-        int, typer.Option(min=1, help="Gradient steps per sampling step of a steer.")
-    ] = 3,
+    context_steer: ContextSteerOpt = 0.0,
+    steer_iterations: SteerIterationsOpt = 3,
     inpaint: Annotated[
         str | None, typer.Option(help="Regenerate the --mask region of this scene of --data (first window).")
     ] = None,
@@ -228,17 +231,8 @@ def eval_forecast(
             min=1, help="Of the --votes forecasts, how many must agree on a voxel's class (else free)."
         ),
     ] = 1,
-    context_steer: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            help="World-coordinate DiTs: steer the forecast towards the world the past saw, and the strips "
-            "ahead towards the forecast, through the VAE's decoder (0: none).",
-        ),
-    ] = 0.0,
-    steer_iterations: Annotated[
-        int, typer.Option(min=1, help="Gradient steps per sampling step of --context-steer.")
-    ] = 3,
+    context_steer: ContextSteerOpt = 0.0,
+    steer_iterations: SteerIterationsOpt = 3,
     device: DeviceOpt = None,
 ) -> None:
     """Forecast each next window from the one before and score mIoU and IoU per future frame against
@@ -316,17 +310,8 @@ def city(
     resample: Annotated[
         int, typer.Option(min=1, help="Run every step of a tile this many times (RePaint resampling).")
     ] = 1,
-    context_steer: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            help="Steer each tile towards the tiles already beside it through the VAE's decoder, by "
-            "gradient steps of this size (0: none).",
-        ),
-    ] = 0.0,
-    steer_iterations: Annotated[
-        int, typer.Option(min=1, help="Gradient steps per sampling step of --context-steer.")
-    ] = 3,
+    context_steer: ContextSteerOpt = 0.0,
+    steer_iterations: SteerIterationsOpt = 3,
     gifs: Annotated[bool, typer.Option(help="Write a bird's-eye GIF of the city.")] = True,
     device: DeviceOpt = None,
 ) -> None:
