@@ -110,15 +110,14 @@ def eval_forecast(
         for w, pred, poses in zip(batch, forecast, shown, strict=True):
             future = w.labels[t:]
             scores["dit"].update(pred, future)
-            seen = aligned_copy(w.labels[:t], w.poses[:t], poses, extent)
+            observed = aligned_copy(w.labels[:t], w.poses[:t], w.poses[t:], extent)
+            seen = observed if trajectory else aligned_copy(w.labels[:t], w.poses[:t], poses, extent)
             scores["dit_observed"].update(observed_kept(pred, *seen), future)
             scores["copy_last"].update(copy_last(w.labels[:t], t), future)
             scores["ego_copy_last"].update(
                 ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent), future
             )
-            scores["aligned_copy"].update(
-                aligned_copy(w.labels[:t], w.poses[:t], w.poses[t:], extent)[0], future
-            )
+            scores["aligned_copy"].update(observed[0], future)
     return {
         "frames": t,
         "windows": count,
