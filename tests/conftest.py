@@ -98,26 +98,62 @@ def quaternion_wxyz(yaw: float) -> list[float]:
     return [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))]
 
 
-def write_nuscenes(root: Path, scenes: dict[str, int], seed: int = 0) -> dict:
-    """An Occ3D-nuScenes root; frame tokens are listed out of time order on purpose."""
+def nuscenes_token(scene: int, frame: int) -> str:
+    """A 32-hex-digit frame token, as nuScenes writes its tokens."""
+    return f"{scene:04x}{frame:04x}".rjust(32, "e")
+
+
+def write_nuscenes(
+    root: Path,
+    scenes: dict[str, int],
+    seed: int = 0,
+    timestamps: str = "string",
+    chain: bool = True,
+    end: str | None = "",
+    listed: str = "time",
+) -> dict:
+    """An Occ3D-nuScenes root written from the Occ3D README's schema: `gts/[scene_name]/[frame_token]/
+    labels.npz` (`semantics` uint8 ids 0..17, `mask_lidar`, `mask_camera` uint8 0/1) and `annotations.json`
+    with `train_split`, `val_split` and per frame `timestamp` (<str>), `camera_sensor`, `ego_pose`,
+    `gt_path`, `prev` and `next` (`end` at a scene's ends). Variations: `timestamps` "string" (microseconds
+    as a string, as documented), "number" (as derived files write them) or "token" (the README's "or
+    token": not a number); `chain=False` leaves out prev/next; `listed` "time" (as documented) or
+    "reversed" (frames listed against time). Returns {(scene, t): (semantics, lidar, camera)} in time order."""
     rng = np.random.default_rng(seed)
     infos, truth = {}, {}
     for s, (name, frames) in enumerate(scenes.items()):
-        tokens = [f"tok{s}_{t:02d}" for t in range(frames)]
-        infos[name] = {}
-        for t in reversed(range(frames)):
+        tokens = [nuscenes_token(s, t) for t in range(frames)]
+        entries = {}
+        for t, token in enumerate(tokens):
             semantics = rng.integers(0, 18, size=OCC3D_SHAPE, dtype=np.uint8)
-            lidar = rng.random(OCC3D_SHAPE) < 0.7
-            camera = rng.random(OCC3D_SHAPE) < 0.5
-            path = root / "gts" / name / tokens[t] / "labels.npz"
+            lidar = (rng.random(OCC3D_SHAPE) < 0.7).astype(np.uint8)
+            camera = (rng.random(OCC3D_SHAPE) < 0.5).astype(np.uint8)
+            path = root / "gts" / name / token / "labels.npz"
             path.parent.mkdir(parents=True)
             np.savez_compressed(path, semantics=semantics, mask_lidar=lidar, mask_camera=camera)
-            infos[name][tokens[t]] = {
-                "timestamp": 1_000_000 + 500_000 * t,
+            stamp = 1_531_883_530_449_377 + 500_000 * t
+            entries[token] = {
+                "timestamp": {"string": str(stamp), "number": stamp, "token": token}[timestamps],
+                "camera_sensor": {
+                    f"cam{token[-8:]}": {
+                        "img_path": f"imgs/CAM_FRONT/n015-2018-07-18-11-07-57+0800__CAM_FRONT__{stamp}.jpg",
+                        "intrinsic": [[1266.4, 0.0, 816.3], [0.0, 1266.4, 491.5], [0.0, 0.0, 1.0]],
+                        "extrinsic": {"translation": [1.7, 0.0, 1.5], "rotation": [0.5, -0.5, 0.5, -0.5]},
+                        "ego_pose": {
+                            "translation": [2.0 * t, 0.0, 0.0],
+                            "rotation": quaternion_wxyz(0.02 * t),
+                        },
+                    }
+                },
                 "ego_pose": {"translation": [2.0 * t, 0.0, 0.0], "rotation": quaternion_wxyz(0.02 * t)},
-                "gt_path": f"gts/{name}/{tokens[t]}/labels.npz",
+                "gt_path": f"gts/{name}/{token}/labels.npz",
             }
-            truth[(name, t)] = (semantics, lidar, camera)
+            if chain:
+                entries[token]["prev"] = tokens[t - 1] if t > 0 else end
+                entries[token]["next"] = tokens[t + 1] if t + 1 < frames else end
+            truth[(name, t)] = (semantics, lidar.astype(bool), camera.astype(bool))
+        order = list(entries) if listed == "time" else list(reversed(entries))
+        infos[name] = {token: entries[token] for token in order}
     names = list(scenes)
     annotations = {"train_split": names[:-1], "val_split": names[-1:], "scene_infos": infos}
     (root / "annotations.json").write_text(json.dumps(annotations))

@@ -12,8 +12,9 @@ import pytest
 
 from dynamiccity.cli.main import main
 from dynamiccity.data import open_reader
-from tests.conftest import write_carlasc, write_waymo
+from tests.conftest import write_carlasc, write_nuscenes, write_waymo
 from tests.data.test_bad_input import CASES, carlasc_duplicated_frame
+from tests.data.test_readers import NUSCENES_CLASSES, NUSCENES_EXPECTED
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
@@ -44,6 +45,27 @@ def test_inspect_carlasc_json(tmp_path, capsys):
     assert stats["class_counts"]["bicycle"] == 0
     assert stats["valid_fraction"] == pytest.approx((counts > 0).mean())
     assert "free_id" not in stats
+
+
+def test_inspect_reads_occ3d_nuscenes_as_documented(tmp_path, capsys):
+    """The Occ3D README's layout: string timestamps, prev/next tokens, 32-hex tokens; exact class counts."""
+    truth = write_nuscenes(tmp_path, {"scene-0001": 3, "scene-0002": 2})
+    code, out, err = run(["inspect", str(tmp_path), "--format", "occ3d-nuscenes", "--json"], capsys)
+    assert code == 0, err
+    stats = json.loads(out)
+    assert (stats["scenes"], stats["frames"], stats["grid"]) == (2, 5, [200, 200, 16])
+    semantics = np.stack([frame[0] for frame in truth.values()])
+    common = np.bincount(NUSCENES_EXPECTED[semantics].ravel(), minlength=12)
+    names = ["free", "building", "barrier", "other", "pedestrian", "pole", "road", "ground", "sidewalk",
+             "vegetation", "vehicle", "bicycle"]  # fmt: skip
+    assert stats["class_counts"] == {name: int(n) for name, n in zip(names, common, strict=True)}
+    code, out, _ = run(
+        ["inspect", str(tmp_path), "--format", "occ3d-nuscenes", "--json", "--classes", "native"], capsys
+    )
+    native = json.loads(out)["class_counts"]
+    raw = np.bincount(semantics.ravel(), minlength=18)
+    assert native["free"] == raw[17]
+    assert [native[NUSCENES_CLASSES[i][0]] for i in range(17)] == raw[:17].tolist()
 
 
 def test_inspect_waymo_reports_free_id(tmp_path, capsys):

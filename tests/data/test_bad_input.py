@@ -17,7 +17,14 @@ import pytest
 
 from dynamiccity.data import DataError, open_reader
 from dynamiccity.data.inspect import inspect_dataset
-from tests.conftest import OCC3D_SHAPE, write_carlasc, write_nuscenes, write_town, write_waymo
+from tests.conftest import (
+    OCC3D_SHAPE,
+    nuscenes_token,
+    write_carlasc,
+    write_nuscenes,
+    write_town,
+    write_waymo,
+)
 
 CARLA_SEQ = Path("Cartesian/Train/Town01_Light/cartesian")
 
@@ -209,7 +216,60 @@ def nuscenes_duplicated_timestamp(tmp_path):
 
     def edit(data):
         frames = data["scene_infos"]["scene-0001"]
-        frames["tok0_02"]["timestamp"] = frames["tok0_01"]["timestamp"]
+        frames[nuscenes_token(0, 2)]["timestamp"] = frames[nuscenes_token(0, 1)]["timestamp"]
+
+    edit_json(tmp_path / "annotations.json", edit)
+    return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
+
+
+def nuscenes_timestamp_not_a_string_or_number(tmp_path):
+    nuscenes(tmp_path)
+    edit_json(
+        tmp_path / "annotations.json",
+        lambda data: data["scene_infos"]["scene-0001"][nuscenes_token(0, 1)].update(timestamp=[1, 2]),
+    )
+    return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
+
+
+def nuscenes_chain_broken(tmp_path):
+    nuscenes(tmp_path, frames=3)
+    edit_json(
+        tmp_path / "annotations.json",
+        lambda data: data["scene_infos"]["scene-0001"][nuscenes_token(0, 0)].update(
+            next=nuscenes_token(7, 7)
+        ),
+    )
+    return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
+
+
+def nuscenes_chain_forked(tmp_path):
+    nuscenes(tmp_path, frames=3)
+
+    def edit(data):  # frame 2 claims frame 0 as its prev while frame 1 does too
+        data["scene_infos"]["scene-0001"][nuscenes_token(0, 2)]["prev"] = nuscenes_token(0, 0)
+
+    edit_json(tmp_path / "annotations.json", edit)
+    return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
+
+
+def nuscenes_chain_cyclic(tmp_path):
+    nuscenes(tmp_path, frames=3)
+
+    def edit(data):  # the last frame leads back to the second
+        frames = data["scene_infos"]["scene-0001"]
+        frames[nuscenes_token(0, 2)]["next"] = nuscenes_token(0, 1)
+        frames[nuscenes_token(0, 1)]["prev"] = nuscenes_token(0, 2)
+
+    edit_json(tmp_path / "annotations.json", edit)
+    return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
+
+
+def nuscenes_chain_without_first_frame(tmp_path):
+    nuscenes(tmp_path, frames=2)
+
+    def edit(data):  # two scenes' chains crossed: no frame of scene-0001 starts it
+        frames = data["scene_infos"]["scene-0001"]
+        frames[nuscenes_token(0, 0)]["prev"] = nuscenes_token(0, 1)
 
     edit_json(tmp_path / "annotations.json", edit)
     return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
@@ -219,7 +279,7 @@ def nuscenes_nan_pose(tmp_path):
     nuscenes(tmp_path)
 
     def edit(data):
-        data["scene_infos"]["scene-0001"]["tok0_01"]["ego_pose"]["rotation"][0] = float("nan")
+        data["scene_infos"]["scene-0001"][nuscenes_token(0, 1)]["ego_pose"]["rotation"][0] = float("nan")
 
     edit_json(tmp_path / "annotations.json", edit)
     return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
@@ -229,7 +289,7 @@ def nuscenes_malformed_pose(tmp_path):
     nuscenes(tmp_path)
 
     def edit(data):
-        data["scene_infos"]["scene-0001"]["tok0_01"]["ego_pose"]["translation"] = [1.0, 2.0]
+        data["scene_infos"]["scene-0001"][nuscenes_token(0, 1)]["ego_pose"]["translation"] = [1.0, 2.0]
 
     edit_json(tmp_path / "annotations.json", edit)
     return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"
@@ -243,7 +303,7 @@ def nuscenes_scene_not_a_mapping(tmp_path):
 
 def nuscenes_empty_split(tmp_path):
     nuscenes(tmp_path)
-    (tmp_path / "gts" / "scene-0002" / "tok1_00" / "labels.npz").unlink()
+    (tmp_path / "gts" / "scene-0002" / nuscenes_token(1, 0) / "labels.npz").unlink()
     edit_json(tmp_path / "annotations.json", lambda data: data["scene_infos"].pop("scene-0002"))
     return tmp_path, "occ3d-nuscenes", tmp_path / "annotations.json"  # val_split names only scene-0002
 
@@ -464,7 +524,8 @@ CASES = [
     nuscenes_empty_npz, nuscenes_empty_annotations, nuscenes_wrong_shape, nuscenes_float_semantics,
     nuscenes_negative_semantics, nuscenes_truncated_npz, nuscenes_npy_named_npz, nuscenes_missing_key,
     nuscenes_token_without_file, nuscenes_file_without_token, nuscenes_scene_without_annotation,
-    nuscenes_duplicated_timestamp, nuscenes_nan_pose, nuscenes_malformed_pose, nuscenes_scene_not_a_mapping,
+    nuscenes_duplicated_timestamp, nuscenes_timestamp_not_a_string_or_number, nuscenes_chain_broken,
+    nuscenes_chain_forked, nuscenes_chain_cyclic, nuscenes_chain_without_first_frame, nuscenes_nan_pose, nuscenes_malformed_pose, nuscenes_scene_not_a_mapping,
     nuscenes_empty_split,
     waymo_empty_npz, waymo_corrupted_npz, waymo_missing_labels, waymo_missing_mask, waymo_float_labels,
     waymo_negative_labels, waymo_duplicated_frame, waymo_nan_ego2global, waymo_non_rigid_ego2global,

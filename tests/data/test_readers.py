@@ -161,8 +161,28 @@ class TestCarlaSC:
 
 
 class TestOcc3DNuScenes:
-    def test_reads_in_time_order_with_masks(self, tmp_path):
-        truth = write_nuscenes(tmp_path, {"scene-0001": 3, "scene-0002": 2})
+    @pytest.mark.parametrize(
+        ("timestamps", "chain", "end", "listed"),
+        [
+            ("string", True, "", "time"),  # the README's schema, nuScenes' end marker
+            ("string", True, "EOF", "reversed"),  # the chain orders frames listed against time
+            ("string", True, None, "time"),
+            ("number", True, "", "reversed"),
+            ("token", True, "", "reversed"),  # "timestamp (or token)": the chain alone orders them
+            ("string", False, "", "reversed"),  # no chain: numeric strings order them
+            ("number", False, "", "reversed"),  # derived files: JSON numbers
+            ("token", False, "", "time"),  # neither: the file's order, documented as time order
+        ],
+    )
+    def test_reads_each_documented_variation_in_time_order(self, tmp_path, timestamps, chain, end, listed):
+        truth = write_nuscenes(
+            tmp_path,
+            {"scene-0001": 3, "scene-0002": 2},
+            timestamps=timestamps,
+            chain=chain,
+            end=end,
+            listed=listed,
+        )
         reader = open_reader(tmp_path, "occ3d-nuscenes")
         scenes = reader.scenes()
         assert [(s.name, s.split, s.num_frames) for s in scenes] == [
@@ -176,6 +196,15 @@ class TestOcc3DNuScenes:
             np.testing.assert_array_equal(valid[t], lidar)
         poses = reader.read_poses(scenes[0])
         np.testing.assert_allclose(poses[2], yaw_pose(4.0, 0.0, 0.04), atol=1e-9)
+
+    def test_without_chain_or_numeric_timestamps_the_file_order_is_kept(self, tmp_path):
+        truth = write_nuscenes(
+            tmp_path, {"scene-0001": 3}, timestamps="token", chain=False, listed="reversed"
+        )
+        reader = open_reader(tmp_path, "occ3d-nuscenes", mask="none")
+        labels, _ = reader.read_frames(reader.scenes()[0], 0, 3)
+        for t in range(3):
+            np.testing.assert_array_equal(labels[t], NUSCENES_EXPECTED[truth[("scene-0001", 2 - t)][0]])
 
     def test_camera_and_no_mask(self, tmp_path):
         truth = write_nuscenes(tmp_path, {"scene-0001": 1})

@@ -1,15 +1,20 @@
-"""Occ3D-nuScenes in its distributed layout.
+"""Occ3D-nuScenes in its distributed layout (the Occ3D README's `annotations` schema).
 
 `ROOT/annotations.json` lists the splits (`train_split`, `val_split`) and, under `scene_infos`, every
-scene's frames by token with `timestamp` and `ego_pose` {`translation`, `rotation` (w, x, y, z)}.
+scene's frames by token, each with `timestamp` (a string in the README: a timestamp "or token", unique by
+sample; derived files write numbers), `ego_pose` {`translation`, `rotation` (w, x, y, z)}, `gt_path`,
+`camera_sensor`, and `prev` / `next`, the tokens of the neighbouring keyframes ("" at a scene's ends, as
+in nuScenes' sample table; "EOF" and null are taken as ends too).
 `ROOT/gts/<scene>/<frame_token>/labels.npz` holds `semantics` (200x200x16, ids 0..16, 17 = free),
-`mask_lidar` and `mask_camera`. Frames are ordered by timestamp.
+`mask_lidar` and `mask_camera`.
+
+Frames are ordered by the `prev` / `next` chain where the frames carry it, else by numeric timestamps (a
+number or a string of digits), else as the file lists them (the README: "ordered by time").
 """
 
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -91,13 +96,7 @@ class Occ3DNuScenesReader(OccupancyReader):
                 )
             if not frames:
                 raise DataError(f"{self._annotations}: scene {name} has no frames.")
-            stamps = {token: self._timestamp(info, name, token) for token, info in frames.items()}
-            order = sorted(frames, key=stamps.__getitem__)
-            for a, b in pairwise(order):
-                if stamps[a] == stamps[b]:
-                    raise DataError(
-                        f"{self._annotations}: frames {a} and {b} of scene {name} share timestamp {stamps[a]}."
-                    )
+            order = frame_order(frames, name, self._annotations)
             poses = np.stack([self._pose(frames[token], name, token) for token in order])
             check_poses(poses, f"{self._annotations} (scene {name})")
             meta = {"tokens": order, "poses": poses}
@@ -124,12 +123,6 @@ class Occ3DNuScenesReader(OccupancyReader):
 
     def _frame_path(self, scene: str, token: str) -> Path:
         return self.root / "gts" / scene / token / "labels.npz"
-
-    def _timestamp(self, info: dict, scene: str, token: str) -> float:
-        stamp = info.get("timestamp")
-        if not _is_number(stamp):
-            raise DataError(f"{self._annotations}: frame {token} of {scene} has no numeric 'timestamp'.")
-        return float(stamp)
 
     def _pose(self, info: dict, scene: str, token: str) -> np.ndarray:
         pose = info.get("ego_pose")
@@ -172,3 +165,72 @@ class Occ3DNuScenesReader(OccupancyReader):
 
 def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+ENDS = ("", "EOF", None)
+"""What `prev` / `next` hold at a scene's first / last frame: "" in nuScenes' sample table; "EOF" and null
+are accepted as well."""
+
+
+def frame_order(frames: dict, scene: str, where: Path) -> list[str]:
+    """The frame tokens of one scene (`scene_infos[scene]`) in time order: along the `prev` / `next` chain
+    when every frame carries it, else by numeric timestamps, else as listed. Timestamps must be unique."""
+    stamps = {token: info.get("timestamp") for token, info in frames.items()}
+    for token, stamp in stamps.items():
+        if not (_is_number(stamp) or isinstance(stamp, str)):
+            raise DataError(f"{where}: frame {token} of {scene} has no 'timestamp' (a string or a number).")
+    seen: dict = {}
+    for token, stamp in stamps.items():
+        if stamp in seen:
+            raise DataError(
+                f"{where}: frames {seen[stamp]} and {token} of scene {scene} share timestamp {stamp}."
+            )
+        seen[stamp] = token
+    if all("prev" in info and "next" in info for info in frames.values()):
+        return _chain(frames, scene, where)
+    numeric = {token: _as_number(stamp) for token, stamp in stamps.items()}
+    if all(value is not None for value in numeric.values()):
+        return sorted(frames, key=numeric.__getitem__)
+    return list(frames)
+
+
+def _chain(frames: dict, scene: str, where: Path) -> list[str]:
+    """The tokens from the frame whose `prev` is an end marker, following `next`; a chain that breaks
+    (a token of another scene), forks, loops or skips a frame is an error naming the scene."""
+    for token, info in frames.items():
+        for key in ("prev", "next"):
+            if not (info[key] in ENDS or isinstance(info[key], str)):
+                raise DataError(f"{where}: frame {token} of scene {scene} has a '{key}' that is not a token.")
+    heads = [token for token, info in frames.items() if info["prev"] in ENDS]
+    if len(heads) != 1:
+        raise DataError(
+            f"{where}: scene {scene} has {len(heads)} frames without a 'prev' token; its prev/next chain "
+            "needs exactly one first frame."
+        )
+    order = [heads[0]]
+    while frames[order[-1]]["next"] not in ENDS:
+        token, after = order[-1], frames[order[-1]]["next"]
+        if after not in frames:
+            raise DataError(
+                f"{where}: scene {scene}'s prev/next chain is broken: frame {token} is followed by "
+                f"{after}, which is not a frame of the scene."
+            )
+        if frames[after]["prev"] != token or after in order:
+            raise DataError(f"{where}: scene {scene}'s prev/next chain forks or loops at frame {after}.")
+        order.append(after)
+    if len(order) != len(frames):
+        raise DataError(
+            f"{where}: scene {scene}'s prev/next chain links {len(order)} of its {len(frames)} frames."
+        )
+    return order
+
+
+def _as_number(stamp) -> float | None:
+    """A timestamp as a number: a JSON number, or a string that reads as one; None otherwise."""
+    if _is_number(stamp):
+        return float(stamp)
+    try:
+        value = float(stamp)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
