@@ -16,6 +16,7 @@ from dynamiccity.cli.vae_commands import (
     EpochsOpt,
     OverwriteOpt,
     ResumeOpt,
+    Split,
     StepsOpt,
     echo_json,
     echo_summary,
@@ -23,8 +24,10 @@ from dynamiccity.cli.vae_commands import (
 )
 from dynamiccity.data.derive import Command
 from dynamiccity.diffusion import SAMPLERS
+from dynamiccity.pipeline.forecast_protocol import PROTOCOL_NAMES, PROTOCOLS, eval_forecast_protocol
 
 SamplerName = choices("SamplerName", SAMPLERS)
+ProtocolName = choices("ProtocolName", PROTOCOL_NAMES)
 CommandName = choices("CommandName", tuple(c.name.lower() for c in Command))
 Direction = Enum("Direction", {"px": "+x", "mx": "-x", "py": "+y", "my": "-y"}, type=str)
 """Outpainting directions, as `dynamiccity.dit.editing.DIRECTIONS` (kept here so that the CLI needs no torch)."""
@@ -190,17 +193,33 @@ def sample(
 
 
 def eval_forecast(
-    dit: Annotated[Path, typer.Option(help="A train-dit run folder trained with the previous condition.")],
-    vae: Annotated[Path, typer.Option(help="The train-vae run whose latents the DiT learned.")],
-    data: Annotated[Path, typer.Option(help="Real scenes of at least two windows (dataset root).")],
+    data: Annotated[Path, typer.Option(help="Real scenes with ego poses (dataset root).")],
+    dit: Annotated[
+        Path | None,
+        typer.Option(
+            help="A train-dit run folder trained with the previous condition (not with --protocol)."
+        ),
+    ] = None,
+    vae: Annotated[
+        Path | None,
+        typer.Option(help="The train-vae run whose latents the DiT learned (not with --protocol)."),
+    ] = None,
+    protocol: Annotated[
+        ProtocolName | None,
+        typer.Option(
+            help="Score the baselines as the field reports forecasts: 2 s of history, mIoU and IoU at 1, 2 "
+            "and 3 s at 2 Hz (occworld: OccWorld's settings; dome, i2world: theirs)."
+        ),
+    ] = None,
     format: Annotated[
         FormatName, typer.Option("--format", "-f", help="Layout of --data.")
     ] = FormatName.synthtown,
+    split: Annotated[Split, typer.Option(help="Which scenes: train, val or all.")] = Split.all,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the scores to this JSON file.")
     ] = None,
     max_windows: Annotated[
-        int | None, typer.Option(min=1, help="Forecast at most this many windows.")
+        int | None, typer.Option(min=1, help="Forecast at most this many windows (pairs with --protocol).")
     ] = None,
     with_trajectory: Annotated[
         bool,
@@ -236,13 +255,29 @@ def eval_forecast(
     device: DeviceOpt = None,
 ) -> None:
     """Forecast each next window from the one before and score mIoU and IoU per future frame against
-    copy-last and ego-motion-compensated copy-last."""
+    copy-last and ego-motion-compensated copy-last; with --protocol, score the baselines only, as the
+    forecasting papers do (see `dynamiccity.pipeline.forecast_protocol`)."""
     from dynamiccity.pipeline import DataSpec, SampleSpec
+
+    spec = DataSpec(str(data), format.value)
+    if protocol is not None:
+        if dit is not None or vae is not None:
+            raise typer.BadParameter(
+                "--protocol scores the baselines only: our DiT forecasts T frames from the T before them, and "
+                "no T fits a history shorter than the future (5 frames and 6 at 2 Hz).",
+                param_hint="--dit/--vae",
+            )
+        echo_json(eval_forecast_protocol(PROTOCOLS[protocol.value], spec, split.value, max_windows), json_out)
+        return
+    if dit is None or vae is None:
+        raise typer.BadParameter(
+            "forecasting with the DiT needs both --dit and --vae.", param_hint="--dit/--vae"
+        )
     from dynamiccity.pipeline.forecast import eval_forecast as run
 
-    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead, context_steer=context_steer,
-                      steer_iterations=steer_iterations)  # fmt: skip
-    scores = run(dit, vae, DataSpec(str(data), format.value), spec, device, max_windows, with_trajectory,
+    sampling = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead,
+                          context_steer=context_steer, steer_iterations=steer_iterations)  # fmt: skip
+    scores = run(dit, vae, spec, sampling, device, max_windows, trajectory=with_trajectory, split=split.value,
                  votes=votes, quorum=quorum)  # fmt: skip
     echo_json(scores, json_out)
 

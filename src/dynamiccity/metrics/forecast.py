@@ -8,12 +8,20 @@ static world lands where it will be, moving actors stay where they were last see
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 
 from dynamiccity.data.classes import FREE
 from dynamiccity.data.egoframe import aligned_lookup, moved
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
+
+AbsentRule = Literal["one", "dropped"]
+ABSENT_RULES: tuple[str, ...] = AbsentRule.__args__
+"""How the forecasting papers' mIoU treats a class: "one" (OccWorld's and DOME's `multi_step_MeanIou`): a
+class with no voxel in the truth scores IoU 1; "dropped" (I2-World's `Metric_mIoU.count_miou`): a class
+whose IoU is 0 or undefined is left out of the mean."""
 
 
 def copy_last(past: np.ndarray, frames: int) -> np.ndarray:
@@ -125,3 +133,28 @@ class PerFrameScores:
         """{"miou": [per future frame], "iou": [per future frame]}."""
         scores = [m.compute() for m in self.matrices]
         return {"miou": [s["miou"] for s in scores], "iou": [s["iou"] for s in scores]}
+
+
+def field_scores(matrix: torch.Tensor, absent: AbsentRule) -> tuple[float, float]:
+    """(mIoU, IoU) in percent of a (K, K) confusion matrix (rows: truth, columns: prediction, free at id 0),
+    as the occupancy-forecasting papers compute them: mIoU averages classes 1..K-1 (free left out, every
+    other class in, "others" included) with `absent` deciding classes the truth lacks (`ABSENT_RULES`);
+    IoU is that of occupied (any id but free) against free, under the same rule."""
+    if absent not in ABSENT_RULES:
+        raise ValueError(f"absent must be one of {', '.join(ABSENT_RULES)}, got {absent!r}.")
+    m = matrix.double()
+    tp, truth, predicted = m.diag()[1:], m.sum(1)[1:], m.sum(0)[1:]
+    occupied = torch.stack([m[1:, 1:].sum(), m[1:].sum(), m[:, 1:].sum()])  # tp, truth, predicted
+    ious = [_iou(*counts, absent) for counts in zip(tp, truth, predicted, strict=True)]
+    kept = [iou for iou in ious if not np.isnan(iou)]
+    miou = 100 * sum(kept) / len(kept) if kept else float("nan")
+    return miou, 100 * _iou(*occupied, absent)
+
+
+def _iou(tp: torch.Tensor, truth: torch.Tensor, predicted: torch.Tensor, absent: AbsentRule) -> float:
+    """One class's IoU from its counts; NaN where `absent` leaves it out of a mean."""
+    if absent == "one" and truth == 0:
+        return 1.0
+    union = truth + predicted - tp
+    iou = float(tp / union) if union > 0 else float("nan")
+    return float("nan") if absent == "dropped" and iou == 0 else iou
