@@ -76,15 +76,27 @@ def raw_carlasc_frame(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
 def write_carlasc(
     root: Path, frames: int = 3, seed: int = 0, split: str = "Train", seq: str = "Town01_Light"
 ):
-    """A CarlaSC root with one sequence; returns (raw labels (T,X,Y,Z), counts, poses (T,4,4))."""
+    """A CarlaSC root with one sequence, as the owners' loader (UMich-CURLY/3DMapping `Data/dataset.py`) reads
+    it: `<seq>/cartesian/` with `evaluation/params.json` (`num_channels`, `grid_size`, `min_bound`,
+    `max_bound`), `evaluation/NNNNNN.label` (uint32, the grid in C order), `evaluation/NNNNNN.bin` (float32
+    point counts), `velodyne/NNNNNN.bin` (float32 x, y, z, intensity), `labels/NNNNNN.label` (uint32 per
+    point), `poses.txt` (12 numbers a line, 3x4 row-major) and `times.txt`.
+    Returns (raw labels (T,X,Y,Z), counts, poses (T,4,4))."""
     rng = np.random.default_rng(seed)
     folder = root / "Cartesian" / split / seq / "cartesian"
-    (folder / "evaluation").mkdir(parents=True)
+    for sub in ("evaluation", "velodyne", "labels"):
+        (folder / sub).mkdir(parents=True)
+    params = {"num_channels": 23, "grid_size": list(CARLA_SHAPE), "min_bound": [-25.6, -25.6, -2.0],
+              "max_bound": [25.6, 25.6, 1.0]}  # fmt: skip
+    (folder / "evaluation" / "params.json").write_text(json.dumps(params))
+    (folder / "times.txt").write_text("".join(f"{0.1 * t:.6f}\n" for t in range(frames)))
     raws, counts, poses = [], [], []
     for t in range(frames):
         raw, count = raw_carlasc_frame(rng)
         raw.tofile(folder / "evaluation" / f"{t:06d}.label")
         count.tofile(folder / "evaluation" / f"{t:06d}.bin")
+        rng.normal(size=(4, 4)).astype(np.float32).tofile(folder / "velodyne" / f"{t:06d}.bin")
+        rng.integers(0, 23, size=4, dtype=np.uint32).tofile(folder / "labels" / f"{t:06d}.label")
         raws.append(raw)
         counts.append(count)
         poses.append(yaw_pose(0.5 * t, 0.1 * t, 0.01 * t))
@@ -160,8 +172,21 @@ def write_nuscenes(
     return truth
 
 
-def write_waymo(root: Path, frames: int = 3, free_id: int = 23, seed: int = 0, ego2global: bool = True):
-    """An Occ3D-Waymo root with one training scene; returns the raw labels (T,X,Y,Z)."""
+def write_waymo(
+    root: Path,
+    frames: int = 3,
+    free_id: int = 23,
+    seed: int = 0,
+    ego2global: bool = True,
+    mask_dtype: type = bool,
+    fine_files: bool = False,
+):
+    """An Occ3D-Waymo root with one training scene, as the Occ3D README lays it out: `training/000/NNN_04.npz`
+    (0.4 m: `voxel_label` uint8 200x200x16, `origin_voxel_state`, `final_voxel_state`, `infov` as
+    `mask_dtype`). `fine_files` also writes each frame's 0.1 m file `NNN.npz` beside it, with the same keys
+    at a stand-in size (the real ones are 1600x1600x64; a reader of the 0.4 m data must never open them).
+    `ego2global` adds a 4x4 pose to every 0.4 m file (not in the published files; some converters add it).
+    Returns the raw labels (T,X,Y,Z)."""
     rng = np.random.default_rng(seed)
     folder = root / "training" / "000"
     folder.mkdir(parents=True)
@@ -169,15 +194,18 @@ def write_waymo(root: Path, frames: int = 3, free_id: int = 23, seed: int = 0, e
     for t in range(frames):
         raw = rng.integers(0, 15, size=OCC3D_SHAPE, dtype=np.uint8)
         raw[rng.random(OCC3D_SHAPE) < 0.6] = free_id
-        arrays = {
-            "voxel_label": raw,
-            "origin_voxel_state": rng.random(OCC3D_SHAPE) < 0.8,
-            "final_voxel_state": rng.random(OCC3D_SHAPE) < 0.6,
-            "infov": rng.random(OCC3D_SHAPE) < 0.9,
+        masks = {
+            key: (rng.random(OCC3D_SHAPE) < share).astype(mask_dtype)
+            for key, share in (("origin_voxel_state", 0.8), ("final_voxel_state", 0.6), ("infov", 0.9))
         }
+        arrays = {"voxel_label": raw, **masks}
         if ego2global:
             arrays["ego2global"] = yaw_pose(t, 0.0, 0.0)
         np.savez_compressed(folder / f"{t:03d}_04.npz", **arrays)
+        if fine_files:
+            np.savez_compressed(
+                folder / f"{t:03d}.npz", **{key: np.zeros((8, 8, 4), np.uint8) for key in arrays}
+            )
         raws.append(raw)
     return np.stack(raws)
 

@@ -259,6 +259,23 @@ class TestOcc3DNuScenes:
 
 
 class TestOcc3DWaymo:
+    @pytest.mark.parametrize("mask_dtype", [bool, np.uint8])
+    def test_reads_the_published_layout(self, tmp_path, mask_dtype):
+        """0.1 m and 0.4 m files side by side, no poses, masks as booleans or 0/1 bytes."""
+        raw = write_waymo(
+            tmp_path, frames=2, free_id=23, ego2global=False, mask_dtype=mask_dtype, fine_files=True
+        )
+        reader = open_reader(tmp_path, "occ3d-waymo", mask="camera")
+        scene = reader.scenes()[0]
+        assert scene.num_frames == 2 and reader.read_poses(scene) is None
+        labels, valid = reader.read_frames(scene, 0, 2)
+        expected = np.where(raw == 23, COMMON_IDS["free"], WAYMO_EXPECTED[np.minimum(raw, 14)])
+        np.testing.assert_array_equal(labels, expected)
+        with np.load(tmp_path / "training" / "000" / "001_04.npz") as frame:
+            np.testing.assert_array_equal(
+                valid[1], frame["final_voxel_state"].astype(bool) & frame["infov"].astype(bool)
+            )
+
     @pytest.mark.parametrize("free_id", [15, 23])
     def test_detects_free_id(self, tmp_path, free_id):
         raw = write_waymo(tmp_path, frames=2, free_id=free_id)
