@@ -11,14 +11,10 @@ import torch
 
 from dynamiccity.data import GridSpec, Scene, write_synthtown
 from dynamiccity.data.errors import DataError
-from dynamiccity.metrics.forecast import ABSENT_RULES, field_scores
+from dynamiccity.metrics.forecast import field_scores
 from dynamiccity.pipeline.datasets import DataSpec
-from dynamiccity.pipeline.forecast_protocol import (
-    PROTOCOLS,
-    PUBLISHED,
-    ForecastProtocol,
-    eval_forecast_protocol,
-)
+from dynamiccity.pipeline.forecast_protocol import eval_forecast_protocol
+from dynamiccity.protocols import ABSENT_RULES, PROTOCOLS, PUBLISHED, ForecastProtocol
 from tests.conftest import cli, write_nuscenes, write_town, yaw_pose
 
 OCCWORLD = PROTOCOLS["occworld"]

@@ -24,7 +24,7 @@ from dynamiccity.cli.vae_commands import (
 )
 from dynamiccity.data.derive import Command
 from dynamiccity.diffusion import SAMPLERS
-from dynamiccity.pipeline.forecast_protocol import PROTOCOL_NAMES, PROTOCOLS, eval_forecast_protocol
+from dynamiccity.protocols import PROTOCOL_NAMES, PROTOCOLS
 
 SamplerName = choices("SamplerName", SAMPLERS)
 ProtocolName = choices("ProtocolName", PROTOCOL_NAMES)
@@ -267,6 +267,8 @@ def eval_forecast(
                 "no T fits a history shorter than the future (5 frames and 6 at 2 Hz).",
                 param_hint="--dit/--vae",
             )
+        from dynamiccity.pipeline.forecast_protocol import eval_forecast_protocol
+
         echo_json(eval_forecast_protocol(PROTOCOLS[protocol.value], spec, split.value, max_windows), json_out)
         return
     if dit is None or vae is None:

@@ -87,7 +87,7 @@ def train_vae(
     preset: Annotated[
         str | None,
         typer.Option(
-            help="Model preset: carlasc, occ3d-waymo, occ3d-nuscenes, synthtown-tiny, ... "
+            help="Model preset: carlasc, occ3d-waymo, occ3d-nuscenes, semantickitti, synthtown-tiny, ... "
             "(default: the config file's)."
         ),
     ] = None,

@@ -20,12 +20,13 @@ from dynamiccity.data.occ3d_nuscenes import Occ3DNuScenesReader
 from dynamiccity.data.occ3d_waymo import Occ3DWaymoReader
 from dynamiccity.data.reader import MASKS, OccupancyReader
 from dynamiccity.data.scene import GridSpec, Scene, SceneInfo
+from dynamiccity.data.semantickitti import SemanticKITTIReader
 from dynamiccity.data.synthtown_format import SynthTownReader, write_synthtown
 from dynamiccity.data.windows import Window, WindowDataset
 
 READERS: dict[str, type[OccupancyReader]] = {
     reader.format: reader
-    for reader in (CarlaSCReader, Occ3DNuScenesReader, Occ3DWaymoReader, SynthTownReader)
+    for reader in (CarlaSCReader, Occ3DNuScenesReader, Occ3DWaymoReader, SemanticKITTIReader, SynthTownReader)
 }
 FORMATS: tuple[str, ...] = tuple(READERS)
 """The on-disk layouts a dataset can be read from (`--format`)."""
@@ -65,6 +66,7 @@ def open_dataset(
 __all__ = [
     "CLASS_NAMES", "COLORMAP", "FORMATS", "FREE", "MASKS", "NO_COMMAND", "NUM_CLASSES", "READERS",
     "CarlaSCReader", "Command", "CommandRule", "DataError", "GridSpec", "Occ3DNuScenesReader", "Occ3DWaymoReader",
-    "OccupancyReader", "Scene", "SceneInfo", "SynthTownReader", "Window", "WindowDataset", "bev_layout",
-    "ego_command", "ego_trajectory", "open_dataset", "open_reader", "reader_accepts", "write_synthtown",
+    "OccupancyReader", "Scene", "SceneInfo", "SemanticKITTIReader", "SynthTownReader", "Window",
+    "WindowDataset", "bev_layout", "ego_command", "ego_trajectory", "open_dataset", "open_reader",
+    "reader_accepts", "write_synthtown",
 ]  # fmt: skip

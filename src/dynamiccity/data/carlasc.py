@@ -14,7 +14,7 @@ import numpy as np
 from dynamiccity.atomic import atomic_path, write_text
 from dynamiccity.data.classes import CARLASC_CLASSES, CARLASC_TO_COMMON, ClassKind, lookup_table
 from dynamiccity.data.errors import DataError
-from dynamiccity.data.reader import OccupancyReader, read_pose_lines, remap
+from dynamiccity.data.reader import OccupancyReader, read_binary, read_pose_lines, remap
 from dynamiccity.data.scene import CARLASC_GRID, Scene, SceneInfo
 
 SPLITS = ("Train", "Val", "Test")
@@ -78,8 +78,8 @@ class CarlaSCReader(OccupancyReader):
     def _read_frame(self, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
         count = int(np.prod(self.grid.shape))
         bin_path = label_path.with_suffix(".bin")
-        raw = _read_raw(label_path, np.uint32, count).reshape(self.grid.shape)
-        points = _read_raw(bin_path, np.float32, count).reshape(self.grid.shape)
+        raw = read_binary(label_path, np.uint32, count).reshape(self.grid.shape)
+        points = read_binary(bin_path, np.float32, count).reshape(self.grid.shape)
         return remap(raw, _TABLE, label_path, "CarlaSC's 23 classes"), points > 0
 
     def pose_source(self, scene: SceneInfo) -> str:
@@ -93,17 +93,6 @@ class CarlaSCReader(OccupancyReader):
         if last >= len(poses):
             raise DataError(f"{path}: {len(poses)} poses, but frame {last} needs pose line {last + 1}.")
         return poses[scene.meta["frame_ids"]]
-
-
-def _read_raw(path: Path, dtype: type, count: int) -> np.ndarray:
-    """A headerless binary array of exactly `count` items."""
-    if not path.is_file():
-        raise DataError(f"{path}: file does not exist.")
-    size = path.stat().st_size
-    expected = count * np.dtype(dtype).itemsize
-    if size != expected:
-        raise DataError(f"{path}: {size} bytes, expected {expected} ({count} x {np.dtype(dtype).name}).")
-    return np.fromfile(path, dtype=dtype)
 
 
 # Common id -> a raw CarlaSC id that maps back to it; bicycle has none, CARLA counts bicycles as vehicles.

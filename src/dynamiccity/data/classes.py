@@ -92,6 +92,28 @@ WAYMO_TO_COMMON = np.array(
 )  # fmt: skip
 WAYMO_FREE_IDS = (15, 23)
 
+# SemanticKITTI (semantic-kitti-api config/semantic-kitti.yaml): raw label id -> learning id (`learning_map`).
+# In the voxel labels raw 0 is empty space; the other raw ids that learn as 0 (outlier, other-structure,
+# other-object) are ignored, as the owners' evaluate_completion.py does.
+SEMANTICKITTI_LEARNING_MAP: dict[int, int] = {
+    0: 0, 1: 0, 10: 1, 11: 2, 13: 5, 15: 3, 16: 5, 18: 4, 20: 5, 30: 6, 31: 7, 32: 8, 40: 9, 44: 10,
+    48: 11, 49: 12, 50: 13, 51: 14, 52: 0, 60: 9, 70: 15, 71: 16, 72: 17, 80: 18, 81: 19, 99: 0,
+    252: 1, 253: 7, 254: 6, 255: 8, 256: 5, 257: 5, 258: 4, 259: 5,
+}  # fmt: skip
+# learning ids 1..19 (`learning_map_inv` names); learning id 0 is free in the voxel labels
+SEMANTICKITTI_LEARNING_NAMES: tuple[str, ...] = (
+    "car", "bicycle", "motorcycle", "truck", "other-vehicle", "person", "bicyclist", "motorcyclist", "road",
+    "parking", "sidewalk", "other-ground", "building", "fence", "vegetation", "trunk", "terrain", "pole",
+    "traffic-sign",
+)  # fmt: skip
+SEMANTICKITTI_TO_COMMON = np.array(
+    [
+        FREE, VEHICLE, BICYCLE, BICYCLE, VEHICLE, VEHICLE, PEDESTRIAN, BICYCLE, BICYCLE, ROAD,
+        ROAD, SIDEWALK, GROUND, BUILDING, BARRIER, VEGETATION, VEGETATION, GROUND, POLE, POLE,
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+
 
 def lookup_table(mapping: np.ndarray, free_id: int | None = None) -> np.ndarray:
     """A 256-entry uint8 table from raw ids to common ids; unknown raw ids map to 255.
@@ -156,6 +178,9 @@ NUSCENES_CLASSES = ClassSet(
 WAYMO_CLASSES = ClassSet(
     "occ3d-waymo", ("free", *WAYMO_RAW_NAMES), np.r_[FREE, WAYMO_TO_COMMON].astype(np.uint8)
 )
+SEMANTICKITTI_CLASSES = ClassSet(
+    "semantickitti", ("free", *SEMANTICKITTI_LEARNING_NAMES), SEMANTICKITTI_TO_COMMON
+)  # the learning ids are native ids: free is 0 already
 # raw id -> native id: the datasets' own classes moved up by one so that free is 0, as in the common set
 NUSCENES_TO_NATIVE = np.r_[np.arange(1, 18), FREE].astype(np.uint8)
 WAYMO_TO_NATIVE = np.arange(1, 16, dtype=np.uint8)

@@ -181,3 +181,15 @@ def read_pose_lines(path: Path) -> np.ndarray:
     poses = np.stack(rows)
     check_poses(poses, path)
     return poses
+
+
+def read_binary(path: Path, dtype: type, count: int) -> np.ndarray:
+    """A headerless little-endian binary array of exactly `count` items of `dtype` (CarlaSC's and
+    SemanticKITTI's grids); a missing file or a wrong byte size is a DataError naming the file."""
+    if not path.is_file():
+        raise DataError(f"{path}: file does not exist.")
+    expected = count * np.dtype(dtype).itemsize
+    size = path.stat().st_size
+    if size != expected:
+        raise DataError(f"{path}: {size} bytes, expected {expected} ({count} x {np.dtype(dtype).name}).")
+    return np.fromfile(path, dtype=np.dtype(dtype).newbyteorder("<"))

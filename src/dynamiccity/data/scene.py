@@ -29,6 +29,8 @@ class GridSpec:
 CARLASC_GRID = GridSpec((128, 128, 8), (-25.6, -25.6, -2.0, 25.6, 25.6, 1.0), hz=10.0)
 OCC3D_NUSCENES_GRID = GridSpec((200, 200, 16), (-40.0, -40.0, -1.0, 40.0, 40.0, 5.4), hz=2.0)
 OCC3D_WAYMO_GRID = GridSpec((200, 200, 16), (-40.0, -40.0, -1.0, 40.0, 40.0, 5.4), hz=10.0)
+# 0.2 m voxels, 51.2 m ahead of the LiDAR; a voxel frame every fifth 10 Hz scan
+SEMANTICKITTI_GRID = GridSpec((256, 256, 32), (0.0, -25.6, -2.0, 51.2, 25.6, 4.4), hz=2.0)
 
 
 @dataclass(frozen=True)

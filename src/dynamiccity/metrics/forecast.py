@@ -8,20 +8,13 @@ static world lands where it will be, moving actors stay where they were last see
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import torch
 
 from dynamiccity.data.classes import FREE
 from dynamiccity.data.egoframe import aligned_lookup, moved
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
-
-AbsentRule = Literal["one", "dropped"]
-ABSENT_RULES: tuple[str, ...] = AbsentRule.__args__
-"""How the forecasting papers' mIoU treats a class: "one" (OccWorld's and DOME's `multi_step_MeanIou`): a
-class with no voxel in the truth scores IoU 1; "dropped" (I2-World's `Metric_mIoU.count_miou`): a class
-whose IoU is 0 or undefined is left out of the mean."""
+from dynamiccity.protocols import ABSENT_RULES, AbsentRule
 
 
 def copy_last(past: np.ndarray, frames: int) -> np.ndarray:

@@ -131,6 +131,8 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     "carlasc": VAEConfig(num_classes=12, frames=16, grid=(128, 128, 8)),
     "occ3d-waymo": VAEConfig(num_classes=12, frames=16, grid=(200, 200, 16)),
     "occ3d-nuscenes": VAEConfig(num_classes=12, frames=16, grid=(200, 200, 16)),
+    # 0.2 m voxels: downsampling by 4 in space keeps the latent cell at 0.8 m, as the presets above have it
+    "semantickitti": VAEConfig(num_classes=12, frames=16, grid=(256, 256, 32), downsample=(2, 4, 4, 4)),
     "synthtown-tiny": VAEConfig(frames=8, grid=(64, 64, 8), dec_channels=64, query_hidden=32),
     "synthtown-micro": VAEConfig(
         frames=4, grid=(32, 32, 4), channels=8, embed_dim=8, latent_channels=8, proj_mlp=16,
