@@ -14,7 +14,23 @@ from dynamiccity.cli.main import main
 from dynamiccity.data import open_reader
 from tests.conftest import write_carlasc, write_nuscenes, write_waymo
 from tests.data.test_bad_input import CASES, carlasc_duplicated_frame
-from tests.data.test_readers import NUSCENES_CLASSES, NUSCENES_EXPECTED
+from tests.data.test_readers import (
+    CARLASC_EXPECTED,
+    NUSCENES_CLASSES,
+    NUSCENES_EXPECTED,
+    WAYMO_CLASSES,
+    WAYMO_EXPECTED,
+)
+
+COMMON_NAMES = ["free", "building", "barrier", "other", "pedestrian", "pole", "road", "ground", "sidewalk",
+                "vegetation", "vehicle", "bicycle"]  # fmt: skip
+
+
+def counts_by_name(ids: np.ndarray) -> dict[str, int]:
+    """Voxels of each common class, by name, counted with numpy alone."""
+    return {
+        name: int(n) for name, n in zip(COMMON_NAMES, np.bincount(ids.ravel(), minlength=12), strict=True)
+    }
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
@@ -41,7 +57,7 @@ def test_inspect_carlasc_json(tmp_path, capsys):
     assert code == 0
     stats = json.loads(out)
     assert (stats["scenes"], stats["frames"], stats["grid"]) == (1, 2, [128, 128, 8])
-    assert sum(stats["class_counts"].values()) == raw.size
+    assert stats["class_counts"] == counts_by_name(CARLASC_EXPECTED[raw])
     assert stats["class_counts"]["bicycle"] == 0
     assert stats["valid_fraction"] == pytest.approx((counts > 0).mean())
     assert "free_id" not in stats
@@ -55,10 +71,7 @@ def test_inspect_reads_occ3d_nuscenes_as_documented(tmp_path, capsys):
     stats = json.loads(out)
     assert (stats["scenes"], stats["frames"], stats["grid"]) == (2, 5, [200, 200, 16])
     semantics = np.stack([frame[0] for frame in truth.values()])
-    common = np.bincount(NUSCENES_EXPECTED[semantics].ravel(), minlength=12)
-    names = ["free", "building", "barrier", "other", "pedestrian", "pole", "road", "ground", "sidewalk",
-             "vegetation", "vehicle", "bicycle"]  # fmt: skip
-    assert stats["class_counts"] == {name: int(n) for name, n in zip(names, common, strict=True)}
+    assert stats["class_counts"] == counts_by_name(NUSCENES_EXPECTED[semantics])
     code, out, _ = run(
         ["inspect", str(tmp_path), "--format", "occ3d-nuscenes", "--json", "--classes", "native"], capsys
     )
@@ -79,13 +92,18 @@ def test_inspect_waymo_reports_free_id(tmp_path, capsys):
 
 
 def test_inspect_counts_the_native_classes(tmp_path, capsys):
-    write_waymo(tmp_path, frames=1, free_id=23)
+    """The published layout (0.1 m files beside the 0.4 m ones, no poses): exact counts in both class sets."""
+    raw = write_waymo(tmp_path, frames=2, free_id=23, ego2global=False, fine_files=True)
     waymo = ["inspect", str(tmp_path), "--format", "occ3d-waymo", "--json", "--mask", "none"]
     code, out, _ = run([*waymo, "--classes", "native"], capsys)
     native = json.loads(out)["class_counts"]
     assert code == 0 and list(native)[:3] == ["free", "general_object", "vehicle"] and len(native) == 16
+    assert native["free"] == (raw == 23).sum()
+    assert [native[WAYMO_CLASSES[i][0]] for i in range(15)] == np.bincount(
+        raw[raw != 23], minlength=15
+    ).tolist()
     common = json.loads(run(waymo, capsys)[1])["class_counts"]
-    assert native["free"] == common["free"] and native["tree_trunk"] > 0 and len(common) == 12
+    assert common == counts_by_name(np.where(raw == 23, 0, WAYMO_EXPECTED[np.minimum(raw, 14)]))
 
 
 def test_inspect_reports_where_poses_come_from(tmp_path, capsys):
