@@ -70,3 +70,26 @@ def test_batch_8_peak_is_read_before_the_scenes_are_generated(result):
     # batch 8 adds ~14 MB over batch 1 here; the ballast VAE built for the scenes must not count as batch 8's
     assert b8 < b1 + BALLAST_MB / 2
     assert scenes > b8 + BALLAST_MB / 2
+
+
+def test_each_timed_step_has_its_flops_and_share_of_the_peak(result):
+    seconds = {
+        "train_step": result["train_step_s"],
+        "train_step_b8": result["train_step_s_b8"],
+        "per_step": result["per_step_s"],
+        "decode": result["decode_s"],
+    }
+    assert set(result["rates"]) == set(seconds)
+    peak = result["machine"]["fp32_flop_s"]
+    for name, rate in result["rates"].items():
+        assert rate["seconds"] == seconds[name] and rate["peak_flop_s"] == peak
+        assert rate["flops"] > 0 and 0 < rate["share_of_peak"] < 1.5
+
+
+def test_flops_follow_the_work(result):
+    rates = {name: rate["flops"] for name, rate in result["rates"].items()}
+    # every op works per sample (a dropped condition is masked, not skipped): 8 samples, 8x the FLOPs
+    assert rates["train_step_b8"] == 8 * rates["train_step"]
+    # a guided step is a forward at batch 2, a training step a forward and its backward at batch 1:
+    # measured 0.64x
+    assert rates["per_step"] < rates["train_step"]

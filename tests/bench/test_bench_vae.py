@@ -63,10 +63,35 @@ def test_recompute_changes_how_the_model_runs_not_the_model(results):
     assert recompute["latent_floats"] == plain["latent_floats"]
 
 
-def test_the_cli_times_each_lovasz_ordering_it_is_given(tmp_path):
+def test_the_cli_times_each_lovasz_ordering_it_is_given(tmp_path, capsys):
     out = tmp_path / "bench.json"
     cli("bench", "vae", "--preset", "synthtown-micro", "--set", "grid=[16,16,4]", "--repeats", "1",
         "--lovasz-bins", "0", "--lovasz-bins", "64", "--json", out)  # fmt: skip
     rows = json.loads(out.read_text())["results"]
     assert [row["lovasz_bins"] for row in rows] == [None, 64]
     assert all(row["train_step_s"] > 0 and row["preset"] == "synthtown-micro" for row in rows)
+    assert all(set(row["rates"]) == {"train_step", "infer"} for row in rows)
+    # after the JSON lines, a Markdown table of both steps of both runs
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 4 and table[2].startswith("| projection/ess: train_step | ")
+    assert table[4].startswith("| projection/ess, lovasz bins 64: train_step | ")
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r[0]}-recompute-{r[1]}")
+def test_each_timed_step_has_its_flops_and_share_of_the_peak(results, run):
+    result = results[run]
+    machine = result["machine"]
+    assert machine["device"] == "cpu" and machine["fp32_flop_s"] > 0 and machine["bf16_flop_s"] is None
+    for name in ("train_step", "infer"):
+        rate = result["rates"][name]
+        assert rate["seconds"] == result[f"{name}_s"] and rate["peak_flop_s"] == machine["fp32_flop_s"]
+        assert rate["flop_s"] == pytest.approx(rate["flops"] / rate["seconds"])
+        assert 0 < rate["share_of_peak"] < 1.5
+    # a backward is about twice its forward: measured 2.99x encode+decode's FLOPs (the labels need no gradient)
+    assert result["rates"]["train_step"]["flops"] > 2 * result["rates"]["infer"]["flops"]
+
+
+def test_recompute_adds_flops_to_the_step_and_none_to_inference(results):
+    plain, recompute = results[("ess", False)]["rates"], results[("ess", True)]["rates"]
+    assert recompute["train_step"]["flops"] > plain["train_step"]["flops"]
+    assert recompute["infer"]["flops"] == plain["infer"]["flops"]

@@ -46,6 +46,9 @@ def test_a_row_per_model_and_device_in_the_json_and_the_table(runs):
     table = printed.strip().splitlines()
     assert len(table) == 2 + 2
     assert table[2].startswith("| vae | cpu | ") and table[3].startswith("| dit | cpu | ")
+    assert (
+        "peak GFLOP/s" in table[0] and table[2].count("GFLOP/s (") == 2 and table[3].count("GFLOP/s (") == 3
+    )
     assert all(row["threads"] == 1 and row["repeats"] == 5 for row in rows.values())
 
 
@@ -124,3 +127,21 @@ def test_a_missing_run_and_a_vae_run_as_the_dit_are_one_line_errors(runs, tmp_pa
         assert exit_.value.code == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_each_timed_call_has_its_flops_and_share_of_the_device_s_peak(runs):
+    _, rows, _ = runs
+    for row in rows.values():
+        peak = row["machine"]["fp32_flop_s"]  # no bf16 on this CPU
+        assert row["machine"]["threads"] == 1 and peak > 0
+        for cost, rate in [
+            *zip(row["train"], row["train_rates"], strict=True),
+            (row["infer"], row["infer_rate"]),
+        ]:
+            assert (rate["flops"], rate["seconds"]) == (cost["flops"], cost["seconds"])
+            assert rate["flops"] > 0 and rate["peak_flop_s"] == peak and 0 < rate["share_of_peak"] < 1.5
+    # the DiT's batch 8 step is 8x batch 1's work; a scene is 20 forwards of the (unconditional) denoiser and
+    # a decode, a step one forward and its backward (about twice a forward): measured 7.1x a step's FLOPs
+    b1, b8 = rows["dit"]["train"]
+    assert b8["flops"] == 8 * b1["flops"]
+    assert rows["dit"]["infer"]["flops"] > 5 * b1["flops"]

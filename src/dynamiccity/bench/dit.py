@@ -1,12 +1,15 @@
-"""`dynamiccity bench dit`: DiT training-step time and memory, and seconds to generate one scene."""
+"""`dynamiccity bench dit`: DiT training-step time and memory, seconds to generate one scene, and the FLOPs
+of each timed step against the machine's matmul peak."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import torch
 
 from dynamiccity.bench.common import PeakMemory, run_isolated, sync, timed
+from dynamiccity.bench.flops import Rate, machine_peak, step_flops
 from dynamiccity.device import autocast, bf16_pays
 from dynamiccity.diffusion.process import Diffusion, DiffusionConfig, guided
 from dynamiccity.dit.conditions import CONDITIONS, Conditions
@@ -30,13 +33,18 @@ def every_condition(cfg: DiTConfig, shape: tuple[int, ...], batch: int, device: 
 
 def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu") -> dict:
     """Time training steps at batch 1 and 8, one guided denoiser step, and whole guided generations, with
-    the network and its inputs conditioned on every condition (both insertion branches)."""
+    the network and its inputs conditioned on every condition (both insertion branches).
+
+    `rates` holds the FLOPs of one training step at batch 1 and 8, one guided denoiser step and one decode,
+    each against the matmul peak of the dtype it ran in, measured first (before the memory poller starts).
+    Whole generations are timed only: their FLOPs are the sampler's denoiser calls and a decode."""
     from dynamiccity.vae.config import vae_preset
     from dynamiccity.vae.model import HexPlaneVAE
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
     cfg = dit_preset(preset).with_overrides(conditions=CONDITIONS)
+    machine = machine_peak(device)
     memory = PeakMemory(device)
     model = HexPlaneDiT(cfg).to(device)
     diffusion = Diffusion(DiffusionConfig())
@@ -57,17 +65,20 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     peak_b1 = memory.mb()
     step_b8 = timed(lambda: step(8), 1, device)
     peak_b8 = memory.mb()  # before the VAE and the sampling below, which would otherwise count as batch 8's
+    flops = {"train_step": step_flops(lambda: step(1)), "train_step_b8": step_flops(lambda: step(8))}
     model.eval()
     denoise = guided(model, every_condition(cfg, shape, 1, device), GUIDANCE)
     x = torch.randn(1, *shape, device=device)
     t = torch.tensor([500], device=device)
     with torch.no_grad(), autocast(device):
         per_step = timed(lambda: denoise(x, t), repeats, device)
+        flops["per_step"] = step_flops(lambda: denoise(x, t))
     vae_cfg = vae_preset(preset)
     vae = HexPlaneVAE(vae_cfg).to(device).eval()
     latent = model.unroll(torch.randn(1, *shape, device=device) * mask)
     with torch.no_grad(), autocast(device):
         decode_s = timed(lambda: vae.decode(latent).argmax(-1), 1, device)
+        flops["decode"] = step_flops(lambda: vae.decode(latent).argmax(-1))
     sample_s = {}
     for sampler, steps in samplers:
         start = time.perf_counter()
@@ -81,6 +92,8 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         del scene
     peak_all = memory.mb()
     memory.stop()
+    seconds = {"train_step": step_s, "train_step_b8": step_b8, "per_step": per_step, "decode": decode_s}
+    peak_flop_s = machine.flop_s(bf16)
     return {
         "preset": preset,
         "device": device,
@@ -100,6 +113,8 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         "decode_s": decode_s,
         "sample_s": sample_s,
         "sample_s_estimated": {"ddpm-1000": 1000 * per_step + decode_s},
+        "machine": asdict(machine),
+        "rates": {name: asdict(Rate.of(flops[name], seconds[name], peak_flop_s)) for name in seconds},
     }
 
 

@@ -8,6 +8,10 @@ Every measurement runs in a fresh process (`run_isolated`), so its peak memory i
 Peak memory (MiB) includes the weights of the models the measurement holds: on CUDA it is the allocator's
 peak; on the CPU the size of the weights plus the highest resident set above the one after loading them
 (loading reads and verifies the checkpoint, which would otherwise set the peak of a small model).
+
+Each timed call's FLOPs are counted (`bench.flops.step_flops`) and compared with the matmul peak of the
+device in the dtype the run trains in, measured once per device by this process, with the measuring
+processes' thread count, before they start.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from torch import nn
 
 from dynamiccity.bench.common import PeakMemory, run_isolated, timed
+from dynamiccity.bench.flops import MachinePeak, Rate, machine_peak, step_flops
 from dynamiccity.bench.vae import structured_labels
 from dynamiccity.device import autocast, bf16_pays
 from dynamiccity.hexplane import plane_shapes
@@ -41,12 +46,13 @@ SCENE = SampleSpec("dpmpp", 20, seed=0, batch=1)
 
 @dataclass(frozen=True)
 class Cost:
-    """Mean seconds of one call over `repeats` after a warm-up, and the peak memory (MiB, weights
-    included) of the measurement; `batch` windows (VAE) or latent maps (DiT) per call."""
+    """Mean seconds of one call over `repeats` after a warm-up, the peak memory (MiB, weights included) of
+    the measurement, and the FLOPs of one call; `batch` windows (VAE) or latent maps (DiT) per call."""
 
     batch: int
     seconds: float
     peak_mb: float
+    flops: int
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,8 @@ class ModelStats:
     weights_mb: its parameters in fp32; checkpoint_mb: its weights file on disk. compression_ratio and
     latent_floats: the VAE's (T * X * Y * Z voxels of a window over the floats of its HexPlane), None for
     the DiT. train: one training step per batch size; infer: encode + decode of one window (VAE), one
-    scene of `SCENE` with the VAE's decode (DiT).
+    scene of `SCENE` with the VAE's decode (DiT). machine: the device's matmul peaks; train_rates and
+    infer_rate: `train` and `infer` against the peak of the dtype the run trains in.
     """
 
     model: Literal["vae", "dit"]
@@ -74,6 +81,9 @@ class ModelStats:
     autocast_bf16: bool
     threads: int
     repeats: int
+    machine: MachinePeak
+    train_rates: tuple[Rate, ...]
+    infer_rate: Rate
 
 
 def latent_floats(cfg: VAEConfig) -> int:
@@ -115,12 +125,13 @@ def model_stats(
     vae_dir, dit_dir = str(vae_run), str(dit_run)
     rows = []
     for device in devices:
+        machine = machine_peak(device)
         train = run_isolated(_vae_train, vae_dir, device, threads, repeats)
         infer = run_isolated(_vae_infer, vae_dir, device, threads, repeats)
-        rows.append(_row("vae", vae, vae_run, device, repeats, train, infer))
+        rows.append(_row("vae", vae, vae_run, machine, repeats, train, infer))
         train = run_isolated(_dit_train, dit_dir, device, threads, repeats)
         infer = run_isolated(_dit_infer, dit_dir, vae_dir, device, threads, repeats)
-        rows.append(_row("dit", dit, dit_run, device, repeats, train, infer))
+        rows.append(_row("dit", dit, dit_run, machine, repeats, train, infer))
     return rows
 
 
@@ -128,13 +139,16 @@ def _row(
     model: Literal["vae", "dit"],
     trained: Trained,
     run: str | Path,
-    device: str,
+    machine: MachinePeak,
     repeats: int,
     train: list[dict],
     infer: dict,
 ) -> ModelStats:
     params = sum(p.numel() for p in trained.model.parameters())
     vae_cfg = trained.config.model if model == "vae" else None
+    device = machine.device
+    bf16 = trained.config.train.bf16 and bf16_pays(torch.device(device))
+    train_costs, infer_cost = tuple(Cost(**cost) for cost in train), Cost(**infer)
     return ModelStats(
         model=model,
         device=device,
@@ -146,12 +160,19 @@ def _row(
         checkpoint_mb=trained.checkpoint.stat().st_size / 2**20,
         compression_ratio=compression_ratio(vae_cfg) if vae_cfg else None,
         latent_floats=latent_floats(vae_cfg) if vae_cfg else None,
-        train=tuple(Cost(**cost) for cost in train),
-        infer=Cost(**infer),
-        autocast_bf16=trained.config.train.bf16 and bf16_pays(torch.device(device)),
+        train=train_costs,
+        infer=infer_cost,
+        autocast_bf16=bf16,
         threads=torch.get_num_threads(),
         repeats=repeats,
+        machine=machine,
+        train_rates=tuple(_rate(cost, machine.flop_s(bf16)) for cost in train_costs),
+        infer_rate=_rate(infer_cost, machine.flop_s(bf16)),
     )
+
+
+def _rate(cost: Cost, peak_flop_s: float) -> Rate:
+    return Rate.of(cost.flops, cost.seconds, peak_flop_s)
 
 
 # ---- measurements, each in its own process --------------------------------------------------------------
@@ -177,7 +198,8 @@ def _train_costs(
     device: str,
 ) -> list[dict]:
     """Seconds and peak of a training step of `model` as its run trains (AdamW, gradient clipping, EMA,
-    bf16 where asked for and where it pays) for each batch size of `inputs`, smallest first."""
+    bf16 where asked for and where it pays) for each batch size of `inputs`, smallest first, and the FLOPs
+    of one step each (counted after the timing, so that the peak memory is the timed steps')."""
     opt = adamw(model.parameters(), cfg.lr, cfg.weight_decay)  # imports ~800 modules; its state comes later
     gc.collect()
     resident = weights_mb(model)
@@ -201,7 +223,8 @@ def _train_costs(
     costs = []
     for batch, x in sorted(inputs.items()):
         seconds = timed(lambda x=x: step(x), repeats, device)
-        costs.append(asdict(Cost(batch, seconds, _peak_mb(memory, resident))))
+        peak = _peak_mb(memory, resident)
+        costs.append(asdict(Cost(batch, seconds, peak, step_flops(lambda x=x: step(x)))))
     memory.stop()
     return costs
 
@@ -237,7 +260,7 @@ def _vae_infer(run: str, device: str, threads: int, repeats: int) -> dict:
     seconds = timed(infer, repeats, device)
     peak = _peak_mb(memory, resident)
     memory.stop()
-    return asdict(Cost(1, seconds, peak))
+    return asdict(Cost(1, seconds, peak, step_flops(infer)))
 
 
 def _dit_train(run: str, device: str, threads: int, repeats: int) -> list[dict]:
@@ -275,27 +298,37 @@ def _dit_infer(dit_run: str, vae_run: str, device: str, threads: int, repeats: i
     seconds = timed(scene, repeats, device)
     peak = _peak_mb(memory, resident)
     memory.stop()
-    return asdict(Cost(1, seconds, peak))
+    return asdict(Cost(1, seconds, peak, step_flops(scene)))
 
 
 # ---- the table --------------------------------------------------------------------------------------------
 
 
+def _cost_cell(cost: Cost, rate: Rate) -> str:
+    return (
+        f"{cost.seconds:.4g} s, {cost.peak_mb:.1f} MB, "
+        f"{rate.flop_s / 1e9:.3g} GFLOP/s ({100 * rate.share_of_peak:.1f}%)"
+    )
+
+
 def _cells(row: ModelStats, batches: Sequence[int]) -> list[str]:
-    steps = {cost.batch: cost for cost in row.train}
-    train = [f"{steps[b].seconds:.4g} s, {steps[b].peak_mb:.1f} MB" if b in steps else "-" for b in batches]
+    steps = {
+        cost.batch: _cost_cell(cost, rate) for cost, rate in zip(row.train, row.train_rates, strict=True)
+    }
     ratio = "-" if row.compression_ratio is None else f"{row.compression_ratio:.2f}"
+    peak = row.infer_rate.peak_flop_s / 1e9
     return [
         row.model, row.device, f"{row.params:,}", f"{row.weights_mb:.2f}", f"{row.checkpoint_mb:.2f}", ratio,
-        *train, f"{row.infer.seconds:.4g} s, {row.infer.peak_mb:.1f} MB",
+        f"{peak:.3g}", *(steps.get(b, "-") for b in batches), _cost_cell(row.infer, row.infer_rate),
     ]  # fmt: skip
 
 
 def table(rows: Sequence[ModelStats]) -> str:
-    """The rows as a Markdown table: sizes (MiB), compression, and time and peak memory of a training step
-    per batch size and of inference."""
+    """The rows as a Markdown table: sizes (MiB), compression, the device's matmul peak (GFLOP/s, in the
+    dtype the run trains in), and for a training step per batch size and for inference: time, peak memory,
+    achieved GFLOP/s and its share of that peak."""
     batches = sorted({cost.batch for row in rows for cost in row.train})
-    head = ["model", "device", "params", "fp32 MB", "file MB", "compression"]
+    head = ["model", "device", "params", "fp32 MB", "file MB", "compression", "peak GFLOP/s"]
     head += [f"train step, batch {b}" for b in batches] + ["inference"]
     lines = [head, ["---"] * len(head), *(_cells(row, batches) for row in rows)]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)

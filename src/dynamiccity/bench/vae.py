@@ -1,4 +1,5 @@
-"""`dynamiccity bench vae`: training-step time, encode+decode time, peak memory, size of the HexPlane VAE."""
+"""`dynamiccity bench vae`: training-step time, encode+decode time, peak memory, size of the HexPlane VAE,
+and the FLOPs of both against the machine's matmul peak."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from dynamiccity.bench.common import PeakMemory, run_isolated, timed
+from dynamiccity.bench.flops import MachinePeak, Rate, machine_peak, step_flops
 from dynamiccity.device import autocast, bf16_pays
 from dynamiccity.train.loop import adamw
 from dynamiccity.vae.config import VAEConfig
@@ -30,6 +32,9 @@ class VAEBench:
     autocast_bf16: bool
     recompute: bool
     lovasz_bins: int | None
+    machine: MachinePeak
+    rates: dict[str, Rate]
+    """"train_step" and "infer" (encode+decode), each against the peak of the dtype it ran in."""
 
 
 def structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
@@ -50,13 +55,16 @@ def measure(
     device: str = "cpu",
     lovasz_bins: int | None = None,
 ) -> VAEBench:
-    """Time `repeats` training steps (after one warm-up) and `repeats` encode+decode passes, in this process.
-    `lovasz_bins`: the training loss's Lovasz ordering (`vae.losses.lovasz_softmax`; None: an exact sort)."""
+    """Time `repeats` training steps (after one warm-up) and `repeats` encode+decode passes, in this process,
+    count the FLOPs of one of each, and measure the machine's matmul peak first (before the memory poller
+    starts). `lovasz_bins`: the training loss's Lovasz ordering (`vae.losses.lovasz_softmax`; None: an exact
+    sort)."""
     from dynamiccity.vae.model import HexPlaneVAE
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
     labels = structured_labels(cfg, batch).to(device)
+    machine = machine_peak(device)
     memory = PeakMemory(device)
     model = HexPlaneVAE(cfg).to(device)
     opt = adamw(model.parameters(), lr=1e-3)
@@ -70,6 +78,7 @@ def measure(
         opt.step()
 
     step_s = timed(step, repeats, device)
+    train_flops = step_flops(step)
     model.eval()
 
     def infer() -> None:
@@ -77,13 +86,20 @@ def measure(
             model.decode(model.encode(labels)).argmax(-1)
 
     infer_s = timed(infer, repeats, device)
+    infer_flops = step_flops(infer)
     peak = memory.mb()
     memory.stop()
     latent = model.encode(labels[:1]).numel_per_sample()
     voxels = cfg.frames * cfg.grid[0] * cfg.grid[1] * cfg.grid[2]
+    peak_flop_s = machine.flop_s(bf16)
+    rates = {
+        "train_step": Rate.of(train_flops, step_s, peak_flop_s),
+        "infer": Rate.of(infer_flops, infer_s, peak_flop_s),
+    }
     return VAEBench(
         preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, peak,
         sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16, cfg.recompute, lovasz_bins,
+        machine, rates,
     )  # fmt: skip
 
 

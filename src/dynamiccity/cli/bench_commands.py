@@ -31,8 +31,10 @@ def bench_vae(
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
-    """Training step, encode+decode time, peak memory, parameters and compression of the VAE."""
+    """Training step, encode+decode time, peak memory, parameters and compression of the VAE; the FLOPs and
+    share of the machine's matmul peak of the step and of encode+decode (a table after the JSON lines)."""
     from dynamiccity.atomic import write_text
+    from dynamiccity.bench.flops import Rate, rate_table
     from dynamiccity.bench.vae import measure_isolated
     from dynamiccity.cli.vae_commands import parse_overrides
     from dynamiccity.vae.config import vae_preset
@@ -46,9 +48,16 @@ def bench_vae(
                 result = measure_isolated(preset, cfg, batch, repeats, device, bins or None)
                 typer.echo(json.dumps(result))
                 results.append(result)
+    rates = {_vae_label(row, name): Rate(**rate) for row in results for name, rate in row["rates"].items()}
+    typer.echo(rate_table(rates))
     payload = results[0] if len(results) == 1 else {"results": results}
     if json_out is not None:
         write_text(json_out, json.dumps(payload, indent=1) + "\n")
+
+
+def _vae_label(row: dict, step: str) -> str:
+    bins = "" if row["lovasz_bins"] is None else f", lovasz bins {row['lovasz_bins']}"
+    return f"{row['encoder']}/{row['decoder']}{bins}: {step}"
 
 
 @bench_app.command("dit")
@@ -61,9 +70,11 @@ def bench_dit(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
-    """DiT training step (batch 1 and 8), peak memory, and seconds to generate one guided scene + decode."""
+    """DiT training step (batch 1 and 8), peak memory, and seconds to generate one guided scene + decode; the
+    FLOPs and share of the machine's matmul peak of each step it times (a table after the JSON)."""
     from dynamiccity.atomic import write_text
     from dynamiccity.bench.dit import measure_isolated
+    from dynamiccity.bench.flops import Rate, rate_table
     from dynamiccity.diffusion import SAMPLERS
 
     samplers = []
@@ -75,6 +86,7 @@ def bench_dit(
     result = measure_isolated(preset, samplers, repeats, device)
     text = json.dumps(result, indent=1)
     typer.echo(text)
+    typer.echo(rate_table({name: Rate(**rate) for name, rate in result["rates"].items()}))
     if json_out is not None:
         write_text(json_out, text + "\n")
 
