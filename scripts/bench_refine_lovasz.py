@@ -17,8 +17,8 @@ import time
 import torch
 
 from dynamiccity.atomic import write_text
-from dynamiccity.pipeline.datasets import DataSpec, open_windows
-from dynamiccity.pipeline.runs import load_vae
+from dynamiccity.runs.datasets import DataSpec, open_windows
+from dynamiccity.runs.loading import load_vae
 from dynamiccity.vae.losses import lovasz_softmax
 from dynamiccity.vae.refine import Refinement, refine_latent
 

@@ -19,9 +19,10 @@ import numpy as np
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import open_dataset
+from dynamiccity.generation.generate import generate_with
+from dynamiccity.generation.sampling import load_pair
 from dynamiccity.metrics import class_histogram, histogram_distance, temporal_change
 from dynamiccity.pipeline import SampleSpec
-from dynamiccity.pipeline.generate import generate_with, load_pair
 
 
 def main() -> None:

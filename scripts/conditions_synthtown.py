@@ -43,11 +43,12 @@ from dynamiccity.data import Command, open_dataset
 from dynamiccity.data.derive import bev_layout
 from dynamiccity.data.egoframe import to_ego, to_world
 from dynamiccity.dit.conditions import Conditions
+from dynamiccity.generation.conditioning import Start, encode_map
+from dynamiccity.generation.generate import generate_with
+from dynamiccity.generation.sampling import SampleSpec, decode_maps, load_pair, sample_maps
 from dynamiccity.metrics.egomotion import estimate_trajectory, layout_iou, trajectory_errors, window_command
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
 from dynamiccity.metrics.scenes import class_histogram, histogram_distance
-from dynamiccity.pipeline.conditioning import Start, encode_map
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, generate_with, load_pair, sample_maps
 from dynamiccity.viz import render_3d, save_animation
 
 COMMANDS = ("STATIC", "FORWARD", "LEFT", "RIGHT")

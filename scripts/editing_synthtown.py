@@ -29,8 +29,8 @@ import torch
 from dynamiccity.atomic import write_text
 from dynamiccity.data import open_dataset
 from dynamiccity.data.egoframe import to_world
-from dynamiccity.pipeline.editing import inpaint_with, outpaint_with
-from dynamiccity.pipeline.generate import SampleSpec, load_pair
+from dynamiccity.editing.edits import inpaint_with, outpaint_with
+from dynamiccity.generation.sampling import SampleSpec, load_pair
 from dynamiccity.viz import render_bev, save_animation, tile_images
 
 SPEC = SampleSpec("dpmpp", 20, seed=0, batch=8)

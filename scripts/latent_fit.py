@@ -34,10 +34,10 @@ import torch
 from dynamiccity.atomic import write_text
 from dynamiccity.data.classes import CLASS_ID, CLASS_NAMES, VEHICLE
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, changing_voxels
-from dynamiccity.pipeline.datasets import DataSpec, open_windows
-from dynamiccity.pipeline.runs import load_vae
-from dynamiccity.pipeline.scoring import spread_indices
-from dynamiccity.pipeline.vae_run import frequency_counts
+from dynamiccity.runs.datasets import DataSpec, open_windows
+from dynamiccity.runs.loading import load_vae
+from dynamiccity.runs.vae import frequency_counts
+from dynamiccity.runs.validation import spread_indices
 from dynamiccity.vae.losses import class_weights, vae_loss
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
-from dynamiccity.pipeline.latents import LatentSet
+from dynamiccity.runs.latents import LatentSet
 
 TARGETS = {"time planes": ("tx", "ty", "tz"), "xy plane": ("xy",)}
 

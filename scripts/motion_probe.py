@@ -21,9 +21,9 @@ import torch
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import Command
-from dynamiccity.pipeline.dit_run import DiTTask
-from dynamiccity.pipeline.reliance import held_out, only
-from dynamiccity.pipeline.runs import load_dit
+from dynamiccity.evaluation.conditions import held_out, only
+from dynamiccity.runs.dit import DiTTask
+from dynamiccity.runs.loading import load_dit
 
 TIMESTEPS = (950, 800, 600, 400, 200)
 

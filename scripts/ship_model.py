@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 
 from dynamiccity.atomic import write_text
-from dynamiccity.pipeline.dit_run import RUN_MANIFEST
-from dynamiccity.pipeline.runs import checkpoint_name
+from dynamiccity.runs.checkpoints import checkpoint_name
+from dynamiccity.runs.dit import RUN_MANIFEST
 from dynamiccity.shipped import KINDS, ROOT
 from dynamiccity.train.checkpoint import open_checkpoint
 

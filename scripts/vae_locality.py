@@ -15,7 +15,7 @@ import torch
 
 from dynamiccity.dit.editing import latent_mask, regenerated
 from dynamiccity.pipeline import DataSpec, load_vae
-from dynamiccity.pipeline.datasets import open_windows
+from dynamiccity.runs.datasets import open_windows
 
 
 def main() -> None:

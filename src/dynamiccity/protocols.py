@@ -1,6 +1,6 @@
 """The forecasting protocols of the field, as their owners' evaluation code has them, and the scores published
 under them: settings only, no torch, so the CLI lists them at once (`eval-forecast --protocol`). The
-evaluation that runs a protocol is `dynamiccity.pipeline.forecast_protocol`."""
+evaluation that runs a protocol is `dynamiccity.evaluation.forecast_protocol`."""
 
 from __future__ import annotations
 

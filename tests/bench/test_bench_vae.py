@@ -52,9 +52,10 @@ def test_compression_is_voxels_over_latent_floats(results, run):
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r[0]}-recompute-{r[1]}")
 def test_encode_decode_costs_less_than_a_training_step(results, run):
-    # no backward, no loss, no optimiser step: measured 2.9x faster without recompute, 4.4x with
-    assert 0 < results[run]["infer_s"] < results[run]["train_step_s"]
-    assert results[run]["peak_mem_mb"] > 0
+    # no backward, no loss, no optimiser step: counted in FLOPs, not seconds, which a busy machine bends
+    rates = results[run]["rates"]
+    assert 0 < rates["infer"]["flops"] < rates["train_step"]["flops"]
+    assert results[run]["infer_s"] > 0 and results[run]["peak_mem_mb"] > 0
 
 
 def test_recompute_changes_how_the_model_runs_not_the_model(results):

@@ -18,7 +18,7 @@ import torch
 
 from dynamiccity.cli.main import main
 from dynamiccity.data import open_dataset, open_reader
-from dynamiccity.pipeline.datasets import check_grid
+from dynamiccity.runs.datasets import check_grid
 from dynamiccity.vae.config import vae_preset
 from dynamiccity.vae.model import HexPlaneVAE
 from tests.conftest import cli

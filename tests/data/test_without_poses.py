@@ -126,7 +126,7 @@ def test_only_what_needs_poses_refuses(tmp_path):
 
 
 def test_encode_writes_the_conditions_as_they_come(tmp_path):
-    from dynamiccity.pipeline.encode import _conditions
+    from dynamiccity.runs.encode import _conditions
 
     data = open_dataset(published_waymo(tmp_path), "occ3d-waymo", frames=2, mask="none")
     conditions = _conditions([data[0], data[1]])

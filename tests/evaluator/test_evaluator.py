@@ -82,7 +82,7 @@ def _feats(seed: int, n: int, frames: int = 2) -> dict:
 
 
 def test_subset_scores_are_the_spread_over_disjoint_real_subsets():
-    from dynamiccity.pipeline.eval_gen import _take, scores, subset_scores
+    from dynamiccity.evaluation.generation import _take, scores, subset_scores
 
     real, fake = _feats(0, 40), _feats(1, 10)
     at = subset_scores(real, fake, subsets=4)

@@ -46,8 +46,8 @@ def test_layout_steering_brings_the_decoded_vehicles_towards_the_layout(runs):
     from functools import partial
 
     from dynamiccity.dit.conditions import Conditions
-    from dynamiccity.pipeline.generate import SampleSpec, decode_logits, load_pair, sample_maps
-    from dynamiccity.pipeline.layout_steer import layout_steer
+    from dynamiccity.generation.layout_steer import layout_steer
+    from dynamiccity.generation.sampling import SampleSpec, decode_logits, load_pair, sample_maps
 
     models = load_pair(runs / "dit", runs / "vae", torch.device("cpu"))
     decode, factor = partial(decode_logits, *models), models[0].manifest.layout_factor

@@ -1,4 +1,4 @@
-"""The field's forecasting protocol (`pipeline.forecast_protocol`): its metric against a numpy reference,
+"""The field's forecasting protocol (`evaluation.forecast_protocol`): its metric against a numpy reference,
 the resampling to 2 Hz, the pairs it cuts, its baselines on hand-built worlds, and the CLI."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import torch
 
 from dynamiccity.data import GridSpec, Scene, write_synthtown
 from dynamiccity.data.errors import DataError
+from dynamiccity.evaluation.forecast_protocol import eval_forecast_protocol
 from dynamiccity.metrics.forecast import field_scores
-from dynamiccity.pipeline.datasets import DataSpec
-from dynamiccity.pipeline.forecast_protocol import eval_forecast_protocol
 from dynamiccity.protocols import ABSENT_RULES, PROTOCOLS, PUBLISHED, ForecastProtocol
+from dynamiccity.runs.datasets import DataSpec
 from tests.conftest import cli, write_nuscenes, write_town, yaw_pose
 
 OCCWORLD = PROTOCOLS["occworld"]

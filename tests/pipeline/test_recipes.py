@@ -276,7 +276,7 @@ def test_dit_conditions_follow_the_latents_unless_chosen(tmp_path):
 
 def test_the_model_classes_follow_the_class_set_read(tmp_path):
     from dynamiccity.data import open_dataset
-    from dynamiccity.pipeline.datasets import check_grid, in_run_classes
+    from dynamiccity.runs.datasets import check_grid, in_run_classes
     from tests.conftest import write_nuscenes
 
     write_nuscenes(tmp_path, {"scene-a": 2, "scene-b": 2})

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from dynamiccity.generation.conditioning import encode_map
+from dynamiccity.generation.sampling import load_pair
 from dynamiccity.pipeline import read_manifest
-from dynamiccity.pipeline.conditioning import encode_map
-from dynamiccity.pipeline.generate import load_pair
 from dynamiccity.vae.refine import Refinement, refine_latent
 from tests.conftest import cli
 from tests.pipeline.conftest import DIT_SET

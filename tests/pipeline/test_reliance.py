@@ -8,8 +8,8 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from dynamiccity.pipeline.reliance import RelianceSpec, condition_reliance
-from dynamiccity.pipeline.runs import load_dit
+from dynamiccity.evaluation.conditions import RelianceSpec, condition_reliance
+from dynamiccity.runs.loading import load_dit
 from tests.conftest import cli
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from dynamiccity.pipeline.runs import load_vae
-from dynamiccity.pipeline.vae_objectives import bank_windows
+from dynamiccity.runs.loading import load_vae
+from dynamiccity.runs.vae_objectives import bank_windows
 from tests.conftest import TINY_VAE, cli, last_weights, tiny_town
 
 BANK = ["--set", "learn=decoder", "--set", "windows=4", "--set", "containing=vehicle",

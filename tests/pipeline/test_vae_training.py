@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dynamiccity.pipeline.vae_run import FineTune
+from dynamiccity.runs.vae import FineTune
 from tests.conftest import TINY_VAE, cli, last_weights, tiny_town
 
 

@@ -34,8 +34,8 @@ def sample(runs, world, out, *extra):
 def test_world_latents_are_still_windows_with_the_data_paths(runs, world):
     from dynamiccity.data.derive import bev_layout
     from dynamiccity.data.egoframe import to_world
-    from dynamiccity.pipeline.datasets import DataSpec, open_windows
-    from dynamiccity.pipeline.latents import LatentSet, read_manifest
+    from dynamiccity.runs.datasets import DataSpec, open_windows
+    from dynamiccity.runs.latents import LatentSet, read_manifest
 
     assert read_manifest(world / "lat").coordinates == "world"
     assert read_manifest(runs / "lat").coordinates == "ego"
@@ -78,7 +78,7 @@ def test_a_requested_trajectory_is_the_path_the_world_is_shown_along(runs, world
     assert facts["unseen_share"] == 0 and facts["outpainted_ahead"] == [{"+x": 4}]  # 3.75 voxels: 2 cells
     assert not (ahead[:, 3, -3:] == FREE).all()
     from dynamiccity.data.egoframe import to_ego, with_heading
-    from dynamiccity.pipeline.latents import read_manifest
+    from dynamiccity.runs.latents import read_manifest
 
     extent = read_manifest(world / "lat").grid.extent
     _, unseen = to_ego(np.zeros((4, 16, 16, 4), np.uint8), with_heading(path), extent)
@@ -115,7 +115,7 @@ def test_a_requested_command_draws_paths_of_that_command(runs, world):
 
 def test_a_world_dit_grows_a_real_scene_along_its_real_path(runs, world, tmp_path):
     from dynamiccity.data.derive import ego_trajectory
-    from dynamiccity.pipeline.datasets import DataSpec, open_windows
+    from dynamiccity.runs.datasets import DataSpec, open_windows
 
     scenes, facts = sample(
         runs, world, tmp_path / "grown", "--condition-scene", "scene_0000", "--extend", "10"
@@ -132,7 +132,7 @@ def _world_window(runs) -> np.ndarray:
     """scene_0000's first window seen from its first frame throughout."""
     from dynamiccity.data.derive import ego_trajectory
     from dynamiccity.data.egoframe import to_world
-    from dynamiccity.pipeline.datasets import DataSpec, open_windows
+    from dynamiccity.runs.datasets import DataSpec, open_windows
 
     windows = open_windows(DataSpec(str(runs / "town"), "synthtown"), 4)
     first = windows[0]
@@ -174,7 +174,7 @@ def test_a_world_dit_grows_a_city_from_a_real_window(runs, world, tmp_path):
 
 
 def test_the_previous_window_is_placed_only_where_it_lies_on_the_map(runs, world, tmp_path, capsys):
-    from dynamiccity.pipeline.runs import load_dit
+    from dynamiccity.runs.loading import load_dit
 
     placed = ["--set", "placed=[previous,frame]"]
     cli("train-dit", "--preset", "synthtown-micro", "--latents", world / "lat", "--out", tmp_path / "dit",

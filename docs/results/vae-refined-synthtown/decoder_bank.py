@@ -39,8 +39,8 @@ import torch
 from dynamiccity.atomic import write_text
 from dynamiccity.data.classes import BICYCLE
 from dynamiccity.hexplane import PLANES, HexPlane
-from dynamiccity.pipeline.datasets import open_windows
-from dynamiccity.pipeline.runs import load_vae
+from dynamiccity.runs.datasets import open_windows
+from dynamiccity.runs.loading import load_vae
 from dynamiccity.shipped import resolve
 from dynamiccity.train.checkpoint import save_checkpoint
 from dynamiccity.vae.losses import class_weights, vae_loss

@@ -1,11 +1,19 @@
 """Probe: decoder co-trained with a bank of per-window latents (auto-decoder), encoder frozen; plus the
 encoder-latent term so the DiT's latents still decode. Does the decoder learn to draw bicycles?"""
-import sys, json, time, random, numpy as np, torch
-from dynamiccity.pipeline.runs import load_vae
+import json
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.runs.loading import load_vae
 from dynamiccity.vae.losses import class_weights, vae_loss
 from dynamiccity.vae.model import ENCODER_PARTS
-from dynamiccity.hexplane import PLANES, HexPlane
-from safetensors.torch import save_file
+
 torch.manual_seed(0); random.seed(0)
 nbank, inner, minutes, lr_dec, out = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 vae = load_vae("synthtown").model.eval()

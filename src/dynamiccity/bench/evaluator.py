@@ -25,7 +25,7 @@ def synthtown_windows(count: int, cfg: EvaluatorConfig, seed: int = 0) -> np.nda
 def measure(scenes: int = 256, device: str = "cpu") -> dict:
     """Time `eval-gen`'s work on `scenes` generated against `scenes` real windows of 16x64x64x8: rendering,
     both extractors and every metric (the evaluator's weights do not change the cost)."""
-    from dynamiccity.pipeline.eval_gen import features, scores
+    from dynamiccity.evaluation.generation import features, scores
 
     torch.manual_seed(0)
     cfg = EvaluatorConfig()

@@ -30,9 +30,10 @@ from dynamiccity.bench.common import PeakMemory, run_isolated, timed
 from dynamiccity.bench.flops import MachinePeak, Rate, machine_peak, step_flops
 from dynamiccity.bench.vae import structured_labels
 from dynamiccity.device import autocast, bf16_pays
+from dynamiccity.generation.generate import generate_with
+from dynamiccity.generation.sampling import SampleSpec, load_pair
 from dynamiccity.hexplane import plane_shapes
-from dynamiccity.pipeline.generate import SampleSpec, generate_with, load_pair
-from dynamiccity.pipeline.runs import Trained, load_dit, load_vae
+from dynamiccity.runs.loading import Trained, load_dit, load_vae
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.train.loop import adamw
 from dynamiccity.vae.config import VAEConfig

@@ -77,7 +77,7 @@ def train_dit(
 ) -> None:
     """Train the HexPlane DiT on encoded latents (runs under torchrun for DDP)."""
     from dynamiccity.pipeline import RunRequest
-    from dynamiccity.pipeline.training import DIT_RUN, start_run
+    from dynamiccity.runs.training import DIT_RUN, start_run
 
     explicit: dict = {"train": {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}}
     if latents is not None:
@@ -169,8 +169,8 @@ def sample(
 ) -> None:
     """Generate scenes with the DiT's EMA weights and decode them with the VAE, optionally conditioned, or
     inpaint or outpaint a scene."""
+    from dynamiccity.editing.edits import EditRequest
     from dynamiccity.pipeline import ConditionRequest, DataSpec, SampleSpec, sample
-    from dynamiccity.pipeline.editing import EditRequest
 
     request = ConditionRequest(
         command=None if command is None else command.value,
@@ -256,7 +256,7 @@ def eval_forecast(
 ) -> None:
     """Forecast each next window from the one before and score mIoU and IoU per future frame against
     copy-last and ego-motion-compensated copy-last; with --protocol, score the baselines only, as the
-    forecasting papers do (see `dynamiccity.pipeline.forecast_protocol`)."""
+    forecasting papers do (see `dynamiccity.evaluation.forecast_protocol`)."""
     from dynamiccity.pipeline import DataSpec, SampleSpec
 
     spec = DataSpec(str(data), format.value)
@@ -267,7 +267,7 @@ def eval_forecast(
                 "no T fits a history shorter than the future (5 frames and 6 at 2 Hz).",
                 param_hint="--dit/--vae",
             )
-        from dynamiccity.pipeline.forecast_protocol import eval_forecast_protocol
+        from dynamiccity.evaluation.forecast_protocol import eval_forecast_protocol
 
         echo_json(eval_forecast_protocol(PROTOCOLS[protocol.value], spec, split.value, max_windows), json_out)
         return
@@ -275,7 +275,7 @@ def eval_forecast(
         raise typer.BadParameter(
             "forecasting with the DiT needs both --dit and --vae.", param_hint="--dit/--vae"
         )
-    from dynamiccity.pipeline.forecast import eval_forecast as run
+    from dynamiccity.evaluation.forecast import eval_forecast as run
 
     sampling = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead,
                           context_steer=context_steer, steer_iterations=steer_iterations)  # fmt: skip
@@ -304,8 +304,8 @@ def eval_dit(
     """How much a conditional DiT listens to each condition: held-out denoising loss (space and time
     planes) with every condition null, each alone, each from another window, and all."""
     from dynamiccity.device import pick_device
-    from dynamiccity.pipeline.reliance import RelianceSpec, condition_reliance
-    from dynamiccity.pipeline.runs import load_dit
+    from dynamiccity.evaluation.conditions import RelianceSpec, condition_reliance
+    from dynamiccity.runs.loading import load_dit
 
     where = pick_device(device)
     result = condition_reliance(
@@ -354,8 +354,8 @@ def city(
 ) -> None:
     """Grow a 4D city larger than a window in x, y and t: tiles outpainted from their neighbours, each
     continued in time from its previous window."""
+    from dynamiccity.editing.city import city as run
     from dynamiccity.pipeline import ConditionRequest, DataSpec, SampleSpec
-    from dynamiccity.pipeline.city import city as run
 
     request = ConditionRequest(
         command=None if command is None else command.value,

@@ -45,7 +45,7 @@ def train_evaluator(
 ) -> None:
     """Train the 3D and 2D feature extractors of the generation metrics on real scenes."""
     from dynamiccity.pipeline import RunRequest
-    from dynamiccity.pipeline.training import EVALUATOR_RUN, start_run
+    from dynamiccity.runs.training import EVALUATOR_RUN, start_run
 
     request = RunRequest(None, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs))
     echo_summary(start_run(EVALUATOR_RUN, request, out, resume, overwrite, device))
@@ -83,7 +83,7 @@ def eval_gen(
     device: DeviceOpt = None,
 ) -> None:
     """IS, FID, KID, precision and recall in 2D and 3D (paper Table 2) of generated scenes against real ones."""
-    from dynamiccity.pipeline.eval_gen import eval_gen as evaluate
+    from dynamiccity.evaluation.generation import eval_gen as evaluate
 
     result = evaluate(
         evaluator, data_spec(real, real_format, MaskName.lidar), data_spec(fake, fake_format, MaskName.lidar),

@@ -110,7 +110,7 @@ def train_vae(
 ) -> None:
     """Train the HexPlane VAE (runs under torchrun for DDP)."""
     from dynamiccity.pipeline import RunRequest
-    from dynamiccity.pipeline.training import VAE_RUN, start_run
+    from dynamiccity.runs.training import VAE_RUN, start_run
 
     request = RunRequest(
         preset, config, parse_overrides(set_), vae_options(data, format, mask, steps, epochs, classes)

@@ -1,18 +1,20 @@
-"""Runs and artifacts, one floor above the models: training a VAE or a DiT, encoding latents, evaluating,
-reconstructing and generating. Every command of the CLI is one call here."""
+"""The public Python API and what the CLI calls, over the rooms below it: `runs` (training, loading, encoding),
+`generation`, `editing` and `evaluation`. Every command of the CLI is one call here or in those rooms."""
 
-from dynamiccity.pipeline.conditioning import ConditionRequest
-from dynamiccity.pipeline.datasets import DataSpec
-from dynamiccity.pipeline.dit_run import DiTRunConfig
-from dynamiccity.pipeline.encode import encode_latents
-from dynamiccity.pipeline.evaluate import evaluate_vae
-from dynamiccity.pipeline.generate import SampleSpec, generate, sample
-from dynamiccity.pipeline.latents import LatentManifest, LatentSet, read_manifest
-from dynamiccity.pipeline.recipes import RunRequest, dit_run_config, vae_run_config
-from dynamiccity.pipeline.reconstruct import reconstruct
-from dynamiccity.pipeline.runs import Trained, TrainedDiT, load_dit, load_vae
-from dynamiccity.pipeline.training import resumed_config, train_dit, train_vae
-from dynamiccity.pipeline.vae_run import LossSpec, VAERunConfig
+from dynamiccity.evaluation.reconstruct import reconstruct
+from dynamiccity.evaluation.vae import evaluate_vae
+from dynamiccity.generation.conditioning import ConditionRequest
+from dynamiccity.generation.generate import generate
+from dynamiccity.generation.sampling import SampleSpec
+from dynamiccity.pipeline.sample import sample
+from dynamiccity.runs.datasets import DataSpec
+from dynamiccity.runs.dit import DiTRunConfig
+from dynamiccity.runs.encode import encode_latents
+from dynamiccity.runs.latents import LatentManifest, LatentSet, read_manifest
+from dynamiccity.runs.loading import Trained, TrainedDiT, load_dit, load_vae
+from dynamiccity.runs.recipes import RunRequest, dit_run_config, vae_run_config
+from dynamiccity.runs.training import resumed_config, train_dit, train_vae
+from dynamiccity.runs.vae import LossSpec, VAERunConfig
 
 __all__ = [
     "ConditionRequest", "DataSpec", "DiTRunConfig", "LatentManifest", "LatentSet", "LossSpec", "RunRequest", "SampleSpec",

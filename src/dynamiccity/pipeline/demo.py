@@ -19,8 +19,9 @@ from dynamiccity.atomic import write_text
 from dynamiccity.data import Command, Scene, write_synthtown
 from dynamiccity.data.classes import CLASS_NAMES, FREE
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.pipeline.editing import inpaint_with
-from dynamiccity.pipeline.generate import SampleSpec, generate_with, load_pair
+from dynamiccity.editing.edits import inpaint_with
+from dynamiccity.generation.generate import generate_with
+from dynamiccity.generation.sampling import SampleSpec, load_pair
 
 COMMANDS = (Command.STATIC, Command.FORWARD, Command.LEFT, Command.RIGHT)
 

@@ -1,6 +1,12 @@
-import numpy as np, torch, json, time
-from dynamiccity.pipeline.runs import load_vae
-from dynamiccity.vae.refine import refine_latent, Refinement
+import json
+import time
+
+import numpy as np
+import torch
+
+from dynamiccity.runs.loading import load_vae
+from dynamiccity.vae.refine import Refinement, refine_latent
+
 torch.manual_seed(0)
 vae = load_vae("synthtown").model
 out = vae.decoder if hasattr(vae,'decoder') else None
@@ -28,6 +34,7 @@ print('bike logit - max other, quantiles', torch.quantile(lg[:,11]-torch.cat([lg
 print('global bike argmax count', (logits.argmax(-1)==11).sum().item())
 # can the decoder draw bikes at all? strongly weighted CE on bike voxels
 from dynamiccity.hexplane import PLANES, HexPlane
+
 planes=[p.detach().clone().requires_grad_(True) for p in z.planes()]
 opt=torch.optim.Adam(planes, lr=0.2)
 lab8=lab

@@ -1,5 +1,9 @@
-import sys, torch
-from dynamiccity.pipeline.runs import load_vae
+import sys
+
+import torch
+
+from dynamiccity.runs.loading import load_vae
+
 vae = load_vae(sys.argv[1], "last").model if sys.argv[1] != "shipped" else load_vae("synthtown").model
 head = vae.voxel_decoder.head
 W = head.out.weight.reshape(12, -1).detach(); b = head.out.bias.detach()

@@ -1,6 +1,11 @@
-import sys, numpy as np, torch
-from dynamiccity.pipeline.runs import load_vae
+import sys
+
+import numpy as np
+import torch
+
 from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.runs.loading import load_vae
+
 vae = load_vae(sys.argv[1], "last").model if sys.argv[1] != "shipped" else load_vae("synthtown").model
 l=np.load("data/synthtown-fresh5051/scene_0001/labels.npy")[:8]
 lab=torch.from_numpy(l.astype(np.int64))[None]; m=lab==11

@@ -1,10 +1,18 @@
 """Probe: decoder fine-tuned on refined latents (semi-amortised), encoder frozen. Does it learn to draw bicycles?"""
-import sys, json, time, random, numpy as np, torch
-from dynamiccity.pipeline.runs import load_vae
-from dynamiccity.vae.refine import refine_latent, Refinement
+import json
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from dynamiccity.runs.loading import load_vae
 from dynamiccity.vae.losses import class_weights, vae_loss
 from dynamiccity.vae.model import ENCODER_PARTS
-from safetensors.torch import save_file
+from dynamiccity.vae.refine import Refinement, refine_latent
+
 torch.manual_seed(0); random.seed(0)
 K, minutes, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 vae = load_vae("synthtown").model

@@ -1,9 +1,15 @@
 """Probe: refinement lr schedule. Pooled per-class IoU over windows of seed 5051."""
-import sys, time, numpy as np, torch
-from dynamiccity.pipeline.runs import load_vae
-from dynamiccity.vae.refine import window_weights
-from dynamiccity.vae.losses import vae_loss
+import sys
+import time
+
+import numpy as np
+import torch
+
 from dynamiccity.hexplane import PLANES, HexPlane
+from dynamiccity.runs.loading import load_vae
+from dynamiccity.vae.losses import vae_loss
+from dynamiccity.vae.refine import window_weights
+
 vae = load_vae("synthtown").model
 sched, lr, steps = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 scenes = sys.argv[4].split(",")

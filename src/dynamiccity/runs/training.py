@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dynamiccity.pipeline.dit_run import DiTRunConfig, DiTTask
-from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig, EvaluatorTask
-from dynamiccity.pipeline.recipes import RunRequest, dit_run_config, evaluator_run_config, vae_run_config
-from dynamiccity.pipeline.vae_run import VAERunConfig, VAETask
+from dynamiccity.runs.dit import DiTRunConfig, DiTTask
+from dynamiccity.runs.evaluator import EvaluatorRunConfig, EvaluatorTask
+from dynamiccity.runs.recipes import RunRequest, dit_run_config, evaluator_run_config, vae_run_config
+from dynamiccity.runs.vae import VAERunConfig, VAETask
 from dynamiccity.train.launch import launch_training
 
 LIVE_KEYS = ("steps", "epochs", "log_every", "ckpt_every", "eval_every")

@@ -30,8 +30,8 @@ from dynamiccity.metrics.forecast import (
     ego_copy_last,
     field_scores,
 )
-from dynamiccity.pipeline.datasets import DataSpec
 from dynamiccity.protocols import PUBLISHED, ForecastProtocol
+from dynamiccity.runs.datasets import DataSpec
 
 FORECASTERS: dict[str, bool] = {"copy_last": False, "ego_copy_last": True, "aligned_copy": True}
 """The baselines scored, and whether each is given the true future ego path (`metrics.forecast`)."""

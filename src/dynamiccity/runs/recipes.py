@@ -20,11 +20,12 @@ from dynamiccity.diffusion.process import DiffusionConfig
 from dynamiccity.dit.conditions import CONDITIONS
 from dynamiccity.dit.config import DiTConfig, dit_preset
 from dynamiccity.evaluator.config import EvaluatorConfig
-from dynamiccity.pipeline.datasets import DataSpec
-from dynamiccity.pipeline.dit_run import DiTRunConfig
-from dynamiccity.pipeline.evaluator_run import EvaluatorRunConfig
-from dynamiccity.pipeline.latents import LatentManifest, read_manifest
-from dynamiccity.pipeline.vae_run import BankSpec, FineTune, LossSpec, VAERunConfig, Validation
+from dynamiccity.runs.checkpoints import pretrained_vae
+from dynamiccity.runs.datasets import DataSpec
+from dynamiccity.runs.dit import DiTRunConfig
+from dynamiccity.runs.evaluator import EvaluatorRunConfig
+from dynamiccity.runs.latents import LatentManifest, read_manifest
+from dynamiccity.runs.vae import BankSpec, FineTune, LossSpec, VAERunConfig, Validation
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import ENCODER_KEYS, VAEConfig, vae_preset
 
@@ -125,10 +126,8 @@ def _finetuned_model(finetune: dict[str, Any], pinned: dict[str, Any]) -> dict[s
     """A fine-tune's model config: that of the VAE it starts from. A model key the request sets must agree
     with it, except the encoder's own keys when the encoder starts fresh (`fused_channels` too, where the
     decoder stays the same: a wider encoder over the narrow fusion pins it to the old `channels`)."""
-    from dynamiccity.pipeline.runs import load_vae
-
     spec = FineTune.from_dict(finetune)
-    source = load_vae(spec.weights).config.model
+    source = pretrained_vae(spec.weights).config
     model = source.to_dict()
     free = ENCODER_KEYS | {"fused_channels"} if spec.encoder == "fresh" else frozenset()
     for key, value in pinned.items():

@@ -16,8 +16,8 @@ from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.dit.rollout import LOSS_WEIGHTS, build_rollout, loss_weight
-from dynamiccity.pipeline.egopaths import EGO_PATHS, EgoPaths
-from dynamiccity.pipeline.latents import FRAME, LatentSet
+from dynamiccity.runs.egopaths import EGO_PATHS, EgoPaths
+from dynamiccity.runs.latents import FRAME, LatentSet
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.train.loop import Stateless
 

@@ -23,8 +23,8 @@ from torch.utils.data import default_collate
 from dynamiccity.dit.conditions import GLOBAL, Conditions
 from dynamiccity.dit.rollout import Rollout, loss_weight, per_plane
 from dynamiccity.hexplane import PLANES, TIME_PLANES
-from dynamiccity.pipeline.dit_run import DiTTask
-from dynamiccity.pipeline.runs import TrainedDiT
+from dynamiccity.runs.dit import DiTTask
+from dynamiccity.runs.loading import TrainedDiT
 
 GROUPS = {"space": tuple(p for p in PLANES if p not in TIME_PLANES), "time": TIME_PLANES}
 

@@ -16,9 +16,9 @@ from dynamiccity.data.scene import GridSpec
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
-from dynamiccity.pipeline.latents import FRAME, PREVIOUS, LatentManifest
-from dynamiccity.pipeline.runs import load_vae
+from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.latents import FRAME, PREVIOUS, LatentManifest
+from dynamiccity.runs.loading import load_vae
 from dynamiccity.train.checkpoint import file_sha256
 from dynamiccity.vae.refine import Refinement, encode_window
 
@@ -56,7 +56,7 @@ def encode_latents(
     coordinates: str = "ego",
 ) -> LatentManifest:
     """Encode every window of every split (stride 1 unless `data` sets one) and write the latent set
-    (see `dynamiccity.pipeline.latents`) to `out`; returns its manifest. With `refine`, every encoding
+    (see `dynamiccity.runs.latents`) to `out`; returns its manifest. With `refine`, every encoding
     (the windows' and their first frames') is refined on its window (`vae.refine`), and the manifest says
     so. With `coordinates="world"` every window is first seen from its first frame's ego
     (`data.egoframe.to_world`: the static world stands still), its layout too; the data needs ego poses."""

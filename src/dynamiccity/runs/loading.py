@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from dynamiccity.dit.model import HexPlaneDiT
-from dynamiccity.pipeline.dit_run import RUN_MANIFEST, DiTRunConfig
-from dynamiccity.pipeline.egopaths import EgoPaths
-from dynamiccity.pipeline.latents import LatentManifest, read_manifest
-from dynamiccity.pipeline.vae_run import VAERunConfig
+from dynamiccity.runs.checkpoints import Trained, load_run, run_config
+from dynamiccity.runs.dit import RUN_MANIFEST, DiTRunConfig
+from dynamiccity.runs.egopaths import EgoPaths
+from dynamiccity.runs.latents import LatentManifest, read_manifest
+from dynamiccity.runs.vae import VAERunConfig
 from dynamiccity.shipped import resolve
-from dynamiccity.train.checkpoint import Checkpoint, open_checkpoint
 from dynamiccity.vae.model import HexPlaneVAE
 
 log = logging.getLogger(__name__)
@@ -25,43 +25,12 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class Trained(Generic[M, R]):
-    """A trained model in eval mode, the run config it was trained with, and where its weights came from."""
-
-    model: M
-    config: R
-    checkpoint: Path
-    step: int
-
-
-@dataclass(frozen=True)
 class TrainedDiT(Trained[HexPlaneDiT, DiTRunConfig]):
     """A trained DiT with the manifest of the latents it learned (statistics, the VAE's hash), and for a DiT
-    of world-coordinate latents the ego paths its windows are shown along (`pipeline.egopaths`)."""
+    of world-coordinate latents the ego paths its windows are shown along (`runs.egopaths`)."""
 
     manifest: LatentManifest
     paths: EgoPaths | None = None
-
-
-def checkpoint_name(run_dir: str | Path, which: str = "best") -> str:
-    """`which`, except that a run without a `best` checkpoint (no validation yet) gives `last`."""
-    folder = Path(run_dir) / "checkpoints"
-    return "last" if which == "best" and not (folder / "best.json").is_file() else which
-
-
-def load_run(run_dir: str | Path, which: str = "best") -> Checkpoint:
-    """Run `run_dir`'s checkpoint `which` (best, else last)."""
-    if not Path(run_dir).is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run folder.")
-    return open_checkpoint(Path(run_dir) / "checkpoints", checkpoint_name(run_dir, which))
-
-
-def run_config(ckpt: Checkpoint, kind: type, run_dir: str | Path):
-    """The run config of kind `kind` a checkpoint was trained with; a run of another kind is refused by name."""
-    try:
-        return kind.from_dict(ckpt.meta["config"])
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{run_dir}: not a run of this kind ({str(err).rstrip('.')}).") from err
 
 
 def load_vae(

@@ -29,6 +29,17 @@ import torch
 from dynamiccity.data.egoframe import path_in, poses_after, to_world
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
+from dynamiccity.generation.along_path import shown_along
+from dynamiccity.generation.conditioning import encode_map
+from dynamiccity.generation.context_steer import context_steer
+from dynamiccity.generation.sampling import (
+    DEFAULT_SPEC,
+    SampleSpec,
+    decode_logits,
+    decode_maps,
+    load_pair,
+    sample_maps,
+)
 from dynamiccity.metrics.forecast import (
     PerFrameScores,
     aligned_copy,
@@ -37,14 +48,9 @@ from dynamiccity.metrics.forecast import (
     observed_kept,
     voted,
 )
-from dynamiccity.pipeline.ahead import shown_along
-from dynamiccity.pipeline.conditioning import encode_map
-from dynamiccity.pipeline.context_steer import context_steer
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
-from dynamiccity.pipeline.generate import SampleSpec, decode_logits, decode_maps, load_pair, sample_maps
+from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
 
 FORECASTERS = ("dit", "dit_observed", "copy_last", "ego_copy_last", "aligned_copy")
-DEFAULT_SPEC = SampleSpec()
 
 
 @torch.no_grad()
@@ -75,30 +81,13 @@ def eval_forecast(
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     dit, vae = models
-    if "previous" not in dit.config.model.conditions:
-        raise ValueError(f"{dit.checkpoint}: forecasting needs a DiT trained with the previous condition.")
+    _check_forecaster(dit, spec, trajectory)
     world = dit.paths is not None
-    if spec.context_steer and not world:
-        raise ValueError(
-            f"{dit.checkpoint}: --context-steer steers the forecast of a DiT of world coordinates towards the "
-            "world the past saw; this DiT draws ego windows."
-        )
-    if trajectory and not world and "trajectory" not in dit.config.model.conditions:
-        raise ValueError(
-            f"{dit.checkpoint}: --with-trajectory needs a DiT trained with the trajectory condition."
-        )
     t = dit.manifest.frames
-    pairs = in_run_classes(DataSpec(data.path, data.format, t, options=data.options), vae.config.data)
-    windows = open_windows(pairs, 2 * t, split)
-    check_grid(windows, vae.model.cfg)
-    if world:
-        windows.require_poses("forecasts in world coordinates")
-    if len(windows) == 0:
-        raise ValueError(f"{data.path}: no scene has the {2 * t} frames a past and a future window need.")
+    windows = _pairs(data, t, split, vae, world)
     count = len(windows) if max_windows is None else min(max_windows, len(windows))
     classes = vae.model.cfg.num_classes
     scores = {name: PerFrameScores(t, classes) for name in FORECASTERS}
-    extent = windows.grid.extent
     g = torch.Generator().manual_seed(spec.seed)
     begin = time.perf_counter()
     for first in range(0, count, spec.batch):
@@ -108,16 +97,7 @@ def eval_forecast(
         drawn = np.stack([draw(models, batch, shown, trajectory, spec, g, device) for _ in range(votes)])
         forecast = [voted(drawn[:, i], classes, quorum) for i in range(len(batch))]
         for w, pred, poses in zip(batch, forecast, shown, strict=True):
-            future = w.labels[t:]
-            scores["dit"].update(pred, future)
-            observed = aligned_copy(w.labels[:t], w.poses[:t], w.poses[t:], extent)
-            seen = observed if trajectory else aligned_copy(w.labels[:t], w.poses[:t], poses, extent)
-            scores["dit_observed"].update(observed_kept(pred, *seen), future)
-            scores["copy_last"].update(copy_last(w.labels[:t], t), future)
-            scores["ego_copy_last"].update(
-                ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent), future
-            )
-            scores["aligned_copy"].update(observed[0], future)
+            _score_window(scores, w, pred, poses, trajectory, windows.grid.extent)
     return {
         "frames": t,
         "windows": count,
@@ -138,6 +118,49 @@ def eval_forecast(
         "ahead": spec.ahead if world else None,
         "data": data.path,
     }
+
+
+def _check_forecaster(dit, spec: SampleSpec, trajectory: bool) -> None:
+    """Refuse a forecast this DiT cannot make."""
+    if "previous" not in dit.config.model.conditions:
+        raise ValueError(f"{dit.checkpoint}: forecasting needs a DiT trained with the previous condition.")
+    world = dit.paths is not None
+    if spec.context_steer and not world:
+        raise ValueError(
+            f"{dit.checkpoint}: --context-steer steers the forecast of a DiT of world coordinates towards the "
+            "world the past saw; this DiT draws ego windows."
+        )
+    if trajectory and not world and "trajectory" not in dit.config.model.conditions:
+        raise ValueError(
+            f"{dit.checkpoint}: --with-trajectory needs a DiT trained with the trajectory condition."
+        )
+
+
+def _pairs(data: DataSpec, t: int, split: str, vae, world: bool):
+    """The (past, future) windows of 2T frames, every T frames, read in the VAE's class set."""
+    pairs = in_run_classes(DataSpec(data.path, data.format, t, options=data.options), vae.config.data)
+    windows = open_windows(pairs, 2 * t, split)
+    check_grid(windows, vae.model.cfg)
+    if world:
+        windows.require_poses("forecasts in world coordinates")
+    if len(windows) == 0:
+        raise ValueError(f"{data.path}: no scene has the {2 * t} frames a past and a future window need.")
+    return windows
+
+
+def _score_window(scores: dict, w, pred: np.ndarray, poses: np.ndarray, trajectory: bool, extent) -> None:
+    """Add one window's forecasts (the DiT's `pred`, shown along `poses`, and the baselines) to `scores`."""
+    t = len(pred)
+    future = w.labels[t:]
+    scores["dit"].update(pred, future)
+    observed = aligned_copy(w.labels[:t], w.poses[:t], w.poses[t:], extent)
+    seen = observed if trajectory else aligned_copy(w.labels[:t], w.poses[:t], poses, extent)
+    scores["dit_observed"].update(observed_kept(pred, *seen), future)
+    scores["copy_last"].update(copy_last(w.labels[:t], t), future)
+    scores["ego_copy_last"].update(
+        ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent), future
+    )
+    scores["aligned_copy"].update(observed[0], future)
 
 
 def _in_ego(models, batch: list, shown: list, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:

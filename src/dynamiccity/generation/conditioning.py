@@ -13,9 +13,9 @@ import torch
 from dynamiccity.data.derive import Command, bev_layout, ego_trajectory
 from dynamiccity.data.egoframe import to_world
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
-from dynamiccity.pipeline.runs import Trained, TrainedDiT
-from dynamiccity.pipeline.vae_run import VAERunConfig
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.runs.loading import Trained, TrainedDiT
+from dynamiccity.runs.vae import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
 from dynamiccity.vae.refine import encode_window
 

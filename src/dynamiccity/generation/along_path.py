@@ -19,8 +19,8 @@ from dynamiccity.data.egoframe import Extent, beyond, to_ego
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import DIRECTIONS, regenerated, shift
-from dynamiccity.pipeline.editing import new_strip, slid
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, edit_steer, sample_maps
+from dynamiccity.generation.sampling import SampleSpec, decode_maps, edit_steer, sample_maps
+from dynamiccity.generation.strips import new_strip, slid
 
 
 @torch.no_grad()

@@ -13,9 +13,9 @@ from dynamiccity.data import NO_COMMAND, Command
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.metrics import by_class_name
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
-from dynamiccity.pipeline.runs import load_vae
-from dynamiccity.pipeline.scoring import confusions_of, spread_indices
+from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.loading import load_vae
+from dynamiccity.runs.validation import confusions_of, spread_indices
 from dynamiccity.vae.refine import Refinement
 
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from dynamiccity.data import Scene, write_synthtown
 from dynamiccity.device import pick_device
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, in_run_classes, open_windows
-from dynamiccity.pipeline.runs import load_vae
-from dynamiccity.pipeline.scoring import reconstructions
+from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.loading import load_vae
+from dynamiccity.runs.validation import reconstructions
 from dynamiccity.vae.refine import Refinement
 
 

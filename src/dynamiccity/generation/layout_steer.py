@@ -45,7 +45,7 @@ def layout_steer(
     iterations: int,
 ) -> Steer | None:
     """The steer towards `cond`'s layout (module docstring) of samples whose clean estimates `decode` turns
-    into decoder logits (B, T, X, Y, Z, K) (`pipeline.generate.decode_logits`), the layout pooled by
+    into decoder logits (B, T, X, Y, Z, K) (`generation.sampling.decode_logits`), the layout pooled by
     `factor`; None when there is nothing to steer: scale 0, or no layout given. Samples whose layout is null
     are not steered."""
     if scale == 0 or cond is None or cond.layout is None:

@@ -20,8 +20,8 @@ from dynamiccity.metrics.generation import (
     kernel_distance_subsets,
     knn_precision_recall,
 )
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
-from dynamiccity.pipeline.evaluator_run import load_evaluator
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.runs.evaluator import load_evaluator
 
 
 def window_labels(data: DataSpec, cfg: EvaluatorConfig, max_windows: int | None = None) -> np.ndarray:

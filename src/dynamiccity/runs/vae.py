@@ -13,9 +13,9 @@ from torch import nn
 
 from dynamiccity.config import StrictConfig, YamlRunFile
 from dynamiccity.data.windows import WindowDataset
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
-from dynamiccity.pipeline.scoring import spread_indices, validation_scores
-from dynamiccity.pipeline.vae_objectives import (
+from dynamiccity.runs.checkpoints import pretrained_vae
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.runs.vae_objectives import (
     BankObjective,
     EncodedObjective,
     LossWeights,
@@ -23,6 +23,7 @@ from dynamiccity.pipeline.vae_objectives import (
     WindowSubset,
     bank_windows,
 )
+from dynamiccity.runs.validation import spread_indices, validation_scores
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import VAEConfig
 from dynamiccity.vae.losses import class_weights
@@ -82,7 +83,7 @@ class FineTune(StrictConfig):
 
 @dataclass(frozen=True)
 class BankSpec(StrictConfig):
-    """The decoder trained on a bank of refined latents (`pipeline.vae_objectives.BankObjective`), the
+    """The decoder trained on a bank of refined latents (`runs.vae_objectives.BankObjective`), the
     encoder frozen (`finetune.learn: decoder`). windows: how many training windows the bank holds (drawn with
     `train.seed`); containing: a class name, or None: half of the bank's windows are drawn among those where
     it occurs (a class the decoder draws badly); inner_steps, inner_lr: the Adam steps on a window's latent
@@ -148,7 +149,7 @@ def frequency_counts(data: WindowDataset, max_frames: int) -> np.ndarray:
 
 class VAETask:
     """The VAE's training task for the shared Trainer: its data, model and objective
-    (`pipeline.vae_objectives`: the encoder's latents, or a bank of refined latents)."""
+    (`runs.vae_objectives`: the encoder's latents, or a bank of refined latents)."""
 
     def __init__(self, cfg: VAERunConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
@@ -223,11 +224,9 @@ class VAETask:
 def start_from(model: HexPlaneVAE, finetune: FineTune) -> None:
     """Load `finetune.weights` into `model` (built from the same model config) and freeze what it does not
     learn."""
-    from dynamiccity.pipeline.runs import load_vae
-
-    source = load_vae(finetune.weights)
+    source = pretrained_vae(finetune.weights)
     fresh = finetune.encoder == "fresh"
-    theirs, ours = source.config.model, model.cfg
+    theirs, ours = source.config, model.cfg
     if (theirs.decoder_side() != ours.decoder_side()) if fresh else (theirs != ours):
         raise ValueError(
             f"{finetune.weights}: its model config differs from this run's; a fine-tune keeps it."

@@ -22,8 +22,8 @@ import torch
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import latent_mask, regenerated
-from dynamiccity.pipeline.conditioning import Models, Start, encode_map
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, edit_steer, sample_maps
+from dynamiccity.generation.conditioning import Models, Start, encode_map
+from dynamiccity.generation.sampling import SampleSpec, decode_maps, edit_steer, sample_maps
 
 
 def tile_origins(total: int, window: int, step: int) -> list[int]:
@@ -130,8 +130,8 @@ def city(
     from dynamiccity.atomic import write_text
     from dynamiccity.data import GridSpec, Scene, write_synthtown
     from dynamiccity.device import pick_device
-    from dynamiccity.pipeline.conditioning import requested
-    from dynamiccity.pipeline.generate import load_pair
+    from dynamiccity.generation.conditioning import requested
+    from dynamiccity.generation.sampling import load_pair
 
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)

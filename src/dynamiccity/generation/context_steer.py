@@ -31,7 +31,7 @@ def context_steer(
     """The steer of an edit towards its context (module docstring), or None at scale 0.
 
     decode: clean estimates (B, C, H, W) -> decoder logits (B, T, X, Y, Z, K)
-    (`pipeline.generate.decode_logits`). context: the scene being edited, (T, X, Y, Z) or (B, T, X, Y, Z)
+    (`generation.sampling.decode_logits`). context: the scene being edited, (T, X, Y, Z) or (B, T, X, Y, Z)
     class ids, as the edited window sees it. kept: where the context holds, broadcastable to (B, T, X, Y)
     columns (for example (X, Y)). region: where the latent is generated (1) and may move, broadcastable to
     the estimates (`Known.keep`'s complement)."""

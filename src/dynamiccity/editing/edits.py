@@ -22,8 +22,9 @@ from dynamiccity.data import GridSpec
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import DIRECTIONS, latent_mask, regenerated, shift
-from dynamiccity.pipeline.conditioning import Models, encode_map, scene_start
-from dynamiccity.pipeline.generate import SampleSpec, decode_maps, edit_steer, sample_maps
+from dynamiccity.generation.conditioning import Models, encode_map, scene_start
+from dynamiccity.generation.sampling import DEFAULT_SPEC, SampleSpec, decode_maps, edit_steer, sample_maps
+from dynamiccity.generation.strips import new_strip, slid
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ class EditRequest:
         return self.inpaint if self.inpaint is not None else self.outpaint
 
 
-DEFAULT_SPEC = SampleSpec()
 _BOX = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*,\s*(\d+)\s*:\s*(\d+)\s*$")
 
 
@@ -186,30 +186,6 @@ def outpaint_with(
             strips.append(new_strip(decoded, direction, voxels))
         scenes.append(_lay_out(np.repeat(labels[None], n, axis=0), strips, direction))
     return np.concatenate(scenes)
-
-
-def slid(windows: np.ndarray, direction: str, voxels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Windows (n, T, X, Y, Z) slid `voxels` towards `direction`: what stays in view moved along (the strip
-    that enters free), and the (X, Y) mask of the columns it kept."""
-    axis = 2 if direction[1] == "x" else 3
-    out = np.zeros_like(windows)
-    kept = np.zeros(windows.shape[2:4], bool)
-    src, dst = [slice(None)] * 5, [slice(None)] * 5
-    if direction[0] == "+":
-        src[axis], dst[axis] = slice(voxels, None), slice(0, -voxels)
-    else:
-        src[axis], dst[axis] = slice(0, -voxels), slice(voxels, None)
-    out[tuple(dst)] = windows[tuple(src)]
-    kept[tuple(dst[2:4])] = True
-    return out, kept
-
-
-def new_strip(windows: np.ndarray, direction: str, voxels: int) -> np.ndarray:
-    """The part (n, T, ..) of decoded windows (n, T, X, Y, Z) that a shift towards `direction` brought in."""
-    axis = 2 if direction[1] == "x" else 3
-    index = [slice(None)] * 5
-    index[axis] = slice(-voxels, None) if direction[0] == "+" else slice(0, voxels)
-    return windows[tuple(index)]
 
 
 def _lay_out(start: np.ndarray, strips: list[np.ndarray], direction: str) -> np.ndarray:

@@ -16,8 +16,8 @@ from dynamiccity.config import YamlRunFile
 from dynamiccity.data.windows import WindowDataset
 from dynamiccity.evaluator import HEADS, Evaluator, EvaluatorConfig, protocol, render_window
 from dynamiccity.metrics import ConfusionMatrix
-from dynamiccity.pipeline.datasets import DataSpec, check_grid, open_windows
-from dynamiccity.pipeline.runs import Trained, load_run, run_config
+from dynamiccity.runs.checkpoints import Trained, load_run, run_config
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.shipped import resolve
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.train.loop import Stateless

@@ -1,0 +1,1 @@
+"""Editing real scenes with a trained DiT: inpainting, outpainting, and cities grown in x, y and t."""

@@ -1,0 +1,2 @@
+"""Evaluating trained models: a VAE's reconstructions, generated scenes against real ones, forecasts, and which
+conditions a DiT listens to."""
