@@ -336,3 +336,26 @@ def test_a_projection_run_from_before_the_readouts_loads(readout):
     again.load_state_dict(state)
     x = labels_for(cfg)
     torch.testing.assert_close(again(x, sample=False).logits, model(x, sample=False).logits)
+
+
+def test_head_blocks_start_as_the_pointwise_head_and_learn():
+    """Plane blocks in the latent head (ours) start as the identity: the same weights encode the same latent
+    with or without them; their gradients are non-zero, and a config without them builds no such layers."""
+    torch.manual_seed(0)
+    base = HexPlaneVAE(TINY)
+    blocks = HexPlaneVAE(TINY.with_overrides(head_blocks=2))
+    missing, unexpected = blocks.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(name.startswith("latent_head.blocks.") for name in missing)
+    assert not any(name.startswith("latent_head.blocks.") for name in base.state_dict())
+    labels = labels_for(TINY)
+    for name, plane in base.encode(labels).as_dict().items():
+        torch.testing.assert_close(blocks.encode(labels).as_dict()[name], plane, rtol=0, atol=0)
+    blocks.posterior(labels).mean.xy.square().mean().backward()
+    grads = [
+        p.grad
+        for n, p in blocks.named_parameters()
+        if n.startswith("latent_head.blocks.xy.") and "conv2.weight" in n
+    ]
+    assert len(grads) == 2 and grads[-1].abs().sum() > 0
+    with pytest.raises(ValueError, match="head_blocks"):
+        TINY.with_overrides(head_blocks=-1)

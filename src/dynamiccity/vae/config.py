@@ -37,6 +37,9 @@ class VAEConfig(StrictConfig):
     proj_readout: how a projection network reads its output: "token" (the learned token after the last
     layer, layer-normalised) or "pooled" (the mean of the input tokens plus a zero-initialised projection
     of the learned token: the network starts as average pooling and learns attention on top).
+    head_blocks: residual 3x3 conv blocks on each pooled plane before the posterior's moments (ours; 0 as
+        released): each latent position then reads its neighbours' features, not its own alone, so the
+        encoder can place what pooling spread over a row or column.
     recompute: in training, keep only the inputs of the encoders, the plane encoder and the voxel decoder,
     and recompute their insides during backward (activation checkpointing): the same gradients for less
     memory and one more forward pass. It changes how the model runs, not what it computes.
@@ -67,6 +70,7 @@ class VAEConfig(StrictConfig):
     encoder: EncoderKind = "projection"
     decoder: DecoderKind = "ess"
     fusion: FusionKind = "product"
+    head_blocks: int = 0
     recompute: bool = False
 
     def __post_init__(self) -> None:
@@ -87,6 +91,8 @@ class VAEConfig(StrictConfig):
                 raise ValueError(f"downsample rate {rate} does not divide {axis}={size}.")
         if self.fused_channels is not None and self.fused_channels < 1:
             raise ValueError(f"fused_channels must be positive or None, got {self.fused_channels}.")
+        if self.head_blocks < 0:
+            raise ValueError(f"head_blocks must be >= 0, got {self.head_blocks}.")
         if self.channels % self.proj_heads:
             raise ValueError(f"channels {self.channels} must be divisible by proj_heads {self.proj_heads}.")
 
@@ -122,7 +128,7 @@ class VAEConfig(StrictConfig):
 
 ENCODER_KEYS = frozenset(
     {"embed_dim", "channels", "proj_layers", "proj_heads", "proj_mlp", "proj_dropout", "proj_readout",
-     "temporal_input", "encoder"}
+     "temporal_input", "encoder", "head_blocks"}
 )  # fmt: skip
 """The fields that shape only the encoder side (with `channels` the fused width when `fused_channels` is
 None)."""

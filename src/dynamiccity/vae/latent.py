@@ -39,7 +39,9 @@ class Posterior:
 
 
 class LatentHead(nn.Module):
-    """Encoder side: per plane 1x1 conv - tanh - 1x1 conv; T halved on time planes; moments per position."""
+    """Encoder side: per plane 1x1 conv - tanh - 1x1 conv, then `cfg.head_blocks` residual 3x3 plane blocks
+    (ours; 0 as released: every latent position is read from its own pooled feature alone); T halved on
+    time planes; moments per position."""
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
@@ -53,11 +55,21 @@ class LatentHead(nn.Module):
             # start nearly deterministic (std ~0.05): with logvar ~0 the samples would drown the small initial
             # means and the decoder would learn to ignore the latent before the KL term could matter
             nn.init.constant_(conv.bias[cl:], INITIAL_LOGVAR)
+        # after the released layers, so that their initialisation draws the same numbers with or without
+        self.blocks = (
+            nn.ModuleDict(
+                {p: nn.Sequential(*(PlaneBlock(c, c) for _ in range(cfg.head_blocks))) for p in PLANES}
+            )
+            if cfg.head_blocks
+            else None
+        )
 
     def forward(self, planes: dict[str, torch.Tensor]) -> Posterior:
         means, logvars = {}, {}
         for name in PLANES:
             h = self.heads[name](planes[name])
+            if self.blocks is not None:
+                h = self.blocks[name](h)
             if name in TIME_PLANES:
                 h = self.time_down[name](h)
             means[name], logvar = self.moments[name](h).chunk(2, dim=1)
