@@ -19,15 +19,15 @@ demo: venv
 	$(BIN)/dynamiccity demo --out $(DEMO_DIR)
 
 lint: venv
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 
 test: lint
 	$(BIN)/pytest -q
 
 format: venv
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

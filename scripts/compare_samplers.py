@@ -19,6 +19,7 @@ import numpy as np
 
 from dynamiccity.atomic import write_text
 from dynamiccity.data import open_dataset
+from dynamiccity.data.errors import DataError
 from dynamiccity.generation.generate import generate_with
 from dynamiccity.generation.sampling import load_pair
 from dynamiccity.metrics import class_histogram, histogram_distance, temporal_change
@@ -77,4 +78,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (DataError, FileNotFoundError, ValueError) as error:  # bad input: one line, as the CLI says it
+        raise SystemExit(f"error: {error}") from None

@@ -42,6 +42,7 @@ from dynamiccity.atomic import write_text
 from dynamiccity.data import Command, open_dataset
 from dynamiccity.data.derive import bev_layout
 from dynamiccity.data.egoframe import to_ego, to_world
+from dynamiccity.data.errors import DataError
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.conditioning import Start, encode_map
 from dynamiccity.generation.generate import generate_with
@@ -389,4 +390,7 @@ PARTS = {"ceiling": ceiling_part, "command": command_part, "trajectory": traject
          "extend": extend_part, "uncond": uncond_part, "timeplanes": timeplanes_part}  # fmt: skip
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (DataError, FileNotFoundError, ValueError) as error:  # bad input: one line, as the CLI says it
+        raise SystemExit(f"error: {error}") from None

@@ -16,6 +16,7 @@ set -euo pipefail
 DIT=${DIT:-runs/dit-world}
 OUT=${OUT:-docs/results/conditions-synthtown-world}
 PARTS=${PARTS:-"ceiling command trajectory layout uncond fid reliance extend"}
+[ -d "$DIT" ] || { echo "error: $DIT: no such run folder (set DIT to a world-coordinate DiT run)" >&2; exit 1; }
 NAME=$(basename "$DIT")
 ARGS="--dit $DIT --vae synthtown --data data/synthtown-heldout32 --out $OUT"
 say() { echo "== $(date +%T) $*"; }

@@ -29,6 +29,7 @@ import torch
 from dynamiccity.atomic import write_text
 from dynamiccity.data import open_dataset
 from dynamiccity.data.egoframe import to_world
+from dynamiccity.data.errors import DataError
 from dynamiccity.editing.edits import inpaint_with, outpaint_with
 from dynamiccity.generation.sampling import SampleSpec, load_pair
 from dynamiccity.viz import render_bev, save_animation, tile_images
@@ -160,4 +161,7 @@ def outpaint_part(models, windows, out, tag="") -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (DataError, FileNotFoundError, ValueError) as error:  # bad input: one line, as the CLI says it
+        raise SystemExit(f"error: {error}") from None

@@ -19,6 +19,17 @@ DITS=${DITS-runs/dit-eps runs/dit-v}
 EVALUATOR=${EVALUATOR:-synthtown}
 REAL=${REAL:-data/synthtown64-eval}
 HELD=${HELD:-data/synthtown64-eval-heldout}
+# Every model named is a run folder or a shipped model's name, checked before anything is made.
+models=(evaluator "$EVALUATOR")
+[ -z "$VAE" ] || models+=(vae "$VAE")
+[ -z "$VAE" ] || for dit in $DITS; do models+=(dit "$dit"); done
+python -c 'import sys
+from dynamiccity.shipped import resolve
+for kind, name in zip(sys.argv[1::2], sys.argv[2::2]):
+    try:
+        resolve(kind, name)
+    except FileNotFoundError as error:
+        sys.exit(f"error: {error}")' "${models[@]}"
 mkdir -p "$OUT"
 say() { echo "== $(date +%T) $*"; }
 

@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from dynamiccity.data.errors import DataError
 from dynamiccity.diffusion.process import Diffusion
 from dynamiccity.hexplane import PLANES
 from dynamiccity.pipeline import LatentSet, load_dit
@@ -51,4 +52,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (DataError, FileNotFoundError, ValueError) as error:  # bad input: one line, as the CLI says it
+        raise SystemExit(f"error: {error}") from None

@@ -13,6 +13,7 @@ import time
 import torch
 
 from dynamiccity.bench.vae import structured_labels
+from dynamiccity.data.errors import DataError
 from dynamiccity.device import autocast, bf16_pays
 from dynamiccity.train.loop import adamw
 from dynamiccity.vae.config import vae_preset
@@ -78,4 +79,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (DataError, FileNotFoundError, ValueError) as error:  # bad input: one line, as the CLI says it
+        raise SystemExit(f"error: {error}") from None

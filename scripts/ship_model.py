@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from dynamiccity.atomic import write_text
+from dynamiccity.data.errors import DataError
 from dynamiccity.runs.checkpoints import checkpoint_name
 from dynamiccity.runs.dit import RUN_MANIFEST
 from dynamiccity.shipped import KINDS, ROOT
@@ -46,4 +47,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (DataError, FileNotFoundError, ValueError) as error:  # bad input: one line, as the CLI says it
+        raise SystemExit(f"error: {error}") from None

@@ -1,6 +1,6 @@
 """Run configs round-trip through their dict/YAML form and refuse unknown keys at every level; recipes
-(preset, config file, --set, command-line options) resolve in that order, and configs/ replays the
-documented runs."""
+(preset, config file, --set, command-line options) resolve in that order, and the recipes of configs/ and
+of the records (docs/results/<record>/recipe.yaml) replay the documented runs."""
 
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ def test_missing_sections_take_defaults():
 
 # ---- recipes: preset, then config file, then --set, then the command line's own options ------------------
 ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "docs" / "results"
 
 
 def _write(path: Path, text: str) -> Path:
@@ -92,29 +93,39 @@ def _fake_latents(root: Path, vae: VAEConfig, frame_planes: bool = False, world:
     return root
 
 
+# A record's own recipe is docs/results/<record>/recipe.yaml, beside the config.yaml the run wrote.
+VAE_RECORD_RECIPES = [
+    "vae-synthtown-tiny-release-projection-cpu",
+    "vae-encoder-synthtown/finetune",
+    "vae-encoder-synthtown/fresh16",
+    "vae-encoder-synthtown/fresh32",
+    "vae-encoder-synthtown/fresh16-projection",
+    "vae-encoder-synthtown/fresh16-change",
+    "vae-refined-synthtown/decoder-finetune",
+]
+RELEASE_DIT_RECORD_RECIPES = [
+    "dit-synthtown-tiny-cond-release-cpu",
+    "dit-synthtown-tiny-cond-release-drop50-cpu",
+]
+WORLD_DIT_RECORD_RECIPES = ["dit-synthtown-tiny-cond-world-cpu"]
+
+
+def _record_recipe(record: str) -> tuple[str, str]:
+    return f"docs/results/{record}/recipe.yaml", f"{record}/config.yaml"
+
+
 @pytest.mark.parametrize(
     ("recipe", "record"),
     [
-        ("vae-synthtown-tiny-cpu.yaml", "vae-synthtown-tiny-dt1/config.yaml"),
-        ("vae-synthtown-tiny-gpu.yaml", "vae-synthtown-tiny-gpu/config_avgpool.yaml"),
-        ("vae-synthtown-tiny-release-cpu.yaml", "vae-synthtown-tiny-release-cpu/config.yaml"),
-        (
-            "vae-synthtown-tiny-release-projection-cpu.yaml",
-            "vae-synthtown-tiny-release-projection-cpu/config.yaml",
-        ),
-        ("vae-synthtown-encoder-finetune-cpu.yaml", "vae-encoder-synthtown/finetune/config.yaml"),
-        ("vae-synthtown-encoder-fresh16-cpu.yaml", "vae-encoder-synthtown/fresh16/config.yaml"),
-        ("vae-synthtown-encoder-fresh32-cpu.yaml", "vae-encoder-synthtown/fresh32/config.yaml"),
-        (
-            "vae-synthtown-encoder-fresh16-projection-cpu.yaml",
-            "vae-encoder-synthtown/fresh16-projection/config.yaml",
-        ),
-        ("vae-synthtown-encoder-fresh16-change-cpu.yaml", "vae-encoder-synthtown/fresh16-change/config.yaml"),
+        ("configs/vae-synthtown-tiny-cpu.yaml", "vae-synthtown-tiny-dt1/config.yaml"),
+        ("configs/vae-synthtown-tiny-gpu.yaml", "vae-synthtown-tiny-gpu/config_avgpool.yaml"),
+        ("configs/vae-synthtown-tiny-release-cpu.yaml", "vae-synthtown-tiny-release-cpu/config.yaml"),
+        *map(_record_recipe, VAE_RECORD_RECIPES),
     ],
 )
 def test_vae_recipes_reproduce_their_documented_runs(recipe, record):
-    cfg = vae_run_config(RunRequest(config_file=ROOT / "configs" / recipe))
-    documented = VAERunConfig.load(ROOT / "docs" / "results" / record)
+    cfg = vae_run_config(RunRequest(config_file=ROOT / recipe))
+    documented = VAERunConfig.load(RESULTS / record)
     assert cfg == replace(documented, data=replace(documented.data, path=cfg.data.path))
 
 
@@ -132,35 +143,52 @@ def test_dit_recipes_reproduce_their_documented_runs(recipe, record, tmp_path):
     assert dit_run_config(request) == replace(documented, latents=str(latents))
 
 
-def test_the_in_place_recipe_reproduces_its_documented_run(tmp_path):
-    """On the latents of the release-width VAE recipe, with single-frame planes, as the record was trained."""
+@pytest.mark.parametrize(
+    ("recipe", "record"),
+    [
+        (
+            "configs/dit-synthtown-tiny-cond-release-placed-cpu.yaml",
+            "dit-synthtown-tiny-cond-release-placed-cpu/config.yaml",
+        ),
+        *map(_record_recipe, RELEASE_DIT_RECORD_RECIPES),
+    ],
+)
+def test_the_release_latent_recipes_reproduce_their_documented_runs(recipe, record, tmp_path):
+    """On the latents of the release-width VAE recipe, with single-frame planes, as the records were trained."""
     vae = vae_run_config(RunRequest(config_file=ROOT / "configs" / "vae-synthtown-tiny-release-cpu.yaml"))
     latents = _fake_latents(tmp_path, vae.model, frame_planes=True)
-    recipe = ROOT / "configs" / "dit-synthtown-tiny-cond-release-placed-cpu.yaml"
-    request = RunRequest(config_file=recipe, explicit={"latents": str(latents)})
-    documented = DiTRunConfig.load(
-        ROOT / "docs" / "results" / "dit-synthtown-tiny-cond-release-placed-cpu" / "config.yaml"
-    )
+    request = RunRequest(config_file=ROOT / recipe, explicit={"latents": str(latents)})
+    documented = DiTRunConfig.load(RESULTS / record)
     assert dit_run_config(request) == replace(documented, latents=str(latents))
 
 
+WORLD_PLACED = "configs/dit-synthtown-tiny-cond-world-placed-cpu.yaml"
+
+
 @pytest.mark.parametrize(
-    ("name", "record", "steps"),
+    ("recipe", "record", "steps"),
     [
-        ("dit-synthtown-tiny-cond-world-cpu", "dit-synthtown-tiny-cond-world-cpu", None),
-        ("dit-synthtown-tiny-cond-world-placed-cpu", "dit-synthtown-tiny-cond-world-placed-cpu", None),
+        *((*_record_recipe(record), None) for record in WORLD_DIT_RECORD_RECIPES),
+        (WORLD_PLACED, "dit-synthtown-tiny-cond-world-placed-cpu/config.yaml", None),
         # the same run continued with --resume --steps 2400
-        ("dit-synthtown-tiny-cond-world-placed-cpu", "dit-synthtown-tiny-cond-world-placed-2400-cpu", 2400),
+        (WORLD_PLACED, "dit-synthtown-tiny-cond-world-placed-2400-cpu/config.yaml", 2400),
     ],
 )
-def test_the_world_coordinate_recipes_reproduce_their_documented_runs(name, record, steps, tmp_path):
+def test_the_world_coordinate_recipes_reproduce_their_documented_runs(recipe, record, steps, tmp_path):
     """On world-coordinate latents of the shipped VAE, as the records were trained."""
     vae = VAERunConfig.load(ROOT / "src" / "dynamiccity" / "shipped" / "vae-synthtown" / "config.yaml")
     latents = _fake_latents(tmp_path, vae.model, frame_planes=True, world=True)
     explicit = {"latents": str(latents)} | ({} if steps is None else {"train": {"steps": steps}})
-    request = RunRequest(config_file=ROOT / "configs" / f"{name}.yaml", explicit=explicit)
-    documented = DiTRunConfig.load(ROOT / "docs" / "results" / record / "config.yaml")
+    request = RunRequest(config_file=ROOT / recipe, explicit=explicit)
+    documented = DiTRunConfig.load(RESULTS / record)
     assert dit_run_config(request) == replace(documented, latents=str(latents))
+
+
+def test_every_records_recipe_is_checked():
+    """A recipe moved beside its record (docs/results/<record>/recipe.yaml) is in one of the lists above."""
+    checked = VAE_RECORD_RECIPES + RELEASE_DIT_RECORD_RECIPES + WORLD_DIT_RECORD_RECIPES
+    found = [str(p.parent.relative_to(RESULTS)) for p in RESULTS.glob("**/recipe.yaml")]
+    assert sorted(found) == sorted(checked)
 
 
 def test_a_run_config_replays_itself(tmp_path):

@@ -1,7 +1,7 @@
 """Refined encoding: the encoder's latent, improved by gradient steps on the window it encodes.
 
 The encoder is amortised: one pass gives every window a latent, and measured on SynthTown
-(`scripts/latent_fit.py`, docs/vae.md) that latent is far from the best the decoder can decode: with the
+(`docs/results/vae-refine-synthtown/latent_fit.py`, docs/vae.md) that latent is far from the best the decoder can decode: with the
 decoder frozen, a couple of hundred Adam steps on the latent of one window take the shipped VAE from about
 0.35 to about 0.8 mIoU, and remove most of its temporal ghosts. Refinement closes that gap at encoding time
 (semi-amortised inference: the encoder's output is the starting point, the window's own reconstruction loss

@@ -2,7 +2,7 @@
 agreement of `window_command(estimate_trajectory(labels))` with the pose-derived command, ADE/FDE, time.
 
     dynamiccity synth data/egomotion40 --scenes 40 --frames 16 --grid 64 64 8 --seed 3 --val-fraction 0
-    python scripts/egomotion_synthtown.py data/egomotion40
+    python docs/results/egomotion-estimator/egomotion_synthtown.py data/egomotion40
 """
 
 import collections

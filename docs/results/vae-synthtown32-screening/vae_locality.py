@@ -3,7 +3,7 @@
 label did not change. Inpainting (paper Eq. 13) keeps the outside of the box only as far as the decoder is
 local: a normalisation over whole planes lets a change inside reach every voxel.
 
-    python scripts/vae_locality.py RUN [RUN ...] --data data/synthtown64 --format synthtown [--windows 8]
+    python docs/results/vae-synthtown32-screening/vae_locality.py RUN [RUN ...] --data data/synthtown64 --format synthtown [--windows 8]
 """
 
 from __future__ import annotations

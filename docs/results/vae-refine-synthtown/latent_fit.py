@@ -1,6 +1,6 @@
 """Where a VAE's reconstruction errors (and its temporal ghosts) come from: the encoder or the decoder.
 
-    python scripts/latent_fit.py VAE --data data/synthtown-heldout --out DIR [--windows N] [--steps S ...]
+    python docs/results/vae-refine-synthtown/latent_fit.py VAE --data data/synthtown-heldout --out DIR [--windows N] [--steps S ...]
 
 For N held-out windows, the encoder's latent (the posterior mean) is refined by gradient descent on the
 training loss of that one window (weighted cross-entropy + Lovasz, class weights from the run's training

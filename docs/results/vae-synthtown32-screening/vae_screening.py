@@ -1,6 +1,6 @@
 """Score screening runs of the VAE on held-out windows and tabulate them by variant over seeds.
 
-    python scripts/vae_screening.py runs/screen/narrow-s1 runs/screen/narrow-s2 ... \
+    python docs/results/vae-synthtown32-screening/vae_screening.py runs/screen/narrow-s1 runs/screen/narrow-s2 ... \
         --data data/synthtown32 --format synthtown --out docs/results/vae-synthtown32-screening
 
 Each RUN is named VARIANT-sSEED; the scores are `eval-vae --ego-motion` on every held-out window (written to

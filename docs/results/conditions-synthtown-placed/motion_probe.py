@@ -1,6 +1,6 @@
 """Where a conditional DiT decides the ego's motion: the time planes of its clean-map prediction.
 
-    python scripts/motion_probe.py runs/dit-cond-placed --json docs/results/.../motion-probe.json
+    python docs/results/conditions-synthtown-placed/motion_probe.py runs/dit-cond-placed --json docs/results/.../motion-probe.json
 
 The held-out windows of the run's latents are noised at a few timesteps (one noise draw for every row) and
 the DiT's prediction of the clean map x0 is read off its output. Per timestep and per the windows' true

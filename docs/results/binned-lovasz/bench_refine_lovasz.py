@@ -1,6 +1,6 @@
 """The Lovasz term's ordering in a refinement step: the exact sort against error bins, interleaved.
 
-    python scripts/bench_refine_lovasz.py [--vae synthtown] [--data data/synthtown-heldout] [--bins 4096] --json OUT
+    python docs/results/binned-lovasz/bench_refine_lovasz.py [--vae synthtown] [--data data/synthtown-heldout] [--bins 4096] --json OUT
 
 On the first window of --data: seconds per refinement step of the VAE (`Refinement(steps=15)`, three times
 per setting, the settings alternating), and the Lovasz-softmax loss alone, forward and backward, on that

@@ -1,6 +1,6 @@
 """How much of the latents a global condition explains linearly (docs/conditions.md).
 
-    python scripts/latent_probe.py data/latents-long-release
+    python docs/results/conditions-synthtown-drop50/latent_probe.py data/latents-long-release
 
 A ridge regression (lambda 0.1) from each global condition of the training windows (the command one-hot,
 the trajectory's x, y in units of 10 m) to their normalised time planes (tx, ty, tz) and xy plane, scored
