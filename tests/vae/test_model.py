@@ -359,3 +359,26 @@ def test_head_blocks_start_as_the_pointwise_head_and_learn():
     assert len(grads) == 2 and grads[-1].abs().sum() > 0
     with pytest.raises(ValueError, match="head_blocks"):
         TINY.with_overrides(head_blocks=-1)
+
+
+def test_iterative_encoder_starts_as_average_pooling_and_learns():
+    """The iterative plane encoder (ours) gives average pooling's planes at initialisation; its updates get
+    gradients; a round's expanded volume spans each plane's axes as ESS does."""
+    from dynamiccity.vae.projection import AvgPoolEncoder, IterativeEncoder, _broadcast, _reduced
+
+    torch.manual_seed(0)
+    cfg = TINY.with_overrides(encoder="iterative", encoder_rounds=2)
+    spatial, temporal = torch.randn(2, 4, 8, 8, 8, 2), torch.randn(2, 4, 8, 8, 8, 2)  # (B, T, C, X, Y, Z)
+    encoder = IterativeEncoder(cfg)
+    pooled = AvgPoolEncoder(cfg)(spatial, temporal)
+    planes = encoder(spatial, temporal)
+    for name, plane in pooled.items():
+        torch.testing.assert_close(planes[name], plane, rtol=0, atol=0)
+    sum(p.square().mean() for p in planes.values()).backward()
+    assert all(conv.weight.grad.abs().sum() > 0 for conv in encoder.update[-1].values())
+    assert _broadcast(torch.zeros(2, 8, 4, 8), "tx") == (2, 8, 4, 8, 1, 1)
+    assert _reduced("tz") == (3, 4) and _reduced("xy") == (2, 5)
+    model = HexPlaneVAE(cfg)
+    assert model(labels_for(cfg)).logits.shape == (2, 4, 16, 16, 4, 5)
+    with pytest.raises(ValueError, match="encoder_rounds"):
+        TINY.with_overrides(encoder_rounds=0)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from dynamiccity.config import StrictConfig
 
-EncoderKind = Literal["projection", "avgpool"]
+EncoderKind = Literal["projection", "avgpool", "iterative"]
 DecoderKind = Literal["ess", "query"]
 FusionKind = Literal["product", "sum"]
 UpsamplerKind = Literal["release", "transpose"]
@@ -20,8 +20,8 @@ class VAEConfig(StrictConfig):
     """The HexPlane VAE (paper Sec. 4.1; DESIGN.md, VAE).
 
     frames, grid: the input window (T, (X, Y, Z)). downsample: (dT, dX, dY, dZ), the HexPlane is
-    (T/dT, X/dX, Y/dY, Z/dZ). encoder: "projection" (transformers reading a learned token) or "avgpool"
-    (ablation). decoder: "ess" (Expansion & Squeeze then a conv decoder) or "query" (ablation: sample the
+    (T/dT, X/dX, Y/dY, Z/dZ). encoder: "projection" (transformers reading a learned token), "avgpool"
+    (ablation) or "iterative" (ours: average pooling, then planes fitted jointly). decoder: "ess" (Expansion & Squeeze then a conv decoder) or "query" (ablation: sample the
     planes at every voxel and decode per point). fusion: "product" (Hadamard, Eq. 2) or "sum" (ablation).
     fused_channels: the width of the decoder-side planes that ESS (or the query decoder) fuses: 64 as
     released (its `query_channels`); None fuses at `channels` (the narrow ablation). The latent keeps
@@ -37,6 +37,8 @@ class VAEConfig(StrictConfig):
     proj_readout: how a projection network reads its output: "token" (the learned token after the last
     layer, layer-normalised) or "pooled" (the mean of the input tokens plus a zero-initialised projection
     of the learned token: the network starts as average pooling and learns attention on top).
+    encoder_rounds: with `encoder="iterative"` (ours), the rounds that fit the planes to the features jointly
+        after average pooling (`vae.projection.IterativeEncoder`).
     head_blocks: residual 3x3 conv blocks on each pooled plane before the posterior's moments (ours; 0 as
         released): each latent position then reads its neighbours' features, not its own alone, so the
         encoder can place what pooling spread over a row or column.
@@ -71,6 +73,7 @@ class VAEConfig(StrictConfig):
     decoder: DecoderKind = "ess"
     fusion: FusionKind = "product"
     head_blocks: int = 0
+    encoder_rounds: int = 2
     recompute: bool = False
 
     def __post_init__(self) -> None:
@@ -91,6 +94,8 @@ class VAEConfig(StrictConfig):
                 raise ValueError(f"downsample rate {rate} does not divide {axis}={size}.")
         if self.fused_channels is not None and self.fused_channels < 1:
             raise ValueError(f"fused_channels must be positive or None, got {self.fused_channels}.")
+        if self.encoder_rounds < 1:
+            raise ValueError(f"encoder_rounds must be >= 1, got {self.encoder_rounds}.")
         if self.head_blocks < 0:
             raise ValueError(f"head_blocks must be >= 0, got {self.head_blocks}.")
         if self.channels % self.proj_heads:
@@ -128,7 +133,7 @@ class VAEConfig(StrictConfig):
 
 ENCODER_KEYS = frozenset(
     {"embed_dim", "channels", "proj_layers", "proj_heads", "proj_mlp", "proj_dropout", "proj_readout",
-     "temporal_input", "encoder", "head_blocks"}
+     "temporal_input", "encoder", "head_blocks", "encoder_rounds"}
 )  # fmt: skip
 """The fields that shape only the encoder side (with `channels` the fused width when `fused_channels` is
 None)."""

@@ -171,10 +171,70 @@ class AvgPoolEncoder(nn.Module):
         }
 
 
+class IterativeEncoder(nn.Module):
+    """Ours: average pooling, then `cfg.encoder_rounds` rounds that fit the six planes to the features
+    jointly, as a factorisation is fitted, where pooling sets each plane from its own marginal alone.
+
+    Each round expands the planes to a volume the way the decoder does (ESS: the per-channel product of
+    the six broadcast planes, each through a learned 1x1 map and tanh), and every plane adds the mean over
+    its reduced axes of what that volume leaves unexplained in the features (spatial plus temporal, per
+    frame), through a zero-initialised 1x1 map: the encoder starts as average pooling.
+    """
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        c = cfg.channels
+        self.pool = AvgPoolEncoder(cfg)
+        self.expand = nn.ModuleList(
+            nn.ModuleDict({p: nn.Conv2d(c, c, 1) for p in PLANE_AXES}) for _ in range(cfg.encoder_rounds)
+        )
+        self.update = nn.ModuleList(
+            nn.ModuleDict({p: nn.Conv2d(c, c, 1) for p in PLANE_AXES}) for _ in range(cfg.encoder_rounds)
+        )
+        for round_ in self.update:
+            for conv in round_.values():
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
+
+    def forward(self, spatial: torch.Tensor, temporal: torch.Tensor) -> dict[str, torch.Tensor]:
+        planes = self.pool(spatial, temporal)
+        target = rearrange(spatial + temporal, "b t c x y z -> b c t x y z")
+        for expand, update in zip(self.expand, self.update, strict=True):
+            volume = None
+            for name, axes in PLANE_AXES.items():
+                part = torch.tanh(expand[name](planes[name])).view(_broadcast(planes[name], axes))
+                volume = part if volume is None else volume * part
+            residual = target - volume  # (B, C, T, X, Y, Z)
+            planes = {
+                name: planes[name] + update[name](residual.mean(dim=_reduced(axes)))
+                for name, axes in PLANE_AXES.items()
+            }
+        return planes
+
+
+PLANE_AXES = {"xy": "xy", "xz": "xz", "yz": "yz", "tx": "tx", "ty": "ty", "tz": "tz"}
+"""The axes each plane spans, in the order of its rows and columns."""
+_VOLUME_AXES = "txyz"
+
+
+def _broadcast(plane: torch.Tensor, axes: str) -> tuple[int, ...]:
+    """The view (B, C, T|1, X|1, Y|1, Z|1) of a plane (B, C, rows, cols) spanning `axes`."""
+    b, c, rows, cols = plane.shape
+    sizes = dict(zip(axes, (rows, cols), strict=True))
+    return (b, c, *(sizes.get(axis, 1) for axis in _VOLUME_AXES))
+
+
+def _reduced(axes: str) -> tuple[int, ...]:
+    """The dims of a (B, C, T, X, Y, Z) volume that a plane spanning `axes` averages over."""
+    return tuple(2 + i for i, axis in enumerate(_VOLUME_AXES) if axis not in axes)
+
+
 def build_plane_encoder(cfg: VAEConfig) -> nn.Module:
     """The encoder component named by `cfg.encoder`."""
     if cfg.encoder == "projection":
         return ProjectionEncoder(cfg)
     if cfg.encoder == "avgpool":
         return AvgPoolEncoder(cfg)
+    if cfg.encoder == "iterative":
+        return IterativeEncoder(cfg)
     raise ValueError(f"unknown encoder {cfg.encoder!r}.")
