@@ -102,6 +102,8 @@ VAE_RECORD_RECIPES = [
     "vae-encoder-synthtown/fresh16-projection",
     "vae-encoder-synthtown/fresh16-change",
     "vae-refined-synthtown/decoder-finetune",
+    "vae-encoder-head-blocks",
+    "vae-encoder-iterative",
 ]
 RELEASE_DIT_RECORD_RECIPES = [
     "dit-synthtown-tiny-cond-release-cpu",
