@@ -47,8 +47,10 @@ from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.conditioning import Start, encode_map
 from dynamiccity.generation.generate import generate_with
 from dynamiccity.generation.sampling import SampleSpec, decode_maps, load_pair, sample_maps
-from dynamiccity.metrics.egomotion import estimate_trajectory, layout_iou, trajectory_errors, window_command
+from dynamiccity.metrics.egomotion import trajectory_errors, window_command
+from dynamiccity.metrics.layout import layout_iou
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
+from dynamiccity.metrics.registration import estimate_trajectory
 from dynamiccity.metrics.scenes import class_histogram, histogram_distance
 from dynamiccity.viz import render_3d, save_animation
 

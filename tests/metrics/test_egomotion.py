@@ -7,14 +7,9 @@ import pytest
 
 from dynamiccity.data import Command, bev_layout, ego_command, ego_trajectory
 from dynamiccity.data.classes import BUILDING, GROUND, POLE, ROAD, SIDEWALK, VEGETATION, VEHICLE
-from dynamiccity.metrics.egomotion import (
-    estimate_command,
-    estimate_trajectory,
-    layout_iou,
-    static_bev,
-    trajectory_errors,
-    window_command,
-)
+from dynamiccity.metrics.egomotion import estimate_command, trajectory_errors, window_command
+from dynamiccity.metrics.layout import layout_iou
+from dynamiccity.metrics.registration import estimate_trajectory, static_bev
 from tests.conftest import yaw_pose
 
 VOXEL = 0.8

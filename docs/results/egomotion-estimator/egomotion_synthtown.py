@@ -12,11 +12,8 @@ import time
 import numpy as np
 
 from dynamiccity.data import Command, open_dataset
-from dynamiccity.metrics.egomotion import (
-    estimate_trajectory,
-    trajectory_errors,
-    window_command,
-)
+from dynamiccity.metrics.registration import estimate_trajectory
+from dynamiccity.metrics.egomotion import trajectory_errors, window_command
 
 root = sys.argv[1]
 stride = int(sys.argv[2]) if len(sys.argv) > 2 else 1

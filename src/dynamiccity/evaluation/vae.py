@@ -2,63 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from dynamiccity.data import NO_COMMAND, Command
-from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.metrics import by_class_name
+from dynamiccity.metrics.egomotion import EgoMotionThrough
 from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.runs.loading import load_vae
 from dynamiccity.runs.validation import confusions_of, spread_indices
 from dynamiccity.vae.refine import Refinement
-
-
-class EgoMotionThrough:
-    """Whether a VAE lets the ego's motion through: the ego trajectory and command measured from each input
-    window and from its reconstruction (`metrics.egomotion`, registration of the static world), against the
-    window's true ones from its poses. A decoder that draws a moving window's world frozen reads STATIC."""
-
-    def __init__(self, voxel_size: tuple[float, float], to_common) -> None:
-        self.voxel_size, self.to_common = voxel_size, to_common
-        self.rows: list[tuple[str, str, str, dict, dict]] = []
-
-    def __call__(self, window: Window, pred: torch.Tensor) -> None:
-        from dynamiccity.metrics.egomotion import estimate_trajectory, trajectory_errors, window_command
-
-        if window.command == NO_COMMAND:
-            return
-        read = []
-        for labels in (window.labels, pred.numpy()):
-            trajectory = estimate_trajectory(self.to_common(labels.astype(np.uint8)), self.voxel_size)
-            read.append((window_command(trajectory).name, trajectory_errors(trajectory, window.trajectory)))
-        (seen, seen_err), (drawn, drawn_err) = read
-        self.rows.append((Command(window.command).name, seen, drawn, seen_err, drawn_err))
-
-    def result(self) -> dict:
-        if not self.rows:
-            return {"windows": 0}
-        out: dict = {"windows": len(self.rows)}
-        for i, key in ((1, "input"), (2, "reconstruction")):
-            errors = [row[i + 2] for row in self.rows]
-            out[key] = {
-                "command_agreement": float(np.mean([row[0] == row[i] for row in self.rows])),
-                "ade": float(np.mean([e["ade"] for e in errors])),
-                "fde": float(np.mean([e["fde"] for e in errors])),
-            }
-        out["read_as"] = {
-            true: {
-                "input": dict(Counter(row[1] for row in self.rows if row[0] == true)),
-                "reconstruction": dict(Counter(row[2] for row in self.rows if row[0] == true)),
-            }
-            for true in sorted({row[0] for row in self.rows})
-        }
-        return out
 
 
 def evaluate_vae(

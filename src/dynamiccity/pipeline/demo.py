@@ -36,7 +36,8 @@ def run_demo(
 ) -> dict:
     """Generate the demo's scenes with DiT `dit` and VAE `vae` (shipped names or run folders) into `out`;
     returns the summary it writes (`summary.json`)."""
-    from dynamiccity.metrics.egomotion import estimate_trajectory, window_command
+    from dynamiccity.metrics.egomotion import window_command
+    from dynamiccity.metrics.registration import estimate_trajectory
     from dynamiccity.viz import render_3d, save_animation, tile_images
     from dynamiccity.viz.viewer import write_viewer
 
