@@ -45,6 +45,7 @@ from dynamiccity.data.egoframe import to_ego, to_world
 from dynamiccity.data.errors import DataError
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.conditioning import Start, encode_map
+from dynamiccity.generation.features import Features, Steering
 from dynamiccity.generation.generate import generate_with
 from dynamiccity.generation.sampling import SampleSpec, decode_maps, load_pair, sample_maps
 from dynamiccity.metrics.egomotion import trajectory_errors, window_command
@@ -93,8 +94,9 @@ def main() -> None:
 
 
 def _generate(models, num, cond, args, cfg=1.0, frames=None, start=None, steer=0.0):
-    spec = SampleSpec("dpmpp", 20, seed=args.seed, batch=8, cfg_scale=cfg, layout_steer=steer)
-    scenes, facts = generate_with(*models, num, spec, "cpu", cond, frames, start)
+    spec = SampleSpec("dpmpp", 20, seed=args.seed, batch=8, cfg_scale=cfg)
+    features = Features(steering=Steering(layout=steer))
+    scenes, facts = generate_with(*models, num, spec, "cpu", cond, frames, start, features)
     if "unseen_share" in facts:  # a world-coordinate DiT: how much of the shown windows lay beyond its world
         print(f"unseen share {facts['unseen_share']:.4f}", flush=True)
         UNSEEN.append(facts["unseen_share"])

@@ -31,10 +31,12 @@ from dynamiccity.data import open_dataset
 from dynamiccity.data.egoframe import to_world
 from dynamiccity.data.errors import DataError
 from dynamiccity.editing.edits import inpaint_with, outpaint_with
+from dynamiccity.generation.features import Features, Repaint, Steering
 from dynamiccity.generation.sampling import SampleSpec, load_pair
 from dynamiccity.viz import render_bev, save_animation, tile_images
 
 SPEC = SampleSpec("dpmpp", 20, seed=0, batch=8)
+FEATURES = Features()
 
 
 def main() -> None:
@@ -54,9 +56,12 @@ def main() -> None:
     parser.add_argument("--context-steer", type=float, default=0.0, help="steer edits towards what they keep")
     parser.add_argument("--steer-iterations", type=int, default=3)
     args = parser.parse_args()
-    global SPEC
-    SPEC = SampleSpec(args.sampler, args.steps, seed=0, batch=8, resample=args.resample,
-                      context_steer=args.context_steer, steer_iterations=args.steer_iterations)  # fmt: skip
+    global SPEC, FEATURES
+    SPEC = SampleSpec(args.sampler, args.steps, seed=0, batch=8)
+    FEATURES = Features(
+        repaint=Repaint(args.resample),
+        steering=Steering(context=args.context_steer, iterations=args.steer_iterations),
+    )
     torch.set_grad_enabled(False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,8 +78,8 @@ def main() -> None:
     begin = time.perf_counter()
     result = {"inpaint": inpaint_part, "outpaint": outpaint_part}[args.part](models, windows, out, args.tag)
     result.update(part=args.part, dit=args.dit, dit_step=models[0].step, vae=args.vae, data=args.data,
-                  num=len(windows), sampler=SPEC.sampler, steps=SPEC.steps, seed=SPEC.seed, resample=SPEC.resample,
-                  context_steer=SPEC.context_steer, steer_iterations=SPEC.steer_iterations,
+                  num=len(windows), sampler=SPEC.sampler, steps=SPEC.steps, seed=SPEC.seed, resample=FEATURES.repaint.rounds,
+                  context_steer=FEATURES.steering.context, steer_iterations=FEATURES.steering.iterations,
                   coordinates=models[0].manifest.coordinates, seconds=round(time.perf_counter() - begin, 1), cpu=torch.backends.cpu.get_cpu_capability(),
                   threads=torch.get_num_threads())  # fmt: skip
     write_text(out / f"{args.part}{args.tag}.json", json.dumps(result, indent=1) + "\n")
@@ -106,7 +111,7 @@ def inpaint_part(models, windows, out, tag="") -> dict:
     inside_changed, images = [], []
     for i, labels in enumerate(windows):
         recon = reconstruct(models, labels)
-        edited = inpaint_with(models, labels, region, 1, SPEC)[0]
+        edited = inpaint_with(models, labels, region, 1, SPEC, features=FEATURES)[0]
         for name, cols in bands.items():
             same[name].append(float((edited[:, cols] == recon[:, cols]).mean()))
         inside_changed.append(float((edited[:, region] != recon[:, region]).mean()))
@@ -140,7 +145,7 @@ def outpaint_part(models, windows, out, tag="") -> dict:
     for direction in ("+x", "+y"):
         gen, real, unrelated = [], [], []
         for i, labels in enumerate(windows):
-            grown = outpaint_with(models, labels, direction, 1, 1, SPEC)[0]
+            grown = outpaint_with(models, labels, direction, 1, 1, SPEC, features=FEATURES)[0]
             top = top_class(grown)
             top_real = top_class(labels)
             other = top_class(windows[(i + 1) % len(windows)])

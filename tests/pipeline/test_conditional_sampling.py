@@ -102,7 +102,7 @@ def test_scenes_grow_window_by_window_from_a_real_scene(runs, tmp_path):
                 "--mask",
                 "0:4,0:4",
             ],
-            "--layout-steer steers generation, not edits",
+            "--layout-steer steers new scenes towards a layout, not an edit",
         ),
     ],
 )

@@ -79,30 +79,31 @@ def test_context_steering_brings_the_new_strip_towards_the_kept_scene(runs):
     import torch
 
     from dynamiccity.diffusion.process import Known
-    from dynamiccity.dit.editing import regenerated, shift
-    from dynamiccity.generation.sampling import SampleSpec, edit_steer, load_pair, sample_maps
+    from dynamiccity.dit.editing import shift
+    from dynamiccity.generation.features import Steering
+    from dynamiccity.generation.sampling import SampleSpec, edit_steer, keep_map, load_pair, sample_maps
     from dynamiccity.generation.strips import slid
 
     models = load_pair(runs / "dit", runs / "vae", torch.device("cpu"))
     dit = models[0]
     window = first_window(runs)
     moved, new = shift(dit.model.unroll(_encoded(models, window)), "+x", 1)
-    keep = 1.0 - dit.model.rollout.roll(regenerated(new, dit.model.rollout.sizes).map(lambda p: p.float()))
+    keep = keep_map(dit, new)
     known = Known(dit.model.rollout.roll(moved), keep)
     cell = 16 // dit.model.rollout.sizes[1]  # voxels per latent cell along x
     context, kept = slid(window[None], "+x", cell)
     assert kept[:-cell].all() and not kept[-cell:].any()
     np.testing.assert_array_equal(context[0, :, :-cell], window[:, cell:])
-    spec = SampleSpec("ddim", 4, context_steer=20.0)  # this DiT trained a few steps draws maps of size ~100
-    steer = edit_steer(models, spec, known, context, kept)
+    spec = SampleSpec("ddim", 4)
+    # this DiT, trained a few steps, draws maps of size ~100: a large step size
+    steer = edit_steer(models, Steering(context=20.0), known, context, kept)
     plain = sample_maps(dit, 1, spec, torch.Generator().manual_seed(0), "cpu", None, known)
     pulled = sample_maps(dit, 1, spec, torch.Generator().manual_seed(0), "cpu", None, known, steer)
     torch.testing.assert_close(pulled * keep, plain * keep)  # the kept latent is the window's, steered or not
     assert not torch.allclose(pulled * (1 - keep), plain * (1 - keep))
     # the micro decoder barely reaches across the seam, so the kept voxels' cross-entropy moves a little
     assert steer.objective(pulled).item() < steer.objective(plain).item()
-    off = SampleSpec("ddim", 4)
-    assert edit_steer(models, off, known, context, kept) is None
+    assert edit_steer(models, Steering(), known, context, kept) is None
 
 
 def _encoded(models, labels):

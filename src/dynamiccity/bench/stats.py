@@ -35,7 +35,7 @@ from dynamiccity.generation.sampling import SampleSpec, load_pair
 from dynamiccity.hexplane import plane_shapes
 from dynamiccity.runs.loading import Trained, load_dit, load_vae
 from dynamiccity.train.config import TrainConfig
-from dynamiccity.train.loop import adamw
+from dynamiccity.train.loop import adamw, update
 from dynamiccity.vae.config import VAEConfig
 
 DEVICES = ("cpu", "cuda")
@@ -198,28 +198,22 @@ def _train_costs(
     repeats: int,
     device: str,
 ) -> list[dict]:
-    """Seconds and peak of a training step of `model` as its run trains (AdamW, gradient clipping, EMA,
-    bf16 where asked for and where it pays) for each batch size of `inputs`, smallest first, and the FLOPs
-    of one step each (counted after the timing, so that the peak memory is the timed steps')."""
+    """Seconds and peak of a training step of `model` as its run trains it: the forward pass `loss` under
+    the run's autocast, then the trainer's own update (`train.loop.update`: AdamW, gradient clipping, the
+    warmed-up EMA), for each batch size of `inputs`, smallest first, and the FLOPs of one step each
+    (counted after the timing, so that the peak memory is the timed steps')."""
     opt = adamw(model.parameters(), cfg.lr, cfg.weight_decay)  # imports ~800 modules; its state comes later
     gc.collect()
     resident = weights_mb(model)
     memory = PeakMemory(device)
     model.train()
     ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema else None
+    steps = iter(range(1 << 62))
 
     def step(x: torch.Tensor) -> None:
         with autocast(device, cfg.bf16):
             value = loss(model, x)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        if ema is not None:
-            with torch.no_grad():
-                for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-                    e.lerp_(p, 1.0 - cfg.ema)
+        update(model, opt, value, cfg, ema, next(steps))
 
     costs = []
     for batch, x in sorted(inputs.items()):
@@ -231,19 +225,31 @@ def _train_costs(
 
 
 def _vae_train(run: str, device: str, threads: int, repeats: int) -> list[dict]:
-    from dynamiccity.vae.losses import vae_loss
+    """The run's own objective (`runs.vae_objectives.EncodedObjective`) on structured windows, with every
+    voxel valid and uniform class weights (the run's come from its data; they cost the same)."""
+    from dynamiccity.runs.vae_objectives import EncodedObjective, LossWeights
 
     _seeded(threads)
     vae = load_vae(run, device=device)
-    weights = vae.config.loss
+    spec = vae.config.loss
+    classes = torch.ones(vae.config.model.num_classes, device=device)
+    objective = EncodedObjective(
+        LossWeights(classes, spec.lovasz_weight, spec.kl_weight, spec.lovasz_bins), device
+    )
 
     def loss(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:
-        out = model(labels)
-        kl = out.posterior.kl()
-        return vae_loss(out.logits, labels, kl, None, None, weights.lovasz_weight, weights.kl_weight).total
+        return objective.loss(model, _Windows(labels, torch.ones_like(labels, dtype=torch.bool)))[0]
 
     inputs = {b: structured_labels(vae.config.model, b).to(device) for b in VAE_BATCHES}
     return _train_costs(vae.model, vae.config.train, loss, inputs, repeats, device)
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """A batch as the VAE's objective reads it: labels (B, T, X, Y, Z) and where they are valid."""
+
+    labels: torch.Tensor
+    valid: torch.Tensor
 
 
 def _vae_infer(run: str, device: str, threads: int, repeats: int) -> dict:

@@ -170,7 +170,15 @@ def sample(
     """Generate scenes with the DiT's EMA weights and decode them with the VAE, optionally conditioned, or
     inpaint or outpaint a scene."""
     from dynamiccity.editing.edits import EditRequest
-    from dynamiccity.pipeline import ConditionRequest, DataSpec, SampleSpec, sample
+    from dynamiccity.pipeline import (
+        ConditionRequest,
+        DataSpec,
+        Features,
+        Repaint,
+        SampleSpec,
+        Steering,
+        sample,
+    )
 
     request = ConditionRequest(
         command=None if command is None else command.value,
@@ -181,14 +189,16 @@ def sample(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(
-        sampler.value, steps, seed, batch, cfg_scale, resample, ahead, layout_steer, steer_iterations,
-        context_steer,
-    )  # fmt: skip
+    spec = SampleSpec(sampler=sampler.value, steps=steps, seed=seed, batch=batch, cfg_scale=cfg_scale)
+    features = Features(
+        repaint=Repaint(rounds=resample),
+        ahead=ahead,
+        steering=Steering(layout=layout_steer, context=context_steer, iterations=steer_iterations),
+    )
     edit = None
     if inpaint is not None or outpaint is not None or mask is not None:
         edit = EditRequest(inpaint, mask, outpaint, direction.value, times)
-    facts = sample(dit, vae, num, out, spec, gifs, device, request, extend, edit)
+    facts = sample(dit, vae, num, out, spec, gifs, device, request, extend, edit, features)
     typer.echo(json.dumps(facts, indent=1))
 
 
@@ -257,7 +267,7 @@ def eval_forecast(
     """Forecast each next window from the one before and score mIoU and IoU per future frame against
     copy-last and ego-motion-compensated copy-last; with --protocol, score the baselines only, as the
     forecasting papers do (see `dynamiccity.evaluation.forecast_protocol`)."""
-    from dynamiccity.pipeline import DataSpec, SampleSpec
+    from dynamiccity.pipeline import DataSpec, Features, SampleSpec, Steering
 
     spec = DataSpec(str(data), format.value)
     if protocol is not None:
@@ -277,10 +287,10 @@ def eval_forecast(
         )
     from dynamiccity.evaluation.forecast import eval_forecast as run
 
-    sampling = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, ahead=ahead,
-                          context_steer=context_steer, steer_iterations=steer_iterations)  # fmt: skip
+    sampling = SampleSpec(sampler=sampler.value, steps=steps, seed=seed, batch=batch, cfg_scale=cfg_scale)
+    features = Features(ahead=ahead, steering=Steering(context=context_steer, iterations=steer_iterations))
     scores = run(dit, vae, spec, sampling, device, max_windows, trajectory=with_trajectory, split=split.value,
-                 votes=votes, quorum=quorum)  # fmt: skip
+                 votes=votes, quorum=quorum, features=features)  # fmt: skip
     echo_json(scores, json_out)
 
 
@@ -355,16 +365,19 @@ def city(
     """Grow a 4D city larger than a window in x, y and t: tiles outpainted from their neighbours, each
     continued in time from its previous window."""
     from dynamiccity.editing.city import city as run
-    from dynamiccity.pipeline import ConditionRequest, DataSpec, SampleSpec
+    from dynamiccity.pipeline import ConditionRequest, DataSpec, Features, Repaint, SampleSpec, Steering
 
     request = ConditionRequest(
         command=None if command is None else command.value,
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale, resample, context_steer=context_steer,
-                      steer_iterations=steer_iterations)  # fmt: skip
-    typer.echo(json.dumps(run(dit, vae, size, frames, out, spec, device, request, gifs), indent=1))
+    spec = SampleSpec(sampler=sampler.value, steps=steps, seed=seed, batch=1, cfg_scale=cfg_scale)
+    features = Features(
+        repaint=Repaint(rounds=resample),
+        steering=Steering(context=context_steer, iterations=steer_iterations),
+    )
+    typer.echo(json.dumps(run(dit, vae, size, frames, out, spec, device, request, gifs, features), indent=1))
 
 
 def demo(

@@ -9,12 +9,11 @@ from typing import Annotated
 import typer
 
 from dynamiccity.broken import BROKEN
-from dynamiccity.cli.data_commands import FormatName, MaskName, choices
+from dynamiccity.cli.data_commands import FormatName, MaskName, MaskOpt, choices
 from dynamiccity.cli.vae_commands import (
     ConfigOpt,
     DeviceOpt,
     EpochsOpt,
-    MaskOpt,
     OverwriteOpt,
     ResumeOpt,
     SetOpt,

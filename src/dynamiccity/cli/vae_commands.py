@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dynamiccity.cli.data_commands import ClassesName, FormatName, MaskName, choices, reader_options
+from dynamiccity.cli.data_commands import ClassesName, FormatName, MaskName, MaskOpt, choices, reader_options
 from dynamiccity.config import numbers_read
 from dynamiccity.data.egoframe import COORDINATES
 from dynamiccity.data.windows import SPLITS
@@ -39,7 +39,6 @@ ResumeOpt = Annotated[
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace a run already in OUT.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")]
 CoordinatesName = choices("CoordinatesName", COORDINATES)
-MaskOpt = Annotated[MaskName, typer.Option(help="Occ3D only: valid-voxel mask.")]
 RefineOpt = Annotated[
     int,
     typer.Option(

@@ -5,7 +5,7 @@ Two insertion branches, as the paper's Fig. 5:
   mean of their tokens), summed with the timestep embedding that modulates every block;
 - cross-attention: the image-like conditions become tokens that every block attends to.
 
-A third branch, in place (`placed`), is ours: a condition placed on the map is also added, token by token,
+A third branch, placed (`placed`), is ours: a condition placed on the map is also added, token by token,
 to the latent tokens it lies on (through a zero-initialised projection, so a fresh network starts as the
 paper's). The command and the trajectory are then painted on the time planes (tx, ty, tz), one value per
 latent time row, and become tokens like the image-like conditions; the layout lies on the xy plane, the
@@ -46,11 +46,23 @@ from dynamiccity.hexplane import TIME_PLANES, HexPlane
 CONDITIONS = ("command", "trajectory", "layout", "previous", "frame")
 GLOBAL = ("command", "trajectory")
 IMAGE_LIKE = ("layout", "previous", "frame")
-PLACEABLE = ("command", "trajectory", "layout", "previous", "frame")
-"""Conditions that lie on known tokens of the map and can be added there (`placed`). The previous window does
-so only seen from the window's first frame (world coordinates), which a DiT run checks against its latents."""
 TRAJECTORY_SCALE = 10.0
 """Metres per unit of the trajectory MLP's input: a window's path spans a few to tens of metres."""
+
+
+def check_conditions(names: tuple[str, ...], placed: tuple[str, ...] = ()) -> None:
+    """Refuse a condition that is not one of `CONDITIONS`, and a placed one that the network does not take.
+    Every condition lies on known tokens and can be placed; the previous window only when it is seen from the
+    window's first frame (world coordinates), which a DiT run checks against its latents."""
+    unknown = [n for n in (*names, *placed) if n not in CONDITIONS]
+    if unknown:
+        raise ValueError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}.")
+    wrong = [n for n in placed if n not in names]
+    if wrong:
+        raise ValueError(
+            f"cannot place the {wrong[0]} condition: a placed condition must be one the network takes "
+            f"({', '.join(names) or 'none'})."
+        )
 
 
 @dataclass
@@ -120,7 +132,7 @@ def _mlp(inputs: int, hidden: int) -> nn.Sequential:
 
 
 class ConditionEmbedder(nn.Module):
-    """Conditions -> `Embedded`: the adaLN vector, the cross-attention tokens, the in-place addition.
+    """Conditions -> `Embedded`: the adaLN vector, the cross-attention tokens, the placed addition.
 
     Args:
         names: the conditions this model takes (others are refused).
@@ -129,7 +141,7 @@ class ConditionEmbedder(nn.Module):
             patch grid.
         frames, layout_grid: T of a window and (X/d, Y/d) of its layout.
         channels: latent channels C of the HexPlane conditions.
-        placed: the conditions also added in place to the tokens they lie on (a subset of `PLACEABLE`).
+        placed: the conditions also added to the tokens they lie on (a subset of `names`).
     """
 
     def __init__(
@@ -145,15 +157,7 @@ class ConditionEmbedder(nn.Module):
         placed: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
-        unknown = [n for n in (*names, *placed) if n not in CONDITIONS]
-        if unknown:
-            raise ValueError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}.")
-        wrong = [n for n in placed if n not in names or n not in PLACEABLE]
-        if wrong:
-            raise ValueError(
-                f"cannot place the {wrong[0]} condition: a placed condition must be one the network takes and "
-                f"one of {', '.join(PLACEABLE)}."
-            )
+        check_conditions(names, placed)
         self.names, self.rollout, self.frames, self.layout_grid = tuple(names), rollout, frames, layout_grid
         self.placed = tuple(placed)
         p, rows = rollout.patch, rollout.sizes[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dynamiccity.config import StrictConfig
-from dynamiccity.dit.conditions import CONDITIONS, PLACEABLE
+from dynamiccity.dit.conditions import check_conditions
 from dynamiccity.dit.rollout import ROLLOUTS
 
 
@@ -19,7 +19,7 @@ class DiTConfig(StrictConfig):
     frames and layout_grid: a window's T and its BEV layout's (X/d, Y/d), the shapes of the trajectory and
     layout conditions (unused without them; training takes them from the latents, as the latent sizes).
     placed: conditions also added, token by token, to the latent tokens they lie on (`dit.conditions`, the
-    in-place branch; a subset of `conditions` and of `PLACEABLE`; empty: the paper's two branches only).
+    placed branch; a subset of `conditions`; empty: the paper's two branches only).
     """
 
     label = "DiT config"
@@ -39,15 +39,7 @@ class DiTConfig(StrictConfig):
     placed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = [c for c in self.conditions if c not in CONDITIONS]
-        if unknown:
-            raise ValueError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}.")
-        wrong = [c for c in self.placed if c not in self.conditions or c not in PLACEABLE]
-        if wrong:
-            raise ValueError(
-                f"cannot place the {wrong[0]} condition: placed conditions must be among the network's "
-                f"conditions and one of {', '.join(PLACEABLE)}."
-            )
+        check_conditions(self.conditions, self.placed)
         if self.rollout not in ROLLOUTS:
             raise ValueError(f"rollout must be one of {tuple(ROLLOUTS)}, got {self.rollout!r}.")
         if self.hidden % self.heads:

@@ -21,9 +21,17 @@ import torch
 from dynamiccity.data import GridSpec
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.dit.editing import DIRECTIONS, latent_mask, regenerated, shift
+from dynamiccity.dit.editing import DIRECTIONS, latent_mask, shift
 from dynamiccity.generation.conditioning import Models, encode_map, scene_start
-from dynamiccity.generation.sampling import DEFAULT_SPEC, SampleSpec, decode_maps, edit_steer, sample_maps
+from dynamiccity.generation.features import NO_FEATURES, Features
+from dynamiccity.generation.sampling import (
+    DEFAULT_SPEC,
+    SampleSpec,
+    decode_maps,
+    edit_steer,
+    keep_map,
+    sample_maps,
+)
 from dynamiccity.generation.strips import new_strip, slid
 
 
@@ -116,10 +124,11 @@ def inpaint_with(
     spec: SampleSpec = DEFAULT_SPEC,
     device: torch.device | str = "cpu",
     cond: Conditions | None = None,
+    features: Features = NO_FEATURES,
 ) -> np.ndarray:
     """`num` versions (num, T, X, Y, Z) uint8 of the window `labels` (T, X, Y, Z) with `region` (X, Y) bool
     regenerated and everything else kept in latent space (what the decoder's reach carries across the
-    region's edge changes with it)."""
+    region's edge changes with it), resampled and steered as `features` ask."""
     dit, vae = models
     x0 = encode_map(models, labels, device)  # (1, C, H, W)
     sizes = dit.model.rollout.sizes
@@ -128,15 +137,15 @@ def inpaint_with(
             f"a mask of {region.shape} does not fit windows of {labels.shape[1]} x {labels.shape[2]}."
         )
     xy = latent_mask(torch.from_numpy(np.asarray(region, bool)), sizes[1:3])
-    keep = 1.0 - dit.model.rollout.roll(regenerated(xy, sizes).map(lambda p: p.float())).to(device)
+    keep = keep_map(dit, xy).to(device)
     g = torch.Generator().manual_seed(spec.seed)
     out = []
-    for first in range(0, num, spec.batch):
-        n = min(spec.batch, num - first)
+    for _, n in spec.batches(num):
         part = None if cond is None else cond.repeat(n)
         known = Known(x0.expand(n, -1, -1, -1), keep)
-        steer = edit_steer(models, spec, known, labels, ~np.asarray(region, bool))
-        out.append(decode_maps(dit, vae, sample_maps(dit, n, spec, g, device, part, known, steer)))
+        steer = edit_steer(models, features.steering, known, labels, ~np.asarray(region, bool))
+        maps = sample_maps(dit, n, spec, g, device, part, known, steer, features.repaint.rounds)
+        out.append(decode_maps(dit, vae, maps))
     return np.concatenate(out)
 
 
@@ -151,6 +160,7 @@ def outpaint_with(
     device: torch.device | str = "cpu",
     cond: Conditions | None = None,
     cells: int | None = None,
+    features: Features = NO_FEATURES,
 ) -> np.ndarray:
     """`num` scenes grown from the window `labels` (T, X, Y, Z) towards `direction`, `times` times by `cells`
     latent cells (default: half the window): (num, T, X + times * s, Y, Z) for x, (num, T, X, Y + times * s,
@@ -164,8 +174,7 @@ def outpaint_with(
     voxels = cells * (x // lx if axis == 0 else y // ly)
     g = torch.Generator().manual_seed(spec.seed)
     scenes = []
-    for first in range(0, num, spec.batch):
-        n = min(spec.batch, num - first)
+    for _, n in spec.batches(num):
         part = None if cond is None else cond.repeat(n)
         hexplane = dit.model.unroll(encode_map(models, labels, device).expand(n, -1, -1, -1))
         window = np.repeat(labels[None], n, axis=0)  # what the window sees, in voxels
@@ -173,13 +182,10 @@ def outpaint_with(
         for _ in range(times):
             moved, new = shift(hexplane, direction, cells)
             x0 = dit.model.rollout.roll(moved)
-            keep = 1.0 - dit.model.rollout.roll(
-                regenerated(new, dit.model.rollout.sizes).map(lambda p: p.float())
-            )
-            known = Known(x0, keep.to(device))
+            known = Known(x0, keep_map(dit, new).to(device))
             window, kept = slid(window, direction, voxels)
-            steer = edit_steer(models, spec, known, window, kept)
-            maps = sample_maps(dit, n, spec, g, device, part, known, steer)
+            steer = edit_steer(models, features.steering, known, window, kept)
+            maps = sample_maps(dit, n, spec, g, device, part, known, steer, features.repaint.rounds)
             hexplane = dit.model.unroll(maps)
             decoded = decode_maps(dit, vae, maps)
             window[:, :, ~kept] = decoded[:, :, ~kept]
@@ -204,20 +210,24 @@ def edit_scenes(
     spec: SampleSpec,
     device: torch.device | str = "cpu",
     cond: Conditions | None = None,
+    features: Features = NO_FEATURES,
 ) -> tuple[np.ndarray, GridSpec, dict]:
     """The scenes an `EditRequest` names, from the first window of its scene in `data` (a `DataSpec`): the
     scenes (num, T, X', Y', Z) uint8, their grid (larger than the window's when outpainted) and facts. A
     world-coordinate DiT's scenes are seen from the window's first frame throughout."""
     dit, _ = models
+    features.check("edit", world=dit.paths is not None)
     grid, coordinates = dit.manifest.grid, dit.manifest.coordinates
     labels = scene_start(data, edit.scene, models).seen_by(dit)
     if edit.inpaint is not None:
         region = parse_mask(edit.mask, labels.shape[1:3])
-        scenes = inpaint_with(models, labels, region, num, spec, device, cond)
+        scenes = inpaint_with(models, labels, region, num, spec, device, cond, features)
         facts = {"edit": "inpaint", "scene": edit.inpaint, "mask": str(edit.mask),
                  "regenerated_share": float(region.mean()), "coordinates": coordinates}  # fmt: skip
         return scenes, grid, facts
-    scenes = outpaint_with(models, labels, edit.direction, edit.times, num, spec, device, cond)
+    scenes = outpaint_with(
+        models, labels, edit.direction, edit.times, num, spec, device, cond, features=features
+    )
     facts = {"edit": "outpaint", "scene": edit.outpaint, "direction": edit.direction, "times": edit.times,
              "coordinates": coordinates}  # fmt: skip
     return scenes, grown_grid(grid, scenes.shape[2:], edit.direction), facts

@@ -32,6 +32,7 @@ from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.along_path import shown_along
 from dynamiccity.generation.conditioning import encode_map
 from dynamiccity.generation.context_steer import context_steer
+from dynamiccity.generation.features import NO_FEATURES, Features
 from dynamiccity.generation.sampling import (
     DEFAULT_SPEC,
     SampleSpec,
@@ -65,6 +66,7 @@ def eval_forecast(
     split: str = "all",
     votes: int = 1,
     quorum: int = 1,
+    features: Features = NO_FEATURES,
 ) -> dict:
     """Scores per future frame of the DiT's forecasts and the two copy-last baselines.
 
@@ -73,7 +75,8 @@ def eval_forecast(
     the future ego trajectory (a planner's known path; the ego-compensated baseline uses the true poses).
     A world-coordinate DiT's forecast is shown along the true future path with `trajectory`, else along the
     past's motion continued (see the module). votes: forecasts per window voted voxel by voxel, free where
-    fewer than `quorum` agree (see the module).
+    fewer than `quorum` agree (see the module). features: a world-coordinate DiT's strips ahead and its
+    steer towards the world the past saw.
     Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
     """
     if votes < 1 or not 1 <= quorum <= votes:
@@ -81,25 +84,14 @@ def eval_forecast(
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     dit, vae = models
-    _check_forecaster(dit, spec, trajectory)
+    _check_forecaster(dit, features, trajectory)
     world = dit.paths is not None
-    t = dit.manifest.frames
-    windows = _pairs(data, t, split, vae, world)
+    windows = _pairs(data, dit.manifest.frames, split, vae, world)
     count = len(windows) if max_windows is None else min(max_windows, len(windows))
-    classes = vae.model.cfg.num_classes
-    scores = {name: PerFrameScores(t, classes) for name in FORECASTERS}
-    g = torch.Generator().manual_seed(spec.seed)
     begin = time.perf_counter()
-    for first in range(0, count, spec.batch):
-        batch = [windows[i] for i in range(first, min(first + spec.batch, count))]
-        shown = [w.poses[t:] if trajectory else poses_after(w.poses[:t], t) for w in batch]
-        draw = _in_world if world else _in_ego
-        drawn = np.stack([draw(models, batch, shown, trajectory, spec, g, device) for _ in range(votes)])
-        forecast = [voted(drawn[:, i], classes, quorum) for i in range(len(batch))]
-        for w, pred, poses in zip(batch, forecast, shown, strict=True):
-            _score_window(scores, w, pred, poses, trajectory, windows.grid.extent)
+    scores = _forecast(models, windows, count, (spec, features), (trajectory, votes, quorum), device)
     return {
-        "frames": t,
+        "frames": dit.manifest.frames,
         "windows": count,
         "with_trajectory": trajectory,
         "coordinates": "world" if world else "ego",
@@ -113,23 +105,37 @@ def eval_forecast(
         "cfg_scale": spec.cfg_scale,
         "votes": votes,
         "quorum": quorum,
-        "context_steer": spec.context_steer,
-        "steer_iterations": spec.steer_iterations,
-        "ahead": spec.ahead if world else None,
+        "context_steer": features.steering.context,
+        "steer_iterations": features.steering.iterations,
+        "ahead": features.ahead if world else None,
         "data": data.path,
     }
 
 
-def _check_forecaster(dit, spec: SampleSpec, trajectory: bool) -> None:
+def _forecast(models, windows, count: int, asked, how: tuple[bool, int, int], device) -> dict:
+    """The scores of every forecaster (`FORECASTERS`) over the first `count` (past, future) pairs of
+    `windows`. asked: the `SampleSpec` and the `Features`; how: (trajectory, votes, quorum)."""
+    (dit, vae), (spec, _), (trajectory, votes, quorum) = models, asked, how
+    t, classes = dit.manifest.frames, vae.model.cfg.num_classes
+    scores = {name: PerFrameScores(t, classes) for name in FORECASTERS}
+    draw = _in_world if dit.paths is not None else _in_ego
+    g = torch.Generator().manual_seed(spec.seed)
+    for first, n in spec.batches(count):
+        batch = [windows[i] for i in range(first, first + n)]
+        shown = [w.poses[t:] if trajectory else poses_after(w.poses[:t], t) for w in batch]
+        drawn = np.stack([draw(models, batch, shown, trajectory, asked, g, device) for _ in range(votes)])
+        forecast = [voted(drawn[:, i], classes, quorum) for i in range(len(batch))]
+        for w, pred, poses in zip(batch, forecast, shown, strict=True):
+            _score_window(scores, w, pred, poses, trajectory, windows.grid.extent)
+    return scores
+
+
+def _check_forecaster(dit, features: Features, trajectory: bool) -> None:
     """Refuse a forecast this DiT cannot make."""
     if "previous" not in dit.config.model.conditions:
         raise ValueError(f"{dit.checkpoint}: forecasting needs a DiT trained with the previous condition.")
     world = dit.paths is not None
-    if spec.context_steer and not world:
-        raise ValueError(
-            f"{dit.checkpoint}: --context-steer steers the forecast of a DiT of world coordinates towards the "
-            "world the past saw; this DiT draws ego windows."
-        )
+    features.check("forecast", world=world)
     if trajectory and not world and "trajectory" not in dit.config.model.conditions:
         raise ValueError(
             f"{dit.checkpoint}: --with-trajectory needs a DiT trained with the trajectory condition."
@@ -163,10 +169,10 @@ def _score_window(scores: dict, w, pred: np.ndarray, poses: np.ndarray, trajecto
     scores["aligned_copy"].update(observed[0], future)
 
 
-def _in_ego(models, batch: list, shown: list, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
+def _in_ego(models, batch: list, shown: list, trajectory: bool, asked, g, device) -> np.ndarray:
     """Future windows (B, T, X, Y, Z) of an ego-coordinate DiT: the past window as it was recorded, and the
-    future path with `trajectory`."""
-    dit, vae = models
+    future path with `trajectory`. asked: the `SampleSpec` and the `Features`."""
+    (dit, vae), (spec, _) = models, asked
     t = len(shown[0])
     given = {"previous": torch.cat([encode_map(models, w.labels[:t], device) for w in batch])}
     if trajectory:
@@ -175,11 +181,11 @@ def _in_ego(models, batch: list, shown: list, trajectory: bool, spec: SampleSpec
     return decode_maps(dit, vae, sample_maps(dit, len(batch), spec, g, device, cond))
 
 
-def _in_world(models, batch: list, shown: list, trajectory: bool, spec: SampleSpec, g, device) -> np.ndarray:
+def _in_world(models, batch: list, shown: list, trajectory: bool, asked, g, device) -> np.ndarray:
     """Future windows of a world-coordinate DiT: the past window seen from the future's first pose, the future
     world drawn from it and shown along the future poses `shown` (true with `trajectory`, else extrapolated);
     a DiT that takes the trajectory is given that path."""
-    dit, vae = models
+    (dit, vae), (spec, features) = models, asked
     extent = dit.manifest.grid.extent
     t = len(shown[0])
     previous, seen_world, seen = [], [], []
@@ -196,10 +202,11 @@ def _in_world(models, batch: list, shown: list, trajectory: bool, spec: SampleSp
     cond = Conditions(**given).to(device)
     steer = context_steer(
         partial(decode_logits, dit, vae), torch.from_numpy(np.stack(seen_world))[:, None],
-        torch.from_numpy(np.stack(seen))[:, None], torch.ones(()), spec.context_steer, spec.steer_iterations,
+        torch.from_numpy(np.stack(seen))[:, None], torch.ones(()), features.steering.context,
+        features.steering.iterations,
     )  # fmt: skip
     maps = sample_maps(dit, len(batch), spec, g, device, cond, steer=steer)
-    return shown_along(models, maps, decode_maps(dit, vae, maps), paths, cond, spec, g, device)[0]
+    return shown_along(models, maps, decode_maps(dit, vae, maps), paths, cond, spec, features, g, device)[0]
 
 
 def _future_path(poses: np.ndarray) -> np.ndarray:

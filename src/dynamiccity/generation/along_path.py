@@ -18,8 +18,9 @@ from dynamiccity.data.classes import FREE
 from dynamiccity.data.egoframe import Extent, beyond, to_ego
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.dit.editing import DIRECTIONS, regenerated, shift
-from dynamiccity.generation.sampling import SampleSpec, decode_maps, edit_steer, sample_maps
+from dynamiccity.dit.editing import DIRECTIONS, shift
+from dynamiccity.generation.features import Features
+from dynamiccity.generation.sampling import SampleSpec, decode_maps, edit_steer, keep_map, sample_maps
 from dynamiccity.generation.strips import new_strip, slid
 
 
@@ -31,15 +32,16 @@ def shown_along(
     paths: np.ndarray,
     cond: Conditions | None,
     spec: SampleSpec,
+    features: Features,
     g: torch.Generator,
     device,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """World windows (n, T, X, Y, Z), decoded from `maps` (n, C, H, W) and sampled with `cond`, shown along
-    `paths` (n, T, 3), with the sides they look beyond outpainted when `spec.ahead`. Returns the shown
+    `paths` (n, T, 3), with the sides they look beyond outpainted when `features.ahead`. Returns the shown
     windows, where they are still unseen (both as `to_ego`) and the voxels added on each side."""
     dit, vae = models
     shape, extent = worlds.shape[2:], dit.manifest.grid.extent
-    if not spec.ahead:
+    if not features.ahead:
         shown = [to_ego(w, p, extent) for w, p in zip(worlds, paths, strict=True)]
         return np.stack([w for w, _ in shown]), np.stack([u for _, u in shown]), {}
     _, lx, ly, _ = dit.model.rollout.sizes
@@ -56,12 +58,9 @@ def shown_along(
         axis = side[1]
         cells = min(-(-voxels // per_cell[axis]), half[axis])
         moved, new = shift(hexplane, side, cells)
-        keep = 1.0 - dit.model.rollout.roll(
-            regenerated(new, dit.model.rollout.sizes).map(lambda p: p.float())
-        )
-        known = Known(dit.model.rollout.roll(moved), keep.to(device))
-        steer = edit_steer(models, spec, known, *slid(worlds, side, cells * per_cell[axis]))
-        grown = sample_maps(dit, len(worlds), spec, g, device, command, known, steer)
+        known = Known(dit.model.rollout.roll(moved), keep_map(dit, new).to(device))
+        steer = edit_steer(models, features.steering, known, *slid(worlds, side, cells * per_cell[axis]))
+        grown = sample_maps(dit, len(worlds), spec, g, device, command, known, steer, features.repaint.rounds)
         strips[side] = new_strip(decode_maps(dit, vae, grown), side, cells * per_cell[axis])
     canvas, canvas_extent = _canvas(worlds, strips, extent)
     shown = [to_ego(c, p, canvas_extent, (shape, extent)) for c, p in zip(canvas, paths, strict=True)]

@@ -16,6 +16,7 @@ from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.along_path import shown_along
 from dynamiccity.generation.conditioning import ConditionRequest, encode_map, requested
+from dynamiccity.generation.features import NO_FEATURES, Features
 from dynamiccity.generation.layout_steer import layout_steer
 from dynamiccity.generation.sampling import (
     DEFAULT_SPEC,
@@ -39,18 +40,20 @@ def generate(
     device: str | None = None,
     request: ConditionRequest | None = None,
     frames: int | None = None,
+    features: Features = NO_FEATURES,
 ) -> tuple[np.ndarray, dict]:
     """`num` scenes (num, T, X, Y, Z) uint8 and facts about the run (seconds per scene, checkpoints).
 
     The DiT's EMA weights are used; the VAE must be the one that encoded the DiT's latents (its checkpoint
     hash is checked against the DiT run's manifest). The noise is drawn on the CPU, so devices differ only
     by their arithmetic. `request` names the conditions (`ConditionRequest`); `frames` grows scenes beyond
-    one window (see `generate_with`), from the request's `condition_scene` when it names one.
+    one window (see `generate_with`), from the request's `condition_scene` when it names one. `features`:
+    what the generation does beyond sampling (`generation.features`).
     """
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     cond, start = requested(request, models, device)
-    return generate_with(*models, num, spec, device, cond, frames, start)
+    return generate_with(*models, num, spec, device, cond, frames, start, features)
 
 
 def generate_with(
@@ -62,6 +65,7 @@ def generate_with(
     cond: Conditions | None = None,
     frames: int | None = None,
     start: np.ndarray | None = None,
+    features: Features = NO_FEATURES,
 ) -> tuple[np.ndarray, dict]:
     """`generate` with models already loaded (see `load_pair`): `num` scenes (num, frames, X, Y, Z) uint8.
 
@@ -72,23 +76,22 @@ def generate_with(
     path goes next.
     """
     frames = dit.manifest.frames if frames is None else frames
-    windows = _check_request(dit, num, spec, cond, frames, start)
+    windows = _check_request(dit, num, features, cond, frames, start)
     world = dit.paths is not None
     g, rng = torch.Generator().manual_seed(spec.seed), np.random.default_rng(spec.seed)
     start_map = None if start is None else encode_map((dit, vae), start.seen_by(dit), device)
     start_world = decode_maps(dit, vae, start_map) if world and start_map is not None else None
     scenes, paths, unseen, added, begin = [], [], [], [], time.perf_counter()
-    for first in range(0, num, spec.batch):
-        n = min(spec.batch, num - first)
+    for first, n in spec.batches(num):
         part = batch_conditions(cond, first, n, num)
         drawn = _Drawn(now=part)
         if start_map is not None:
             drawn.begin_with(start_map.expand(n, -1, -1, -1), start_world, start, part, world)
         while len(drawn.maps) < windows:
-            _draw_window(drawn, (dit, vae), n, part, spec, g, rng, device)
+            _draw_window(drawn, (dit, vae), n, part, (spec, features), g, rng, device)
         if world:
             shown = [
-                shown_along((dit, vae), *each, spec, g, device)
+                shown_along((dit, vae), *each, spec, features, g, device)
                 for each in zip(drawn.maps, drawn.worlds, drawn.paths, drawn.used, strict=True)
             ]
             decoded = [labels for labels, _, _ in shown]
@@ -98,7 +101,7 @@ def generate_with(
         else:
             decoded = [decode_maps(dit, vae, m) for m in drawn.maps]
         scenes.append(np.concatenate(decoded, axis=1)[:, :frames])
-    facts = _facts(dit, vae, num, spec, cond, frames, (time.perf_counter() - begin) / max(1, num))
+    facts = _facts(dit, vae, num, (spec, features), cond, frames, (time.perf_counter() - begin) / max(1, num))
     if world:
         facts["coordinates"] = "world"
         facts["ego_paths"] = np.round(np.concatenate(paths), 4).tolist()  # (num, windows, T, 3)
@@ -108,7 +111,7 @@ def generate_with(
 
 
 def _check_request(
-    dit: TrainedDiT, num: int, spec: SampleSpec, cond: Conditions | None, frames: int, start
+    dit: TrainedDiT, num: int, features: Features, cond: Conditions | None, frames: int, start
 ) -> int:
     """Refuse what this DiT cannot generate; the number of windows a scene of `frames` frames takes."""
     if frames < 1:
@@ -121,13 +124,9 @@ def _check_request(
         )
     if cond is not None and cond.batch_size() not in (None, 1, num):
         raise ValueError(f"conditions for {cond.batch_size()} scenes given for {num} scenes.")
-    if spec.layout_steer and (cond is None or cond.layout is None):
-        raise ValueError("steering towards a layout needs a layout: give --layout or --layout-from.")
-    if spec.context_steer and dit.paths is None:
-        raise ValueError(
-            "--context-steer steers edits towards what they keep (--inpaint, --outpaint, a city's tiles, a "
-            "world-coordinate DiT's strips ahead); this DiT's plain generation keeps nothing."
-        )
+    features.check(
+        "generate", world=dit.paths is not None, layout=cond is not None and cond.layout is not None
+    )
     return windows
 
 
@@ -153,11 +152,13 @@ class _Drawn:
             self.used.append(part)
 
 
-def _draw_window(drawn: _Drawn, models, n: int, part, spec: SampleSpec, g, rng, device) -> None:
+def _draw_window(
+    drawn: _Drawn, models, n: int, part, asked: tuple[SampleSpec, Features], g, rng, device
+) -> None:
     """Sample the next window of a batch: conditioned on the one before it (as a world DiT saw its previous
     windows, or as its HexPlane), along a drawn or requested ego path for a world DiT, steered towards a
     requested layout."""
-    dit, vae = models
+    (dit, vae), (spec, features) = models, asked
     world = dit.paths is not None
     now = drawn.now
     if drawn.maps and world:
@@ -170,8 +171,8 @@ def _draw_window(drawn: _Drawn, models, n: int, part, spec: SampleSpec, g, rng, 
         drawn.paths.append(path)
         drawn.used.append(now)
     steer = layout_steer(
-        partial(decode_logits, dit, vae), dit.manifest.layout_factor, now, spec.layout_steer,
-        spec.steer_iterations,
+        partial(decode_logits, dit, vae), dit.manifest.layout_factor, now, features.steering.layout,
+        features.steering.iterations,
     )  # fmt: skip
     drawn.maps.append(sample_maps(dit, n, spec, g, device, now, steer=steer))
     drawn.now = now
@@ -180,11 +181,19 @@ def _draw_window(drawn: _Drawn, models, n: int, part, spec: SampleSpec, g, rng, 
 
 
 def _facts(
-    dit, vae, num: int, spec: SampleSpec, cond: Conditions | None, frames: int, seconds: float
+    dit,
+    vae,
+    num: int,
+    asked: tuple[SampleSpec, Features],
+    cond: Conditions | None,
+    frames: int,
+    seconds: float,
 ) -> dict:
     """What `sample.json` records of a generation."""
+    spec, features = asked
     return {
         **asdict(spec),
+        **features.facts(),
         "num": num,
         "frames": frames,
         "conditions": [] if cond is None else list(cond.given()),

@@ -1,9 +1,10 @@
-"""The core of generation: how to sample (`SampleSpec`), the DiT and VAE pair, drawing normalised HexPlane
+"""The core of generation: the sampler's settings (`SampleSpec`), the DiT and VAE pair, drawing normalised HexPlane
 maps from the DiT (guided, keeping a known part, steered) and decoding them to voxels. Everything that
 generates or edits scenes builds on these."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,9 @@ from dynamiccity.diffusion import SAMPLERS
 from dynamiccity.diffusion.process import Diffusion, Known, guided
 from dynamiccity.diffusion.steering import Steer, steered
 from dynamiccity.dit.conditions import Conditions
+from dynamiccity.dit.editing import regenerated
 from dynamiccity.generation.context_steer import context_steer
+from dynamiccity.generation.features import Steering
 from dynamiccity.runs.loading import Trained, TrainedDiT, load_dit, load_vae
 from dynamiccity.runs.vae import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
@@ -23,26 +26,16 @@ from dynamiccity.vae.model import HexPlaneVAE
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """How to sample: `sampler` (one of `diffusion.SAMPLERS`) for `steps` steps, `batch` scenes at a time,
-    from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when conditioned.
-    When part of a scene is kept (inpainting, outpainting, a city's tiles), every step runs `resample`
-    times (RePaint's resampling; 1: plain replacement). A world-coordinate DiT outpaints each window where
-    its ego path looks beyond it when `ahead` (`generation.along_path`; else that strip is free). With a layout
-    condition, `layout_steer` > 0 steers every step towards the layout through the VAE's decoder
-    (`generation.layout_steer`: `steer_iterations` gradient steps of that size; 0: none); when editing,
-    `context_steer` > 0 steers what the edit generates towards the scene it keeps (`generation.context_steer`).
-    The same spec gives the same scenes on a device."""
+    """The sampler's settings: `sampler` (one of `diffusion.SAMPLERS`) for `steps` steps, `batch` scenes at a
+    time, from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when
+    conditioned. What a generation does beyond sampling is asked for apart (`generation.features`). The same
+    spec gives the same scenes on a device."""
 
     sampler: str = "dpmpp"
     steps: int = 20
     seed: int = 0
     batch: int = 4
     cfg_scale: float = 1.0
-    resample: int = 1
-    ahead: bool = True
-    layout_steer: float = 0.0
-    steer_iterations: int = 3
-    context_steer: float = 0.0
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -51,13 +44,11 @@ class SampleSpec:
             raise ValueError(f"steps and batch must be >= 1, got {self.steps} and {self.batch}.")
         if not self.cfg_scale >= 0:
             raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}.")
-        if self.resample < 1:
-            raise ValueError(f"resample must be >= 1, got {self.resample}.")
-        if not (self.layout_steer >= 0 and self.context_steer >= 0) or self.steer_iterations < 1:
-            raise ValueError(
-                f"layout_steer and context_steer must be >= 0 and steer_iterations >= 1, got "
-                f"{self.layout_steer}, {self.context_steer} and {self.steer_iterations}."
-            )
+
+    def batches(self, num: int) -> Iterator[tuple[int, int]]:
+        """The batches of `num` scenes sampled together: (first scene, scenes in the batch) each."""
+        for first in range(0, num, self.batch):
+            yield first, min(self.batch, num - first)
 
 
 DEFAULT_SPEC = SampleSpec()
@@ -92,10 +83,11 @@ def sample_maps(
     cond: Conditions | None,
     known: Known | None = None,
     steer: Steer | None = None,
+    resample: int = 1,
 ) -> torch.Tensor:
     """n normalised rolled-out HexPlanes (n, C, H, W) from the DiT, guided by `cond` at spec.cfg_scale,
-    keeping `known` (inpainting) when given, with spec.resample rounds per step, steered by `steer`
-    (`diffusion.steering`) when given."""
+    keeping `known` (inpainting) when given, with `resample` rounds per step (`features.Repaint`), steered
+    by `steer` (`diffusion.steering`) when given."""
     model = dit.model
     shape = (n, dit.config.model.latent_channels, model.rollout.height, model.rollout.width)
     diffusion = Diffusion(dit.config.diffusion)
@@ -104,8 +96,15 @@ def sample_maps(
         denoiser = steered(denoiser, steer, diffusion)
     return diffusion.sample(
         denoiser, shape, spec.sampler, spec.steps, generator=g, mask=model.pixel_mask, device=device,
-        known=known, resample=spec.resample,
+        known=known, resample=resample,
     )  # fmt: skip
+
+
+def keep_map(dit: TrainedDiT, xy: torch.Tensor, where: str = "all") -> torch.Tensor:
+    """What an edit keeps of the DiT's rolled-out map (1, 1, H, W) float: 0 on the HexPlane features that the
+    latent XY mask `xy` (X', Y') regenerates (`dit.editing.regenerated`, with `where`), 1 elsewhere."""
+    rollout = dit.model.rollout
+    return 1.0 - rollout.roll(regenerated(xy, rollout.sizes, where).map(lambda p: p.float()))
 
 
 def decode_logits(
@@ -118,19 +117,19 @@ def decode_logits(
 
 def edit_steer(
     models: tuple[TrainedDiT, Trained[HexPlaneVAE, VAERunConfig]],
-    spec: SampleSpec,
+    steering: Steering,
     known: Known,
     context: np.ndarray,
     kept: np.ndarray,
 ) -> Steer | None:
-    """The steer of an edit that keeps `known` towards its context at `spec.context_steer`
+    """The steer of an edit that keeps `known` towards its context at `steering.context`
     (`generation.context_steer`): the scene `context` (T, X, Y, Z) or (B, T, X, Y, Z) as the edited window sees
     it, holding where `kept` (X, Y) or (B, T, X, Y) is True; None at scale 0."""
     dit, vae = models
     return context_steer(
         partial(decode_logits, dit, vae), torch.from_numpy(np.ascontiguousarray(context)),
-        torch.from_numpy(np.ascontiguousarray(kept)), 1 - known.keep, spec.context_steer,
-        spec.steer_iterations,
+        torch.from_numpy(np.ascontiguousarray(kept)), 1 - known.keep, steering.context,
+        steering.iterations,
     )  # fmt: skip
 
 

@@ -61,7 +61,7 @@ class RegistrationSpec:
     min_overlap: float = 0.5
 
 
-DEFAULT_SPEC = RegistrationSpec()
+DEFAULT_REGISTRATION = RegistrationSpec()
 
 
 def static_bev(labels: np.ndarray) -> np.ndarray:
@@ -75,7 +75,7 @@ def static_bev(labels: np.ndarray) -> np.ndarray:
 
 
 def estimate_trajectory(
-    labels: np.ndarray, voxel_size: tuple[float, float], spec: RegistrationSpec = DEFAULT_SPEC
+    labels: np.ndarray, voxel_size: tuple[float, float], spec: RegistrationSpec = DEFAULT_REGISTRATION
 ) -> np.ndarray:
     """The ego's trajectory measured from a label sequence by registering its static world frame to frame.
 
@@ -103,7 +103,10 @@ def estimate_trajectory(
 
 
 def register(
-    ref: np.ndarray, cur: np.ndarray, voxel_size: tuple[float, float], spec: RegistrationSpec = DEFAULT_SPEC
+    ref: np.ndarray,
+    cur: np.ndarray,
+    voxel_size: tuple[float, float],
+    spec: RegistrationSpec = DEFAULT_REGISTRATION,
 ) -> tuple[float, float, float]:
     """The pose (dx, dy metres, dyaw radians) of frame `cur`'s ego in frame `ref`'s ego frame, searched
     over every motion within `spec.max_step_m` and `spec.max_yaw_deg`.
@@ -122,7 +125,7 @@ def refine(
     cur: np.ndarray,
     guess: tuple[float, float, float],
     voxel_size: tuple[float, float],
-    spec: RegistrationSpec = DEFAULT_SPEC,
+    spec: RegistrationSpec = DEFAULT_REGISTRATION,
 ) -> tuple[float, float, float]:
     """Like `register`, but searched only near a guess (dx, dy, dyaw): the fine yaw sweep around its yaw
     and the translation window around its position, which may lie far beyond `spec.max_step_m`."""

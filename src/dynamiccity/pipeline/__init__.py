@@ -4,6 +4,7 @@
 from dynamiccity.evaluation.reconstruct import reconstruct
 from dynamiccity.evaluation.vae import evaluate_vae
 from dynamiccity.generation.conditioning import ConditionRequest
+from dynamiccity.generation.features import Features, Repaint, Steering
 from dynamiccity.generation.generate import generate
 from dynamiccity.generation.sampling import SampleSpec
 from dynamiccity.pipeline.sample import sample
@@ -17,8 +18,8 @@ from dynamiccity.runs.training import resumed_config, train_dit, train_vae
 from dynamiccity.runs.vae import LossSpec, VAERunConfig
 
 __all__ = [
-    "ConditionRequest", "DataSpec", "DiTRunConfig", "LatentManifest", "LatentSet", "LossSpec", "RunRequest", "SampleSpec",
-    "Trained", "TrainedDiT", "VAERunConfig", "dit_run_config", "encode_latents", "evaluate_vae", "generate",
-    "load_dit", "load_vae", "read_manifest", "reconstruct", "resumed_config", "sample", "train_dit",
-    "train_vae", "vae_run_config",
+    "ConditionRequest", "DataSpec", "DiTRunConfig", "Features", "LatentManifest", "LatentSet", "LossSpec",
+    "Repaint", "RunRequest", "SampleSpec", "Steering", "Trained", "TrainedDiT", "VAERunConfig",
+    "dit_run_config", "encode_latents", "evaluate_vae", "generate", "load_dit", "load_vae", "read_manifest",
+    "reconstruct", "resumed_config", "sample", "train_dit", "train_vae", "vae_run_config",
 ]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,52 +37,79 @@ def run_demo(
 ) -> dict:
     """Generate the demo's scenes with DiT `dit` and VAE `vae` (shipped names or run folders) into `out`;
     returns the summary it writes (`summary.json`)."""
-    from dynamiccity.metrics.egomotion import window_command
-    from dynamiccity.metrics.registration import estimate_trajectory
+    begin = time.perf_counter()
+    out, clock = Path(out), {}
+    models = load_pair(dit, vae, torch.device("cpu"))
+    made = _generate(models, seed, frames, _Steps(say, clock))
+    say("[5/5] GIFs, viewer page, summary")
+    start = time.perf_counter()
+    scenes, viewer_bytes = _write_outputs(out, made, models[0].manifest, seed)
+    clock["outputs"] = round(time.perf_counter() - start, 1)
+    summary = _summary(made, scenes, models, {"dit": str(dit), "vae": str(vae), "seed": seed})
+    summary.update(
+        viewer_bytes=viewer_bytes, seconds={**clock, "total": round(time.perf_counter() - begin, 1)}
+    )
+    summary.update(threads=torch.get_num_threads(), cpu=torch.backends.cpu.get_cpu_capability())
+    write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+@dataclass
+class _Steps:
+    """The demo's numbered steps: each says what it makes and its seconds go to `clock`."""
+
+    say: Callable[[str], None]
+    clock: dict[str, float]
+
+    def __call__(self, name: str, text: str, work: Callable[[], np.ndarray]) -> np.ndarray:
+        self.say(f"[{len(self.clock) + 1}/5] {text}")
+        start = time.perf_counter()
+        result = work()
+        self.clock[name] = round(time.perf_counter() - start, 1)
+        return result
+
+
+def _generate(models, seed: int, frames: int, step: _Steps) -> dict[str, np.ndarray]:
+    """The demo's scenes: 4 unconditional ones, one per command, a long one, and the first unconditional
+    one with its centre `region` inpainted."""
+    device, manifest = torch.device("cpu"), models[0].manifest
+    made = {"uncond": step("unconditional", "4 unconditional scenes",
+                           lambda: generate_with(*models, 4, demo_sampler(seed), device)[0])}  # fmt: skip
+    commands = Conditions(command=torch.tensor([c.value for c in COMMANDS]))
+    made["steered"] = step(
+        "commands",
+        "one scene per ego command (static, forward, left, right)",
+        lambda: generate_with(*models, 4, demo_sampler(seed), device, commands)[0],
+    )
+    made["long"] = step(
+        "long",
+        f"one scene of {frames} frames, window by window",
+        lambda: generate_with(*models, 1, demo_sampler(seed), device, None, frames)[0][0],
+    )
+    x, y = manifest.grid.shape[:2]
+    made["region"] = np.zeros((x, y), bool)
+    made["region"][x // 4 : 3 * x // 4, y // 4 : 3 * y // 4] = True
+    made["source"] = made["uncond"][0]
+    made["inpainted"] = step(
+        "inpainted",
+        "the centre of the first scene inpainted",
+        lambda: inpaint_with(models, made["source"], made["region"], 1, demo_sampler(seed), device)[0],
+    )
+    return made
+
+
+def demo_sampler(seed: int) -> SampleSpec:
+    """The demo's sampler: DPM-Solver++ for 20 steps, 4 scenes at a time."""
+    return SampleSpec("dpmpp", 20, seed=seed, batch=4)
+
+
+def _write_outputs(out: Path, made: dict, manifest, seed: int) -> tuple[list[tuple[str, np.ndarray]], int]:
+    """The GIFs, the viewer page of the long scene and the scenes as a SynthTown dataset; returns the named
+    scenes and the viewer page's size."""
     from dynamiccity.viz import render_3d, save_animation, tile_images
     from dynamiccity.viz.viewer import write_viewer
 
-    begin = time.perf_counter()
-    out, device = Path(out), torch.device("cpu")
-    clock: dict[str, float] = {}
-
-    def step(name: str, text: str, work: Callable[[], np.ndarray]) -> np.ndarray:
-        say(f"[{len(clock) + 1}/5] {text}")
-        start = time.perf_counter()
-        result = work()
-        clock[name] = round(time.perf_counter() - start, 1)
-        return result
-
-    models = load_pair(dit, vae, device)
-    manifest = models[0].manifest
-    window, voxel = manifest.frames, tuple(manifest.grid.voxel_size)
-    spec = SampleSpec("dpmpp", 20, seed=seed, batch=4)
-    uncond = step(
-        "unconditional", "4 unconditional scenes", lambda: generate_with(*models, 4, spec, device)[0]
-    )
-    commands = Conditions(command=torch.tensor([c.value for c in COMMANDS]))
-    steered = step(
-        "commands",
-        "one scene per ego command (static, forward, left, right)",
-        lambda: generate_with(*models, 4, spec, device, commands)[0],
-    )
-    long = step(
-        "long",
-        f"one scene of {frames} frames, window by window",
-        lambda: generate_with(*models, 1, spec, device, None, frames)[0][0],
-    )
-    x, y = manifest.grid.shape[:2]
-    region = np.zeros((x, y), bool)
-    region[x // 4 : 3 * x // 4, y // 4 : 3 * y // 4] = True
-    source = uncond[0]
-    inpainted = step(
-        "inpainted",
-        "the centre of the first scene inpainted",
-        lambda: inpaint_with(models, source, region, 1, spec, device)[0],
-    )
-
-    say("[5/5] GIFs, viewer page, summary")
-    start = time.perf_counter()
+    uncond, steered, long = made["uncond"], made["steered"], made["long"]
     render = lambda labels: [render_3d(f) for f in labels]  # noqa: E731
     gifs = {
         "unconditional.gif": [tile_images(list(f), 2, [f"sample {i}" for i in range(4)])
@@ -90,28 +118,44 @@ def run_demo(
                          for f in zip(*(render(s) for s in steered), strict=True)],
         "long.gif": [tile_images([im], None, [f"frame {t}"]) for t, im in enumerate(render(long))],
         "inpainted.gif": [tile_images(list(f), 2, ["scene", "centre inpainted"])
-                          for f in zip(render(source), render(inpainted), strict=True)],
+                          for f in zip(render(made["source"]), render(made["inpainted"]), strict=True)],
     }  # fmt: skip
     for name, images in gifs.items():
         save_animation(images, out / name, fps=5)
+    voxel = tuple(manifest.grid.voxel_size)
     viewer_bytes = write_viewer(long[:16], out / "viewer.html", voxel, title="DynamicCity: a generated scene")
-    poses = lambda n: np.broadcast_to(np.eye(4), (n, 4, 4)).copy()  # noqa: E731
     scenes = [(f"unconditional_{i}", s) for i, s in enumerate(uncond)]
     scenes += [(f"command_{c.name.lower()}", s) for c, s in zip(COMMANDS, steered, strict=True)]
-    scenes += [("long", long), ("inpaint_source", source), ("inpainted", inpainted)]
+    scenes += [("long", long), ("inpaint_source", made["source"]), ("inpainted", made["inpainted"])]
+    still = lambda n: np.broadcast_to(np.eye(4), (n, 4, 4)).copy()  # noqa: E731
     pairs = [
-        (Scene(s, poses(len(s)), None, name=name, meta={"seed": seed}), "generated") for name, s in scenes
+        (Scene(s, still(len(s)), None, name=name, meta={"seed": seed}), "generated") for name, s in scenes
     ]
     write_synthtown(out / "scenes", pairs, manifest.grid)
-    clock["outputs"] = round(time.perf_counter() - start, 1)
+    return scenes, viewer_bytes
 
-    read = [window_command(estimate_trajectory(s, voxel[:2])).name for s in steered]
-    outside = (inpainted == source)[:, ~region].mean()
+
+def _summary(made: dict, scenes: list[tuple[str, np.ndarray]], models, asked: dict) -> dict:
+    """What the demo made: the models, the scenes' shapes and class shares, the commands read back from the
+    command scenes, how much of the outside inpainting kept, and the long scene's occupancy by window."""
+    from dynamiccity.metrics.egomotion import window_command
+    from dynamiccity.metrics.registration import estimate_trajectory
+
+    manifest, window, long = models[0].manifest, models[0].manifest.frames, made["long"]
+    voxel = tuple(manifest.grid.voxel_size)
+    read = [window_command(estimate_trajectory(s, voxel[:2])).name for s in made["steered"]]
+    outside = (made["inpainted"] == made["source"])[:, ~made["region"]].mean()
     every = np.concatenate([s.reshape(-1) for _, s in scenes])
     shares = np.bincount(every, minlength=len(CLASS_NAMES)) / every.size
-    summary = {
-        "models": {"dit": str(dit), "vae": str(vae), "dit_step": models[0].step, "vae_step": models[1].step},
-        "sampler": {"name": spec.sampler, "steps": spec.steps, "seed": seed},
+    spec = demo_sampler(asked["seed"])
+    return {
+        "models": {
+            "dit": asked["dit"],
+            "vae": asked["vae"],
+            "dit_step": models[0].step,
+            "vae_step": models[1].step,
+        },
+        "sampler": {"name": spec.sampler, "steps": spec.steps, "seed": spec.seed},
         "window": window,
         "scenes": {name: list(s.shape) for name, s in scenes},
         "occupied_share": round(float(1 - shares[FREE]), 4),
@@ -123,10 +167,4 @@ def run_demo(
         "long_scene_occupied_share_by_window": [
             round(float((long[t : t + window] != FREE).mean()), 4) for t in range(0, len(long), window)
         ],
-        "viewer_bytes": viewer_bytes,
-        "seconds": {**clock, "total": round(time.perf_counter() - begin, 1)},
-        "threads": torch.get_num_threads(),
-        "cpu": torch.backends.cpu.get_cpu_capability(),
     }
-    write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    return summary

@@ -16,6 +16,7 @@ from dynamiccity.data.egoframe import chained_poses
 from dynamiccity.device import pick_device
 from dynamiccity.editing.edits import EditRequest, edit_scenes
 from dynamiccity.generation.conditioning import ConditionRequest, requested
+from dynamiccity.generation.features import NO_FEATURES, Features
 from dynamiccity.generation.generate import generate_with
 from dynamiccity.generation.sampling import DEFAULT_SPEC, SampleSpec, load_pair
 
@@ -31,28 +32,26 @@ def sample(
     request: ConditionRequest | None = None,
     frames: int | None = None,
     edit: EditRequest | None = None,
+    features: Features = NO_FEATURES,
 ) -> dict:
     """Generate (see `generate`), or edit a scene of the request's data (`edit`, see
-    `editing.edits`), and write OUT as a SynthTown dataset (scenes sample_XXXX) + gifs/ + sample.json."""
+    `editing.edits`), and write OUT as a SynthTown dataset (scenes sample_XXXX) + gifs/ + sample.json.
+    features: what the generation or edit does beyond sampling (`generation.features`)."""
     from dynamiccity.viz import render_3d, save_animation
 
     device = pick_device(device)
     models = load_pair(dit_dir, vae_dir, device)
     cond, start = requested(request, models, device)
     if edit is None:
-        scenes, facts = generate_with(*models, num, spec, device, cond, frames, start)
+        scenes, facts = generate_with(*models, num, spec, device, cond, frames, start, features)
         grid = models[0].manifest.grid
     else:
         if start is not None or frames is not None:
             raise ValueError("an edit works on one window: drop --condition-scene and --extend.")
-        if spec.layout_steer:
-            raise ValueError(
-                "--layout-steer steers generation, not edits: drop it with --inpaint/--outpaint."
-            )
         begin = time.perf_counter()
         scenes, grid, facts = edit_scenes(models, edit, (request or ConditionRequest()).data, num, spec,
-                                          device, cond)  # fmt: skip
-        facts.update(asdict(spec), num=num, seconds_per_scene=(time.perf_counter() - begin) / num,
+                                          device, cond, features)  # fmt: skip
+        facts.update(asdict(spec), **features.facts(), num=num, seconds_per_scene=(time.perf_counter() - begin) / num,
                      conditions=[] if cond is None else list(cond.given()), dit_step=models[0].step)  # fmt: skip
     out = Path(out)
     paths = facts.get("ego_paths")  # the ego poses of a world-coordinate DiT's scenes; else it stands still

@@ -75,21 +75,9 @@ def encode_latents(
     out = Path(out)
     stats, shards = ChannelStats(cfg.latent_channels), []
     for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
-        rows = range(first, min(first + SHARD, len(windows)))
-        batch = [windows[i] for i in rows]
-        previous = None
-        if coordinates == "world":
-            previous = _previous_in_world(vae.model, windows, rows, batch, refine)
-            batch = [_in_world(w, windows.grid, windows.layout_factor) for w in batch]
-        latents = HexPlane.cat([_encode(vae.model, w.labels, w.valid, refine) for w in batch])
-        extra = {} if previous is None else _stored_previous(previous, latents)
-        frames = HexPlane.cat([_encode(vae.model, _held(w.labels), _held(w.valid), refine) for w in batch])
-        tensors = {
-            **latents.as_dict(),
-            **{FRAME + n: p for n, p in frames.as_dict().items()},
-            **_conditions(batch),
-            **extra,
-        }
+        tensors, latents = _shard(
+            vae.model, windows, range(first, min(first + SHARD, len(windows))), coordinates, refine
+        )
         path = out / f"shard_{first // SHARD:05d}.safetensors"
         with atomic_path(path) as tmp:
             save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
@@ -121,6 +109,27 @@ def encode_latents(
     )
     manifest.write(out)
     return manifest
+
+
+def _shard(model, windows, rows: range, coordinates: str, refine: Refinement | None):
+    """The tensors of one shard (windows `rows`): each window's HexPlane, its first frame's, its conditions
+    and, in world coordinates, its previous window's as seen from its first frame; and the windows'
+    HexPlanes, for the channel statistics."""
+    batch = [windows[i] for i in rows]
+    previous = None
+    if coordinates == "world":
+        previous = _previous_in_world(model, windows, rows, batch, refine)
+        batch = [_in_world(w, windows.grid, windows.layout_factor) for w in batch]
+    latents = HexPlane.cat([_encode(model, w.labels, w.valid, refine) for w in batch])
+    extra = {} if previous is None else _stored_previous(previous, latents)
+    frames = HexPlane.cat([_encode(model, _held(w.labels), _held(w.valid), refine) for w in batch])
+    tensors = {
+        **latents.as_dict(),
+        **{FRAME + n: p for n, p in frames.as_dict().items()},
+        **_conditions(batch),
+        **extra,
+    }
+    return tensors, latents
 
 
 def _in_world(window: Window, grid: GridSpec, layout_factor: int) -> Window:

@@ -114,6 +114,31 @@ def adamw(params, lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
+def update(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    cfg: TrainConfig,
+    ema: nn.Module | None,
+    step: int,
+) -> dict[str, float]:
+    """What a training step does after its forward pass: gradients of `loss`, clipped to `cfg.grad_clip`,
+    the optimiser's step, and the EMA of the weights moved at its warmed-up decay for `step`
+    (`ema_decay`). Returns {"grad_norm": ...} when clipping."""
+    scalars = {}
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        scalars["grad_norm"] = float(nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+    optimizer.step()
+    if ema is not None:
+        decay = ema_decay(cfg.ema, step)
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 1.0 - decay)
+    return scalars
+
+
 def epoch_batches(n: int, cfg: TrainConfig, epoch: int, info: DistInfo) -> list[np.ndarray]:
     """This rank's batches of dataset indices for an epoch: a seeded shuffle split evenly across ranks."""
     order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
@@ -217,18 +242,7 @@ class Trainer:
         self.ddp.train()
         with autocast(self.info.device, self.cfg.bf16):
             loss, scalars = self.task.loss(self.ddp, batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg.grad_clip:
-            scalars["grad_norm"] = float(
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-            )
-        self.optimizer.step()
-        if self.ema is not None:
-            decay = ema_decay(self.cfg.ema, self.state.step)
-            with torch.no_grad():
-                for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
-                    e.lerp_(p, 1.0 - decay)
+        scalars.update(update(self.model, self.optimizer, loss, self.cfg, self.ema, self.state.step))
         return {"loss": float(loss.detach()), "lr": lr, **scalars}
 
     def validate(self) -> None:
