@@ -10,8 +10,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from dynamiccity.cli.main import main
 from dynamiccity.data import open_reader
+from tests.cli import run
 from tests.conftest import write_carlasc, write_nuscenes, write_waymo
 from tests.data.test_bad_input import CASES, carlasc_duplicated_frame
 from tests.data.test_readers import (
@@ -31,16 +31,6 @@ def counts_by_name(ids: np.ndarray) -> dict[str, int]:
     return {
         name: int(n) for name, n in zip(COMMON_NAMES, np.bincount(ids.ravel(), minlength=12), strict=True)
     }
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_help_lists_commands():

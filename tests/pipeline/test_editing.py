@@ -149,15 +149,24 @@ def test_eval_forecast_scores_each_future_frame_beside_the_baselines(runs, tmp_p
     assert result["frames"] == 4 and result["windows"] == 3 and result["with_trajectory"]
     for name in ("dit", "dit_observed", "copy_last", "ego_copy_last", "aligned_copy"):
         assert len(result["scores"][name]["miou"]) == 4
-    # copy-last's occupancy IoU per future frame, pooled over the pairs, counted here with numpy alone
+    # copy-last's occupancy IoU and mIoU (over the classes but free that the truth holds) per future frame,
+    # pooled over the pairs, counted here with numpy alone
     pairs = open_dataset(runs / "town", "synthtown", frames=8, stride=4)
     hits, union = np.zeros(4), np.zeros(4)
+    confusion = np.zeros((4, 12, 12), np.int64)  # per future frame: truth x prediction
     for i in range(len(pairs)):
         labels = pairs[i].labels
         last, future = labels[3] != 0, labels[4:] != 0
         hits += (future & last).sum(axis=(1, 2, 3))
         union += (future | last).sum(axis=(1, 2, 3))
+        for f in range(4):
+            pair = labels[4 + f].astype(np.int64) * 12 + labels[3]
+            confusion[f] += np.bincount(pair.ravel(), minlength=144).reshape(12, 12)
     np.testing.assert_allclose(result["scores"]["copy_last"]["iou"], hits / union, rtol=1e-6)
+    tp, truth, drawn = np.diagonal(confusion, axis1=1, axis2=2), confusion.sum(2), confusion.sum(1)
+    miou = [np.mean([tp[f, c] / (truth[f, c] + drawn[f, c] - tp[f, c]) for c in range(1, 12) if truth[f, c]])
+            for f in range(4)]  # fmt: skip
+    np.testing.assert_allclose(result["scores"]["copy_last"]["miou"], miou, rtol=1e-6)
     with pytest.raises(SystemExit):
         cli("eval-forecast", "--dit", runs / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps",
             "2", "--device", "cpu", "--context-steer", "0.5")  # fmt: skip

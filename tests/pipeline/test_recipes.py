@@ -131,6 +131,17 @@ def test_vae_recipes_reproduce_their_documented_runs(recipe, record):
     assert cfg == replace(documented, data=replace(documented.data, path=cfg.data.path))
 
 
+def test_the_world_vae_recipe_is_the_release_one_seen_from_the_first_frame():
+    """configs/vae-synthtown-tiny-world-cpu.yaml: the release recipe but for where windows are seen from, and
+    the documented world run (trained on those windows written out as 8-frame scenes, worldset.py)."""
+    world = vae_run_config(RunRequest(config_file=ROOT / "configs/vae-synthtown-tiny-world-cpu.yaml"))
+    release = vae_run_config(RunRequest(config_file=ROOT / "configs/vae-synthtown-tiny-release-cpu.yaml"))
+    assert world.data.coordinates == "world"
+    assert world == replace(release, data=replace(release.data, coordinates="world"))
+    documented = VAERunConfig.load(RESULTS / "vae-world-frame-screening/world-config.yaml")
+    assert world == replace(documented, data=world.data)
+
+
 @pytest.mark.parametrize(
     ("recipe", "record"),
     [

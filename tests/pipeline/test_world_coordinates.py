@@ -126,6 +126,8 @@ def test_a_world_dit_grows_a_real_scene_along_its_real_path(runs, world, tmp_pat
     assert paths.shape == (2, 3, 4, 3)
     np.testing.assert_allclose(paths[:, 0], np.broadcast_to(real, (2, 4, 3)), atol=1e-4)
     assert not np.allclose(paths[0, 1], real, atol=1e-4)
+    training = np.array(json.loads((world / "dit" / "ego_paths.json").read_text())["paths"])
+    assert all(np.isclose(training, p, atol=1e-3).all((1, 2)).any() for p in paths[:, 1:].reshape(-1, 4, 3))
 
 
 def _world_window(runs) -> np.ndarray:
@@ -200,24 +202,75 @@ def test_a_world_dit_forecasts_along_the_future_path(runs, world, tmp_path, know
     assert all(len(result["scores"][n]["miou"]) == 4 for n in names)
 
 
-def test_voted_forecasts_differ_from_one_draw_and_keep_the_baselines(runs, world, tmp_path):
+def test_voted_forecasts_differ_from_one_draw_and_keep_the_baselines(runs, world, tmp_path, monkeypatch):
+    """K votes: each voxel is the most frequent class of K draws (the lowest on a tie), the first draw being
+    the one-draw forecast; a quorum of K: free wherever a draw disagrees; a context steer of the options'
+    size brings what is drawn closer to the world the past saw. The baselines stay as they were."""
+    import torch
+    from scipy import stats
+
+    from dynamiccity.data import open_dataset
+    from dynamiccity.evaluation import forecast as module
+    from dynamiccity.metrics.forecast import PerFrameScores
+
+    calls: dict[str, list] = {}
+
+    def spy(name: str) -> None:
+        """Record the arguments and the result of every call of the forecast module's `name`."""
+        real = getattr(module, name)
+
+        def recorded(*args, **kwargs):
+            result = real(*args, **kwargs)
+            calls.setdefault(name, []).append((args, result))
+            return result
+
+        monkeypatch.setattr(module, name, recorded)
+
+    for name in ("voted", "context_steer", "sample_maps"):
+        spy(name)
+
     def forecast(name, *extra):
+        calls.clear()
         cli("eval-forecast", "--dit", world / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps",
             "2", "--device", "cpu", "--json", tmp_path / name, "--with-trajectory", *extra)  # fmt: skip
-        return json.loads((tmp_path / name).read_text())
+        return json.loads((tmp_path / name).read_text()), dict(calls)
 
-    one, three = forecast("one.json"), forecast("three.json", "--votes", "3")
+    pairs = open_dataset(runs / "town", "synthtown", frames=8, stride=4)  # the 3 (past, future) pairs
+
+    def scored(forecasts) -> dict:
+        scores = PerFrameScores(4, 12)
+        for i, predicted in enumerate(forecasts):
+            scores.update(predicted, pairs[i].labels[4:])
+        return scores.compute()
+
+    def draws(seen) -> list[np.ndarray]:
+        return [np.asarray(args[0]) for args, _ in seen["voted"]]
+
+    (one, one_seen), (three, three_seen) = forecast("one.json"), forecast("three.json", "--votes", "3")
     assert one["votes"] == 1 and three["votes"] == 3
     for name in ("copy_last", "ego_copy_last"):  # the baselines do not sample
         assert three["scores"][name] == one["scores"][name]
-    assert three["scores"]["dit"] != one["scores"]["dit"]
-    strict = forecast("quorum.json", "--votes", "3", "--quorum", "3")
+    single, voted = draws(one_seen), draws(three_seen)
+    assert [d.shape for d in single] == [(1, 4, 16, 16, 4)] * 3
+    assert [d.shape for d in voted] == [(3, 4, 16, 16, 4)] * 3
+    assert all(np.array_equal(v[0], s[0]) for v, s in zip(voted, single, strict=True))
+    assert any((d != d[0]).any() for d in voted)  # the draws differ: the vote has something to decide
+    assert one["scores"]["dit"] == scored([s[0] for s in single])
+    assert three["scores"]["dit"] == scored([stats.mode(d, axis=0, keepdims=False).mode for d in voted])
+    strict, strict_seen = forecast("quorum.json", "--votes", "3", "--quorum", "3")
     assert strict["quorum"] == 3 and strict["scores"]["aligned_copy"] == one["scores"]["aligned_copy"]
-    assert strict["scores"]["dit"] != three["scores"]["dit"]
-    steered = forecast("steered.json", "--context-steer", "0.5", "--steer-iterations", "1")
+    assert all(np.array_equal(a, b) for a, b in zip(draws(strict_seen), voted, strict=True))
+    agreed = [np.where((d == d[0]).all(axis=0), d[0], FREE) for d in voted]
+    assert strict["scores"]["dit"] == scored(agreed)
+    steered, steered_seen = forecast("steered.json", "--context-steer", "0.5", "--steer-iterations", "1")
     assert steered["context_steer"] == 0.5 and steered["steer_iterations"] == 1
     assert steered["scores"]["ego_copy_last"] == one["scores"]["ego_copy_last"]
-    assert steered["scores"]["dit"] != one["scores"]["dit"]
+    assert [steer for _, steer in one_seen["context_steer"]] == [None]  # no steer asked: none made
+    ((_, steer),) = steered_seen["context_steer"]
+    assert (steer.scale, steer.iterations) == (0.5, 1)
+    ((_, plain),), ((_, pulled),) = one_seen["sample_maps"], steered_seen["sample_maps"]
+    with torch.no_grad():
+        assert (steer.objective(pulled) < steer.objective(plain)).all()
 
 
 def test_constant_motion_continues_the_last_step():

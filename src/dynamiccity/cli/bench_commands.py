@@ -8,7 +8,11 @@ from typing import Annotated
 
 import typer
 
+from dynamiccity.cli.data_commands import choices
+
 bench_app = typer.Typer(help="Speed and memory benchmarks (JSON results).", no_args_is_help=True)
+BenchDevice = choices("BenchDevice", ("cpu", "cuda"))
+DeviceOpt = Annotated[BenchDevice, typer.Option(help="cpu or cuda.")]
 
 
 @bench_app.command("vae")
@@ -18,7 +22,7 @@ def bench_vae(
     decoder: Annotated[list[str] | None, typer.Option(help="ess and/or query (repeatable).")] = None,
     batch: Annotated[int, typer.Option(min=1)] = 1,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions after one warm-up.")] = 2,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: DeviceOpt = BenchDevice.cpu,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a model config value: key=value (e.g. recompute=true)."),
@@ -45,7 +49,7 @@ def bench_vae(
         for dec in decoder or ["ess"]:
             for bins in lovasz_bins or [0]:
                 cfg = vae_preset(preset).with_overrides(**{**overrides, "encoder": enc, "decoder": dec})
-                result = measure_isolated(preset, cfg, batch, repeats, device, bins or None)
+                result = measure_isolated(preset, cfg, batch, repeats, device.value, bins or None)
                 typer.echo(json.dumps(result))
                 results.append(result)
     rates = {_vae_label(row, name): Rate(**rate) for row in results for name, rate in row["rates"].items()}
@@ -67,7 +71,7 @@ def bench_dit(
         list[str] | None, typer.Option(help="Sampler-steps to time end to end, e.g. dpmpp-20 (repeatable).")
     ] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions after one warm-up.")] = 2,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: DeviceOpt = BenchDevice.cpu,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
     """DiT training step (batch 1 and 8), peak memory, and seconds to generate one guided scene + decode; the
@@ -76,14 +80,16 @@ def bench_dit(
     from dynamiccity.bench.dit import measure_isolated
     from dynamiccity.bench.flops import Rate, rate_table
     from dynamiccity.diffusion import SAMPLERS
+    from dynamiccity.dit.config import dit_preset
 
+    dit_preset(preset)  # an unknown preset is one line here, not a failure in the benchmark's process
     samplers = []
     for item in sampler or ["dpmpp-20", "ddim-50"]:
         name, _, steps = item.partition("-")
         if name not in SAMPLERS or not steps.isdigit():
             raise typer.BadParameter(f"--sampler takes NAME-STEPS ({'|'.join(SAMPLERS)}), got {item!r}.")
         samplers.append((name, int(steps)))
-    result = measure_isolated(preset, samplers, repeats, device)
+    result = measure_isolated(preset, samplers, repeats, device.value)
     text = json.dumps(result, indent=1)
     typer.echo(text)
     typer.echo(rate_table({name: Rate(**rate) for name, rate in result["rates"].items()}))
@@ -94,14 +100,14 @@ def bench_dit(
 @bench_app.command("evaluator")
 def bench_evaluator(
     scenes: Annotated[int, typer.Option(min=4, help="Generated and real scenes of 16x64x64x8 each.")] = 256,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: DeviceOpt = BenchDevice.cpu,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
     """Seconds for eval-gen's work (renders, both extractors, every metric) on SCENES vs SCENES windows."""
     from dynamiccity.atomic import write_text
     from dynamiccity.bench.evaluator import measure
 
-    text = json.dumps(measure(scenes, device), indent=1)
+    text = json.dumps(measure(scenes, device.value), indent=1)
     typer.echo(text)
     if json_out is not None:
         write_text(json_out, text + "\n")

@@ -60,7 +60,7 @@ def eval_gen(
     fake_format: Annotated[FormatName, typer.Option(help="Layout of --fake.")] = FormatName.synthtown,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the scores here.")] = None,
     max_windows: Annotated[
-        int | None, typer.Option(min=2, help="Use at most this many windows of each.")
+        int | None, typer.Option(min=3, help="Use at most this many windows of each (at least 3).")
     ] = None,
     references: Annotated[
         bool, typer.Option(help="Also score the floor (real vs real) and deliberately broken generators.")

@@ -224,12 +224,13 @@ def encode(
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,
     coordinates: Annotated[
-        CoordinatesName,
+        CoordinatesName | None,
         typer.Option(
             help="Where windows are seen from: each frame's ego (as recorded) or each window's first frame's "
-            "ego, where the static world stands still and sampling moves it along an ego path (needs poses)."
+            "ego, where the static world stands still and sampling moves it along an ego path (needs poses); "
+            "default: as the VAE was trained."
         ),
-    ] = CoordinatesName.ego,
+    ] = None,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
     from dataclasses import replace
@@ -239,6 +240,12 @@ def encode(
     spec = replace(data_spec(data, format, mask), stride=stride)
     how = refinement(refine, refine_lr, refine_prior, refine_bins)
     manifest = encode_latents(
-        run_dir, spec, out, progress=True, device=device, refine=how, coordinates=coordinates.value
+        run_dir,
+        spec,
+        out,
+        progress=True,
+        device=device,
+        refine=how,
+        coordinates=None if coordinates is None else coordinates.value,
     )
     typer.echo(f"encoded {manifest.windows} windows to {out}")

@@ -56,11 +56,13 @@ def open_dataset(
     splits: tuple[str, ...] | None = None,
     layout_factor: int = 2,
     command_rule: CommandRule = CommandRule(),
+    coordinates: str = "ego",
     **options,
 ) -> WindowDataset:
-    """Every window of `frames` consecutive frames (every `stride`) of a dataset root, all splits by default."""
+    """Every window of `frames` consecutive frames (every `stride`) of a dataset root, all splits by default,
+    seen from each frame's ego or, with `coordinates="world"`, from the window's first frame's."""
     reader = open_reader(path, format, **options)
-    return WindowDataset(reader, frames, stride, splits, layout_factor, command_rule)
+    return WindowDataset(reader, frames, stride, splits, layout_factor, command_rule, coordinates)
 
 
 __all__ = [

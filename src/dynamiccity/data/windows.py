@@ -7,6 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dynamiccity.data.derive import NO_COMMAND, CommandRule, bev_layout, ego_command, ego_trajectory
+from dynamiccity.data.egoframe import COORDINATES, to_world
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.reader import OccupancyReader
 from dynamiccity.data.scene import SceneInfo
@@ -50,6 +51,10 @@ class WindowDataset:
         splits: keep only scenes of these splits (e.g. ("train",)); None keeps all.
         layout_factor: d, the max-pooling factor of the BEV layout.
         command_rule: thresholds of the ego-command rule.
+        coordinates: where a window's frames are seen from (`data.egoframe.COORDINATES`): "ego", each
+            frame's ego as recorded; "world", the window's first frame's ego throughout (`to_world`: the
+            static world stands still), its labels, valid mask and layout alike; its poses, command and
+            trajectory are the recorded ones. World coordinates need ego poses.
     """
 
     def __init__(
@@ -60,11 +65,14 @@ class WindowDataset:
         splits: tuple[str, ...] | None = None,
         layout_factor: int = 2,
         command_rule: CommandRule = CommandRule(),
+        coordinates: str = "ego",
     ) -> None:
         if frames < 1 or stride < 1:
             raise ValueError(f"frames and stride must be >= 1, got {frames} and {stride}.")
+        if coordinates not in COORDINATES:
+            raise ValueError(f"unknown coordinates {coordinates!r}; choose one of {', '.join(COORDINATES)}.")
         self.reader, self.frames, self.stride = reader, frames, stride
-        self.layout_factor, self.command_rule = layout_factor, command_rule
+        self.layout_factor, self.command_rule, self.coordinates = layout_factor, command_rule, coordinates
         self.scenes: list[SceneInfo] = [s for s in reader.scenes() if splits is None or s.split in splits]
         self.index = [
             (i, start)
@@ -73,6 +81,8 @@ class WindowDataset:
         ]
         self._position = {key: i for i, key in enumerate(self.index)}
         self._poses: dict[int, np.ndarray] = {}
+        if coordinates == "world":
+            self.require_poses("windows in world coordinates")
 
     @property
     def grid(self):
@@ -123,7 +133,7 @@ class WindowDataset:
         else:
             poses = poses[start : start + self.frames]
             command, trajectory = int(ego_command(poses, self.command_rule)), ego_trajectory(poses)
-        return Window(
+        window = Window(
             labels=labels,
             valid=valid,
             poses=poses,
@@ -133,6 +143,16 @@ class WindowDataset:
             scene=scene,
             start=start,
         )
+        return self.in_world(window) if self.coordinates == "world" else window
+
+    def in_world(self, window: Window) -> Window:
+        """An ego-coordinate window of this dataset seen from its first frame's ego throughout (labels, valid
+        mask and layout; `data.egoframe.to_world`)."""
+        extent = self.grid.extent
+        labels = to_world(window.labels, window.trajectory, extent)
+        valid = to_world(window.valid, window.trajectory, extent)
+        layout = bev_layout(self.reader.classes.common(labels), self.layout_factor)
+        return window._replace(labels=labels, valid=valid, layout=layout)
 
     def previous(self, i: int) -> int | None:
         """Index of the window of the same scene that ends where window `i` starts, if there is one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,20 +27,23 @@ def reconstruct(
 ) -> int:
     """Reconstruct the first `max_windows` windows of `split` (stride T unless `data` sets one), encodings
     refined on their windows with `refine` when given (`vae.refine`); write them as a SynthTown dataset plus
-    GIFs of input (left) and reconstruction (right). Returns how many."""
+    GIFs of input (left) and reconstruction (right), in ego coordinates (a VAE of world coordinates' shown
+    back along each window's ego path: `runs.validation.reconstructions`). Returns how many."""
     from dynamiccity.viz import render_3d, save_animation, tile_images
 
     device = pick_device(device)
     vae = load_vae(run_dir, device=device)
     model, cfg = vae.model, vae.model.cfg
-    windows = open_windows(
-        in_run_classes(data, vae.config.data), cfg.frames, split, default_stride=cfg.frames
-    )
+    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
+    windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
     check_grid(windows, cfg)
+    world = vae.config.data.coordinates == "world"
     common = windows.reader.classes.common  # the scenes written and drawn are in the common class set
     indices = list(range(len(windows) if max_windows is None else min(max_windows, len(windows))))
     pairs = []
-    for i, (w, pred) in zip(indices, reconstructions(model, windows, indices, device, refine), strict=True):
+    for i, (w, pred) in zip(
+        indices, reconstructions(model, windows, indices, device, refine, world), strict=True
+    ):
         recon, labels = common(pred.numpy().astype(np.uint8)), common(w.labels)
         name = f"{windows.scenes[w.scene].name.replace('/', '_')}_t{w.start:04d}"
         pairs.append((Scene(recon, w.poses, None, name=name, meta={"source_window": i}), "recon"))

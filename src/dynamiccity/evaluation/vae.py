@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from dynamiccity.device import pick_device
@@ -10,7 +10,7 @@ from dynamiccity.metrics import by_class_name
 from dynamiccity.metrics.egomotion import EgoMotionThrough
 from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.runs.loading import load_vae
-from dynamiccity.runs.validation import confusions_of, spread_indices
+from dynamiccity.runs.validation import Confusions, confusions_of, spread_indices
 from dynamiccity.vae.refine import Refinement
 
 
@@ -34,21 +34,39 @@ def evaluate_vae(
 
     Windows default to stride T (side by side); `max_windows` picks that many spread evenly. With `refine`,
     each encoding is refined on its window before decoding (`vae.refine`; "refine" in the result says how).
+    Scores are in ego coordinates, as a user is shown scenes: a VAE trained in world coordinates
+    ("coordinates" in the result) encodes each window as seen from its first frame and its reconstruction
+    is shown back along the window's ego path (`runs.validation.reconstructions`).
     """
     device = pick_device(device)
     vae = load_vae(run_dir, device=device)
     cfg = vae.model.cfg
-    windows = open_windows(
-        in_run_classes(data, vae.config.data), cfg.frames, split, default_stride=cfg.frames
-    )
+    world = vae.config.data.coordinates == "world"
+    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
+    windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
     check_grid(windows, cfg)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no {split} windows of {cfg.frames} frames.")
     indices = spread_indices(windows, max_windows) if max_windows else list(range(len(windows)))
     motion = EgoMotionThrough(tuple(windows.grid.voxel_size[:2]), windows.reader.classes.common)
-    scores = confusions_of(vae.model, windows, indices, device, motion if ego_motion else None, refine)
+    if world:
+        windows.require_poses("a VAE of world coordinates")
+    scores = confusions_of(vae.model, windows, indices, device, motion if ego_motion else None, refine, world)
+    return {
+        **_report(scores, windows.reader.classes.names),
+        **({"ego_motion": motion.result()} if ego_motion else {}),
+        **({"refine": asdict(refine)} if refine is not None else {}),
+        "classes": windows.reader.classes.name,
+        "coordinates": vae.config.data.coordinates,
+        "windows": len(indices),
+        "checkpoint": str(vae.checkpoint),
+        "step": vae.step,
+    }
+
+
+def _report(scores: Confusions, names: tuple[str, ...]) -> dict:
+    """The reconstruction scores of `scores`, by class name."""
     result, rates, changing = scores.all.compute(), scores.all.rates(), scores.changing.compute()
-    names = windows.reader.classes.names
     return {
         "miou": result["miou"],
         "iou": result["iou"],
@@ -61,10 +79,4 @@ def evaluate_vae(
             "share": float(scores.changing.matrix.sum() / scores.all.matrix.sum()),
         },
         "ghosts": {names[c]: v for c, v in scores.ghosts.compute().items()},
-        **({"ego_motion": motion.result()} if ego_motion else {}),
-        **({"refine": asdict(refine)} if refine is not None else {}),
-        "classes": windows.reader.classes.name,
-        "windows": len(indices),
-        "checkpoint": str(vae.checkpoint),
-        "step": vae.step,
     }

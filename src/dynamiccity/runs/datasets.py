@@ -17,7 +17,8 @@ class DataSpec:
     format: one of `dynamiccity.data.FORMATS`. stride: frames between window starts; None takes the step's
     own default (training and encoding: 1, every start; scoring and reconstructing: the model's T, windows
     side by side). val_windows: how many held-out windows a training run validates on. options: reader
-    keyword arguments (mask=, poses=).
+    keyword arguments (mask=, poses=). coordinates: where windows are seen from
+    (`data.WindowDataset`): each frame's ego, or the window's first frame's ("world"; needs poses).
     """
 
     path: str
@@ -25,6 +26,7 @@ class DataSpec:
     stride: int | None = None
     val_windows: int = 32
     options: dict[str, Any] = field(default_factory=dict)
+    coordinates: str = "ego"
 
 
 def open_windows(spec: DataSpec, frames: int, split: str = "all", default_stride: int = 1) -> WindowDataset:
@@ -33,8 +35,9 @@ def open_windows(spec: DataSpec, frames: int, split: str = "all", default_stride
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
     stride = spec.stride or default_stride
     return open_dataset(
-        spec.path, spec.format, frames=frames, stride=stride, splits=SPLITS[split], **spec.options
-    )
+        spec.path, spec.format, frames=frames, stride=stride, splits=SPLITS[split],
+        coordinates=spec.coordinates, **spec.options,
+    )  # fmt: skip
 
 
 def check_grid(data: WindowDataset, cfg: VAEConfig) -> None:

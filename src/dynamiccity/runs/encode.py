@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from dynamiccity.atomic import atomic_path
-from dynamiccity.data.derive import bev_layout
 from dynamiccity.data.egoframe import COORDINATES, path_in, to_world
-from dynamiccity.data.scene import GridSpec
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
@@ -53,18 +51,21 @@ def encode_latents(
     progress: bool = False,
     device: str | None = None,
     refine: Refinement | None = None,
-    coordinates: str = "ego",
+    coordinates: str | None = None,
 ) -> LatentManifest:
     """Encode every window of every split (stride 1 unless `data` sets one) and write the latent set
     (see `dynamiccity.runs.latents`) to `out`; returns its manifest. With `refine`, every encoding
     (the windows' and their first frames') is refined on its window (`vae.refine`), and the manifest says
     so. With `coordinates="world"` every window is first seen from its first frame's ego
-    (`data.egoframe.to_world`: the static world stands still), its layout too; the data needs ego poses."""
+    (`data.egoframe.to_world`: the static world stands still), its layout too; the data needs ego poses.
+    By default, windows are seen as the VAE was trained to see them (its data's `coordinates`)."""
     from tqdm import tqdm
 
     vae = load_vae(run_dir, device=pick_device(device))
     cfg = vae.model.cfg
-    windows = open_windows(in_run_classes(data, vae.config.data), cfg.frames)
+    coordinates = vae.config.data.coordinates if coordinates is None else coordinates
+    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")  # seen from the world below
+    windows = open_windows(ego, cfg.frames)
     check_grid(windows, cfg)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no windows of {cfg.frames} frames.")
@@ -119,7 +120,7 @@ def _shard(model, windows, rows: range, coordinates: str, refine: Refinement | N
     previous = None
     if coordinates == "world":
         previous = _previous_in_world(model, windows, rows, batch, refine)
-        batch = [_in_world(w, windows.grid, windows.layout_factor) for w in batch]
+        batch = [windows.in_world(w) for w in batch]
     latents = HexPlane.cat([_encode(model, w.labels, w.valid, refine) for w in batch])
     extra = {} if previous is None else _stored_previous(previous, latents)
     frames = HexPlane.cat([_encode(model, _held(w.labels), _held(w.valid), refine) for w in batch])
@@ -130,13 +131,6 @@ def _shard(model, windows, rows: range, coordinates: str, refine: Refinement | N
         **extra,
     }
     return tensors, latents
-
-
-def _in_world(window: Window, grid: GridSpec, layout_factor: int) -> Window:
-    """A window seen from its first frame's ego throughout, its layout with it."""
-    labels = to_world(window.labels, window.trajectory, grid.extent)
-    valid = to_world(window.valid, window.trajectory, grid.extent)
-    return window._replace(labels=labels, valid=valid, layout=bev_layout(labels, layout_factor))
 
 
 def _previous_in_world(model, windows, rows, batch: list[Window], refine) -> list[HexPlane | None]:

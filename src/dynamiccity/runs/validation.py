@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dynamiccity.data.egoframe import to_ego
 from dynamiccity.data.windows import Window, WindowDataset
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, by_class_name, changing_voxels
 from dynamiccity.vae.model import HexPlaneVAE
@@ -36,15 +37,24 @@ def reconstructions(
     indices: list[int],
     device: torch.device,
     refine: Refinement | None = None,
+    world: bool = False,
 ) -> Iterator[tuple[Window, torch.Tensor]]:
     """Each window of `indices` with its reconstruction (T, X, Y, Z) int64 on the CPU: deterministic
-    encode (refined on the window when `refine` is given: `vae.refine`), decode, argmax."""
+    encode (refined on the window when `refine` is given: `vae.refine`), decode, argmax.
+
+    world: a VAE of world coordinates shown ego windows. Each is encoded as seen from its first frame
+    (`WindowDataset.in_world`) and the reconstruction shown back along the window's ego path (`to_ego`),
+    where the ego looks beyond the world window (ahead of a driving ego) free, as a user is shown it."""
     model.eval()
     for i in indices:
         window = data[i]
-        labels = torch.from_numpy(window.labels)[None].to(device)
-        latent = encode_window(model, labels, torch.from_numpy(window.valid)[None].to(device), refine)
-        yield window, model.decode(latent).argmax(dim=-1)[0].cpu()
+        seen = data.in_world(window) if world else window
+        labels = torch.from_numpy(seen.labels)[None].to(device)
+        latent = encode_window(model, labels, torch.from_numpy(seen.valid)[None].to(device), refine)
+        pred = model.decode(latent).argmax(dim=-1)[0].cpu()
+        if world:
+            pred = torch.from_numpy(to_ego(pred.numpy(), window.trajectory, data.grid.extent)[0])
+        yield window, pred
 
 
 def confusions_of(
@@ -54,12 +64,14 @@ def confusions_of(
     device: torch.device,
     also: Callable[[Window, torch.Tensor], None] | None = None,
     refine: Refinement | None = None,
+    world: bool = False,
 ) -> Confusions:
-    """Score the reconstructions of windows `indices` (encodings refined with `refine` when given);
-    `also(window, reconstruction)` sees each too."""
+    """Score the reconstructions of windows `indices` (encodings refined with `refine` when given; a world
+    VAE's shown back in ego coordinates with `world`, see `reconstructions`); `also(window,
+    reconstruction)` sees each too."""
     k = model.cfg.num_classes
     out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k), GhostCount(k))
-    for window, pred in reconstructions(model, data, indices, device, refine):
+    for window, pred in reconstructions(model, data, indices, device, refine, world):
         target, valid = torch.from_numpy(window.labels), torch.from_numpy(window.valid)
         out.all.update(pred, target, valid)
         out.changing.update(pred, target, valid & changing_voxels(target))

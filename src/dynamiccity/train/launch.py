@@ -41,12 +41,13 @@ def launch_training(
         if info.enabled and info.device.type == "cpu":
             torch.set_num_threads(max(1, torch.get_num_threads() // info.world_size))
         task = make_task(cfg, info.device)
+        trainer = Trainer(task, cfg.train, out, info, cfg.to_dict())
+        trainer.check_batches()  # refused before anything is written
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
             cfg.save(out / "config.yaml")
             for name, text in task.files().items():
                 write_text(out / name, text)
-        trainer = Trainer(task, cfg.train, out, info, cfg.to_dict())
         summary = trainer.run(resume=resume)
         barrier(info)  # no rank leaves the process group while another still writes its files
         return summary if info.is_main else None

@@ -222,6 +222,14 @@ class Trainer:
             return self.cfg.steps
         return per_epoch * self.cfg.epochs
 
+    def check_batches(self) -> None:
+        """Refuse a run whose training windows are fewer than one batch per rank."""
+        if not epoch_batches(len(self.dataset), self.cfg, 0, self.info):
+            raise ValueError(
+                f"{len(self.dataset)} training windows are fewer than one batch per rank (batch_size "
+                f"{self.cfg.batch_size}, {self.info.world_size} rank(s))."
+            )
+
     def _batches(self) -> Iterator[tuple[int, int, Any]]:
         """(epoch, batch index, collated batch), starting where the state says."""
         from torch.utils.data import default_collate

@@ -1,0 +1,74 @@
+"""A VAE of world coordinates: windows seen from their first frame's ego in training, scored and shown in the
+ego's coordinates, encoded in its own."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY_VAE, cli, tiny_town
+
+
+def test_world_windows_are_the_ego_windows_seen_from_their_first_frame(tmp_path):
+    from dynamiccity.data import bev_layout, open_dataset
+    from dynamiccity.data.egoframe import to_world
+
+    town = tiny_town(tmp_path / "town")
+    ego = open_dataset(town, "synthtown", frames=4, stride=2)
+    world = open_dataset(town, "synthtown", frames=4, stride=2, coordinates="world")
+    extent, moved = ego.grid.extent, 0
+    for i in range(len(ego)):
+        e, w = ego[i], world[i]
+        np.testing.assert_array_equal(w.labels, to_world(e.labels, e.trajectory, extent))
+        np.testing.assert_array_equal(w.valid, to_world(e.valid, e.trajectory, extent))
+        np.testing.assert_array_equal(w.layout, bev_layout(w.labels, ego.layout_factor))
+        np.testing.assert_array_equal(w.labels[0], e.labels[0])  # the first frame is where it is seen from
+        np.testing.assert_array_equal(w.trajectory, e.trajectory)  # the path stays the recorded one
+        assert (w.command, w.scene, w.start) == (e.command, e.scene, e.start)
+        moved += int((w.labels[1:] != e.labels[1:]).any())
+    assert moved > 0  # the ego drives in some window, so the two coordinates differ there
+
+
+def test_unknown_coordinates_are_refused(tmp_path):
+    from dynamiccity.data import open_dataset
+
+    with pytest.raises(ValueError, match="unknown coordinates 'map'; choose one of ego, world"):
+        open_dataset(tiny_town(tmp_path / "town"), "synthtown", frames=4, coordinates="map")
+
+
+def test_a_world_vae_is_scored_in_ego_coordinates_and_encodes_in_its_own(tmp_path):
+    import torch
+
+    from dynamiccity.data import open_dataset
+    from dynamiccity.data.egoframe import to_ego, to_world
+    from dynamiccity.pipeline import load_vae, read_manifest
+    from dynamiccity.vae.refine import encode_window
+    from tests.pipeline.test_vae_training import numpy_scores
+
+    town = tiny_town(tmp_path / "town")
+    cli("train-vae", "--preset", "synthtown-micro", "--data", town, "--format", "synthtown", "--out",
+        tmp_path / "vae", "--steps", "2", *TINY_VAE, "--set", "data.coordinates=world")  # fmt: skip
+    cli("eval-vae", tmp_path / "vae", "--data", town, "--format", "synthtown", "--split", "all", "--json",
+        tmp_path / "scores.json", "--device", "cpu")  # fmt: skip
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["coordinates"] == "world"
+
+    model = load_vae(tmp_path / "vae", device="cpu").model.eval()
+    windows = open_dataset(town, "synthtown", frames=4, stride=4)  # eval-vae's windows: side by side
+    pairs = []
+    for window in (windows[i] for i in range(len(windows))):
+        seen = to_world(window.labels, window.trajectory, windows.grid.extent)
+        with torch.no_grad():
+            latent = encode_window(
+                model, torch.from_numpy(seen)[None], torch.ones((1, *seen.shape), dtype=bool)
+            )
+            drawn = model.decode(latent).argmax(-1)[0].numpy()
+        pairs.append((window, to_ego(drawn, window.trajectory, windows.grid.extent)[0]))
+    assert scores["miou"] == pytest.approx(numpy_scores(pairs)["miou"], rel=1e-12)
+    assert scores["windows"] == len(pairs)
+
+    cli("encode", tmp_path / "vae", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat",
+        "--device", "cpu")  # fmt: skip
+    assert read_manifest(tmp_path / "lat").coordinates == "world"  # as the VAE was trained to see windows
