@@ -84,7 +84,7 @@ def generate_with(
     scenes, paths, unseen, added, begin = [], [], [], [], time.perf_counter()
     for first, n in spec.batches(num):
         part = batch_conditions(cond, first, n, num)
-        drawn = _Drawn(now=part)
+        drawn = _Drawn(latest=part)
         if start_map is not None:
             drawn.begin_with(start_map.expand(n, -1, -1, -1), start_world, start, part, world)
         while len(drawn.maps) < windows:
@@ -92,7 +92,7 @@ def generate_with(
         if world:
             shown = [
                 shown_along((dit, vae), *each, spec, features, g, device)
-                for each in zip(drawn.maps, drawn.worlds, drawn.paths, drawn.used, strict=True)
+                for each in zip(drawn.maps, drawn.worlds, drawn.paths, drawn.sampled_with, strict=True)
             ]
             decoded = [labels for labels, _, _ in shown]
             unseen += [hidden[:, :frames].mean() for _, hidden, _ in shown]
@@ -134,13 +134,13 @@ def _check_request(
 class _Drawn:
     """The windows of a batch of scenes drawn so far: maps (n, C, H, W) each; for a world-coordinate DiT
     also the decoded worlds (n, T, X, Y, Z), the ego paths (n, T, 3) they are shown along and the
-    conditions each was sampled with; `now`, the conditions of the latest window."""
+    conditions each was sampled with (`sampled_with`); `latest`, the conditions of the latest window."""
 
     maps: list = field(default_factory=list)
     worlds: list = field(default_factory=list)
     paths: list = field(default_factory=list)
-    used: list = field(default_factory=list)
-    now: Conditions | None = None
+    sampled_with: list = field(default_factory=list)
+    latest: Conditions | None = None
 
     def begin_with(self, start_map, start_world, start, part: Conditions | None, world: bool) -> None:
         """A real window first, encoded (and for a world DiT, its world shown along its real path)."""
@@ -149,7 +149,7 @@ class _Drawn:
             n = len(start_map)
             self.worlds.append(np.repeat(start_world, n, axis=0))
             self.paths.append(np.repeat(start.path[None], n, axis=0))
-            self.used.append(part)
+            self.sampled_with.append(part)
 
 
 def _draw_window(
@@ -160,22 +160,22 @@ def _draw_window(
     requested layout."""
     (dit, vae), (spec, features) = models, asked
     world = dit.paths is not None
-    now = drawn.now
+    cond = drawn.latest
     if drawn.maps and world:
         previous = _previous_world(dit, vae, drawn.worlds[-1], drawn.paths[-1], device)
-        now = replace(part or Conditions(), previous=previous)
+        cond = replace(part or Conditions(), previous=previous)
     elif drawn.maps:
-        now = replace(drawn.now or Conditions(), previous=drawn.maps[-1])
+        cond = replace(drawn.latest or Conditions(), previous=drawn.maps[-1])
     if world:
-        now, path = with_ego_paths(dit, now, n, rng)
+        cond, path = with_ego_paths(dit, cond, n, rng)
         drawn.paths.append(path)
-        drawn.used.append(now)
+        drawn.sampled_with.append(cond)
     steer = layout_steer(
-        partial(decode_logits, dit, vae), dit.manifest.layout_factor, now, features.steering.layout,
+        partial(decode_logits, dit, vae), dit.manifest.layout_factor, cond, features.steering.layout,
         features.steering.iterations,
     )  # fmt: skip
-    drawn.maps.append(sample_maps(dit, n, spec, g, device, now, steer=steer))
-    drawn.now = now
+    drawn.maps.append(sample_maps(dit, n, spec, g, device, cond, steer=steer))
+    drawn.latest = cond
     if world:
         drawn.worlds.append(decode_maps(dit, vae, drawn.maps[-1]))
 
