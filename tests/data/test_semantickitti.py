@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from dynamiccity.cli.main import main
 from dynamiccity.data import open_dataset, open_reader
 from dynamiccity.runs.datasets import check_grid
 from dynamiccity.vae.config import vae_preset
 from dynamiccity.vae.model import HexPlaneVAE
+from tests.cli import run
 from tests.conftest import cli
 from tests.data.kitti_files import (
     LABEL_NAMES,
@@ -89,16 +89,6 @@ def expected_counts(raw: np.ndarray, names: tuple[str, ...], join: dict[str, str
 def kitti(tmp_path_factory):
     root = tmp_path_factory.mktemp("kitti")
     return root, write_semantickitti(root, SEQUENCES)
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("classes", ["native", "common"])
