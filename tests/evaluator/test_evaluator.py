@@ -63,6 +63,10 @@ def test_train_evaluator_then_eval_gen(tmp_path):
         assert abs(same[kind]["fid"]) < 1e-4 and same[kind]["is"] >= 1.0
         assert same[kind]["precision_knn"] == 1.0 and same[kind]["recall_knn"] == 1.0
     assert set(same["references"]) == {"floor (real half vs half)", *BROKEN}
+    # the same windows on both sides: a classifier fitted on one half cannot beat chance on the other
+    for features in ("statistics", "evaluator"):
+        test = same["two_sample"][features]
+        assert test["windows"] == 6 and test["accuracy"] <= 0.5 and test["p_value"] > 0.5
     assert all(same["references"][b]["3d"]["fid"] > 0 for b in BROKEN)
     cli("eval-gen", "--evaluator", tmp_path / "ev", "--real", tmp_path / "real", "--fake", tmp_path / "real",
         "--break", "frames_mixed", "--json", tmp_path / "mixed.json", "--device", "cpu")  # fmt: skip

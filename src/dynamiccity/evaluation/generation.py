@@ -20,6 +20,7 @@ from dynamiccity.metrics.generation import (
     kernel_distance_subsets,
     knn_precision_recall,
 )
+from dynamiccity.metrics.two_sample import classifier_two_sample, scene_statistics
 from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.runs.evaluator import load_evaluator
 
@@ -80,6 +81,20 @@ def scores(real: dict, fake: dict) -> dict:
         }
     out["3d"]["fid_frame"] = frechet_distance(real["3d_frame"], fake["3d_frame"])
     return out
+
+
+def two_sample(real: tuple[np.ndarray, dict], fake: tuple[np.ndarray, dict], num_classes: int) -> dict:
+    """Classifier two-sample tests (`metrics.two_sample`) of real against fake windows, each given as its
+    labels (N, T, X, Y, Z) and evaluator features: on `scene_statistics` of the labels ("statistics") and on
+    the evaluator's 3D and 2D window features together ("evaluator")."""
+    (real_labels, real_f), (fake_labels, fake_f) = real, fake
+    both = [np.concatenate([f["3d"].numpy(), f["2d"].numpy()], axis=1) for f in (real_f, fake_f)]
+    return {
+        "statistics": classifier_two_sample(
+            scene_statistics(real_labels, num_classes), scene_statistics(fake_labels, num_classes)
+        ),
+        "evaluator": classifier_two_sample(*both),
+    }
 
 
 def _take(feats: dict, rows: range) -> dict:
@@ -145,22 +160,35 @@ def eval_gen(
         features(trained.model, real_labels, device),
         features(trained.model, fake_labels, device),
     )
+    k = cfg.num_classes
     result = {
         **scores(real_f, fake_f),
+        "two_sample": two_sample((real_labels, real_f), (fake_labels, fake_f), k),
         "windows": {"real": len(real_labels), "fake": len(fake_labels)},
         "evaluator": str(trained.checkpoint),
     }
     if subsets:
         result["at_size"] = subset_scores(real_f, fake_f, subsets)
     if references:
-        half = len(real_labels) // 2
-        floor = scores(
-            features(trained.model, real_labels[:half], device),
-            features(trained.model, real_labels[half : 2 * half], device),
-        )
-        result["references"] = {"floor (real half vs half)": floor}
-        for kind in BROKEN:
-            result["references"][kind] = scores(
-                real_f, features(trained.model, broken(real_labels, kind), device)
-            )
+        result["references"] = _references(trained.model, (real_labels, real_f), device)
     return result
+
+
+def _references(model: Evaluator, real: tuple[np.ndarray, dict], device) -> dict:
+    """The scores, and two-sample tests, of the floor (one half of the real windows against the other) and
+    of each broken generator made from the real windows."""
+    labels, feats = real
+    half = len(labels) // 2
+    parts = [
+        (labels[rows], features(model, labels[rows], device))
+        for rows in (slice(0, half), slice(half, 2 * half))
+    ]
+    k = model.cfg.num_classes
+    out = {
+        "floor (real half vs half)": {**scores(parts[0][1], parts[1][1]), "two_sample": two_sample(*parts, k)}
+    }
+    for kind in BROKEN:
+        bad = broken(labels, kind)
+        bad_f = features(model, bad, device)
+        out[kind] = {**scores(feats, bad_f), "two_sample": two_sample(real, (bad, bad_f), k)}
+    return out
