@@ -51,6 +51,19 @@ def test_separated_samples_are_told_apart_every_time():
     assert result["p_value"] < 1e-40
 
 
+def test_windows_of_one_scene_stay_in_one_half():
+    """Two sets of scenes from one distribution, two near-copies of a window per scene: dealt by window, the
+    classifier recognises scenes it saw; dealt by scene, it is at chance."""
+    rng = np.random.default_rng(3)
+    scenes = [
+        np.repeat(rng.normal(size=(30, 64)), 2, axis=0) + 0.01 * rng.normal(size=(60, 64)) for _ in "rf"
+    ]
+    ids = np.repeat(np.arange(30), 2)
+    assert classifier_two_sample(*scenes)["accuracy"] > 0.7
+    grouped = classifier_two_sample(*scenes, groups=(ids, ids))
+    assert grouped["low"] < 0.5 < grouped["high"] and grouped["windows"] == 60
+
+
 def test_too_few_windows_are_refused():
     with pytest.raises(ValueError, match="at least 2 windows a side, got 1 and 10"):
         classifier_two_sample(np.zeros((1, 2)), np.zeros((10, 2)))

@@ -25,14 +25,19 @@ from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.runs.evaluator import load_evaluator
 
 
-def window_labels(data: DataSpec, cfg: EvaluatorConfig, max_windows: int | None = None) -> np.ndarray:
-    """(N, T, X, Y, Z) uint8: the windows of every split of `data`, side by side (stride T unless set)."""
+def window_labels(
+    data: DataSpec, cfg: EvaluatorConfig, max_windows: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of every split of `data`, side by side (stride T unless set): labels (N, T, X, Y, Z)
+    uint8 and the index of each window's scene (N,)."""
     windows = open_windows(data, cfg.frames, "all", default_stride=cfg.frames)
     check_grid(windows, cfg)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no windows of {cfg.frames} frames.")
     count = len(windows) if max_windows is None else min(max_windows, len(windows))
-    return np.stack([windows[i].labels for i in range(count)])
+    return np.stack([windows[i].labels for i in range(count)]), np.array(
+        [windows.index[i][0] for i in range(count)]
+    )
 
 
 @torch.no_grad()
@@ -83,17 +88,17 @@ def scores(real: dict, fake: dict) -> dict:
     return out
 
 
-def two_sample(real: tuple[np.ndarray, dict], fake: tuple[np.ndarray, dict], num_classes: int) -> dict:
-    """Classifier two-sample tests (`metrics.two_sample`) of real against fake windows, each given as its
-    labels (N, T, X, Y, Z) and evaluator features: on `scene_statistics` of the labels ("statistics") and on
-    the evaluator's 3D and 2D window features together ("evaluator")."""
-    (real_labels, real_f), (fake_labels, fake_f) = real, fake
+def two_sample(real: tuple, fake: tuple, num_classes: int) -> dict:
+    """Classifier two-sample tests (`metrics.two_sample`) of real against fake windows, each side given as its
+    labels (N, T, X, Y, Z), evaluator features and scene of each window (windows of one scene stay in one
+    half): on `scene_statistics` of the labels ("statistics") and on the evaluator's 3D and 2D window
+    features together ("evaluator")."""
+    (real_labels, real_f, real_g), (fake_labels, fake_f, fake_g) = real, fake
     both = [np.concatenate([f["3d"].numpy(), f["2d"].numpy()], axis=1) for f in (real_f, fake_f)]
+    stats = [scene_statistics(labels, num_classes) for labels in (real_labels, fake_labels)]
     return {
-        "statistics": classifier_two_sample(
-            scene_statistics(real_labels, num_classes), scene_statistics(fake_labels, num_classes)
-        ),
-        "evaluator": classifier_two_sample(*both),
+        "statistics": classifier_two_sample(*stats, groups=(real_g, fake_g)),
+        "evaluator": classifier_two_sample(*both, groups=(real_g, fake_g)),
     }
 
 
@@ -152,8 +157,8 @@ def eval_gen(
     device = pick_device(device)
     trained = load_evaluator(evaluator, device=device)
     cfg = trained.model.cfg
-    real_labels = window_labels(real, cfg, max_windows)
-    fake_labels = window_labels(fake, cfg, max_windows)
+    real_labels, real_g = window_labels(real, cfg, max_windows)
+    fake_labels, fake_g = window_labels(fake, cfg, max_windows)
     if break_fake is not None:
         fake_labels = broken(fake_labels, break_fake)
     real_f, fake_f = (
@@ -163,24 +168,24 @@ def eval_gen(
     k = cfg.num_classes
     result = {
         **scores(real_f, fake_f),
-        "two_sample": two_sample((real_labels, real_f), (fake_labels, fake_f), k),
+        "two_sample": two_sample((real_labels, real_f, real_g), (fake_labels, fake_f, fake_g), k),
         "windows": {"real": len(real_labels), "fake": len(fake_labels)},
         "evaluator": str(trained.checkpoint),
     }
     if subsets:
         result["at_size"] = subset_scores(real_f, fake_f, subsets)
     if references:
-        result["references"] = _references(trained.model, (real_labels, real_f), device)
+        result["references"] = _references(trained.model, (real_labels, real_f, real_g), device)
     return result
 
 
-def _references(model: Evaluator, real: tuple[np.ndarray, dict], device) -> dict:
+def _references(model: Evaluator, real: tuple, device) -> dict:
     """The scores, and two-sample tests, of the floor (one half of the real windows against the other) and
     of each broken generator made from the real windows."""
-    labels, feats = real
+    labels, feats, groups = real
     half = len(labels) // 2
     parts = [
-        (labels[rows], features(model, labels[rows], device))
+        (labels[rows], features(model, labels[rows], device), groups[rows])
         for rows in (slice(0, half), slice(half, 2 * half))
     ]
     k = model.cfg.num_classes
@@ -190,5 +195,5 @@ def _references(model: Evaluator, real: tuple[np.ndarray, dict], device) -> dict
     for kind in BROKEN:
         bad = broken(labels, kind)
         bad_f = features(model, bad, device)
-        out[kind] = {**scores(feats, bad_f), "two_sample": two_sample(real, (bad, bad_f), k)}
+        out[kind] = {**scores(feats, bad_f), "two_sample": two_sample(real, (bad, bad_f, groups), k)}
     return out

@@ -2,7 +2,7 @@
 real ones? Accuracy 0.5 says it cannot; 1.0 says every window gives itself away.
 
 A logistic regression (L2-penalised, fitted by Newton's method) learns real against generated on one half of
-a balanced sample and is scored on the other half, then the halves swap; the accuracy counts every held-out
+the windows and is scored on the other half (halves dealt by scene, balanced), then the halves swap; the accuracy counts every held-out
 prediction, with its 95% Wilson interval and the one-sided binomial p-value against chance. It runs on any
 features: the evaluator's, or `scene_statistics`, which need no trained network and so cannot be blind to
 what an evaluator never learned to see."""
@@ -71,27 +71,32 @@ def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[f
     return float(centre - half), float(centre + half)
 
 
-def classifier_two_sample(real: np.ndarray, fake: np.ndarray, seed: int = 0, l2: float = 1.0) -> dict:
+def classifier_two_sample(
+    real: np.ndarray,
+    fake: np.ndarray,
+    seed: int = 0,
+    l2: float = 1.0,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
     """Classifier two-sample test of rows `real` (m, D) against `fake` (n, D): {"accuracy", "low", "high"
-    (95% Wilson interval), "p_value" (one-sided, against 0.5), "windows" (per side, after balancing)}.
+    (95% Wilson interval), "p_value" (one-sided, against 0.5), "windows" (scored rows per side)}.
 
-    Both sides are cut to min(m, n) rows drawn with `seed`, split in two halves of each, standardised on the
-    fitting half; each half is scored by the classifier fitted on the other."""
+    The rows are dealt into two halves, standardised on the fitting half; each half is scored by the
+    classifier fitted on the other, with as many real as fake rows in each (drawn with `seed`). `groups`
+    (one id per row of each side) keeps rows of one group in one half: windows of one scene share the
+    scene, and a classifier that saw a scene's other window would be scored on recognising the scene."""
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
-    size = min(len(real), len(fake))
-    if size < 2:
+    if min(len(real), len(fake)) < 2:
         raise ValueError(
             f"a two-sample test needs at least 2 windows a side, got {len(real)} and {len(fake)}."
         )
     rng = np.random.default_rng(seed)
-    real, fake = real[rng.permutation(len(real))[:size]], fake[rng.permutation(len(fake))[:size]]
-    half = size // 2
-    halves = [
-        (np.concatenate([real[:half], fake[:half]]), np.repeat([1.0, 0.0], half)),
-        (np.concatenate([real[half:], fake[half:]]), np.repeat([1.0, 0.0], size - half)),
-    ]
+    ids = (np.arange(len(real)), np.arange(len(fake))) if groups is None else groups
+    halves = [_halves(rows, ids[i], rng) for i, rows in enumerate((real, fake))]
     right = total = 0
-    for (fit_x, fit_y), (test_x, test_y) in (halves, halves[::-1]):
+    for fit, test in ((0, 1), (1, 0)):
+        fit_x, fit_y = _balanced(halves[0][fit], halves[1][fit], rng)
+        test_x, test_y = _balanced(halves[0][test], halves[1][test], rng)
         mean, std = fit_x.mean(0), fit_x.std(0)
         std[std == 0] = 1.0
         w = logistic_regression((fit_x - mean) / std, fit_y, l2)
@@ -104,5 +109,22 @@ def classifier_two_sample(real: np.ndarray, fake: np.ndarray, seed: int = 0, l2:
         "low": low,
         "high": high,
         "p_value": float(binomtest(right, total, 0.5, alternative="greater").pvalue),
-        "windows": size,
+        "windows": total // 2,
     }
+
+
+def _halves(rows: np.ndarray, ids: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`rows` dealt into two halves by group: the groups shuffled, then alternately to each half."""
+    order = rng.permutation(np.unique(ids))
+    half = np.isin(ids, order[1::2])
+    return rows[~half], rows[half]
+
+
+def _balanced(real: np.ndarray, fake: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """As many real rows as fake ones (a random subset of the larger side), stacked, and their labels (1:
+    real)."""
+    size = min(len(real), len(fake))
+    if size == 0:
+        raise ValueError("a two-sample test needs windows of both sides in each half (more groups).")
+    real, fake = real[rng.permutation(len(real))[:size]], fake[rng.permutation(len(fake))[:size]]
+    return np.concatenate([real, fake]), np.repeat([1.0, 0.0], size)
