@@ -317,6 +317,42 @@ def test_eval_vae_and_reconstruct_refine_the_encodings(town, tmp_path):
     )
 
 
+def test_a_vae_encodes_with_its_own_refinement_unless_told_otherwise(town, tmp_path):
+    """`encoding.refine` is what eval-vae scores and encode writes without --refine; --refine 0 is one pass."""
+    from dynamiccity.pipeline import read_manifest
+    from dynamiccity.vae.refine import Refinement
+
+    train(
+        town,
+        tmp_path / "run",
+        "--steps",
+        "1",
+        "--set",
+        "encoding.refine=2",
+        "--set",
+        "encoding.refine_lr=0.3",
+    )
+    scored = {}
+    for name, extra in (("default", []), ("one-pass", ["--refine", "0"])):
+        cli("eval-vae", tmp_path / "run", "--data", town, "--format", "synthtown", "--json", tmp_path / f"{name}.json",
+            "--split", "all", "--max-windows", "1", *extra)  # fmt: skip
+        scored[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    window = open_dataset(town, "synthtown", frames=4, stride=4)[0]
+    model = load_vae(tmp_path / "run", device="cpu").model
+    how = Refinement(steps=2, lr=0.3)
+    assert scored["default"]["refine"]["steps"] == 2 and scored["default"]["refine"]["lr"] == 0.3
+    assert scored["default"]["miou"] == pytest.approx(
+        numpy_scores([(window, reconstruction(model, window, how))])["miou"], rel=1e-12
+    )
+    assert "refine" not in scored["one-pass"]
+    assert scored["one-pass"]["miou"] == pytest.approx(
+        numpy_scores([(window, reconstruction(model, window))])["miou"], rel=1e-12
+    )
+    cli("encode", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat",
+        "--device", "cpu")  # fmt: skip
+    assert read_manifest(tmp_path / "lat").refine["steps"] == 2
+
+
 def test_unknown_override_is_an_error(town, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         train(town, tmp_path / "run", "--steps", "1", "--set", "depth=3")

@@ -40,12 +40,13 @@ OverwriteOpt = Annotated[bool, typer.Option(help="Replace a run already in OUT."
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")]
 CoordinatesName = choices("CoordinatesName", COORDINATES)
 RefineOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--refine",
         min=0,
         help="Refine each encoding by this many gradient steps on its own window before decoding "
-        "(semi-amortised encoding, docs/vae.md; 0: the encoder's latent as it is).",
+        "(semi-amortised encoding, docs/vae.md; 0: the encoder's latent as it is; default: as the VAE "
+        "encodes, its encoding.refine).",
     ),
 ]
 RefineLrOpt = Annotated[float, typer.Option(min=0.0, help="Step size of --refine's Adam steps.")]
@@ -61,11 +62,16 @@ RefineBinsOpt = Annotated[
 ]
 
 
-def refinement(steps: int, lr: float, prior: float, bins: int):
-    """The `Refinement` of --refine/--refine-lr/--refine-prior/--refine-bins, None when --refine is 0."""
+def refinement(steps: int | None, lr: float, prior: float, bins: int):
+    """The `Refinement` of --refine/--refine-lr/--refine-prior/--refine-bins (steps 0: one pass); None, the
+    VAE's own encoding, when --refine is not given."""
     from dynamiccity.vae.refine import Refinement
 
-    return Refinement(steps=steps, lr=lr, prior_weight=prior, lovasz_bins=bins or None) if steps else None
+    return (
+        None
+        if steps is None
+        else Refinement(steps=steps, lr=lr, prior_weight=prior, lovasz_bins=bins or None)
+    )
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -172,7 +178,7 @@ def eval_vae(
             "window with poses (about a second a window)."
         ),
     ] = False,
-    refine: RefineOpt = 0,
+    refine: RefineOpt = None,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,
@@ -197,7 +203,7 @@ def reconstruct(
     gifs: Annotated[bool, typer.Option(help="Write input|reconstruction GIFs.")] = True,
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
-    refine: RefineOpt = 0,
+    refine: RefineOpt = None,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,
@@ -219,7 +225,7 @@ def encode(
     stride: Annotated[int, typer.Option(min=1, help="Frames between window starts.")] = 1,
     mask: MaskOpt = MaskName.lidar,
     device: DeviceOpt = None,
-    refine: RefineOpt = 0,
+    refine: RefineOpt = None,
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,

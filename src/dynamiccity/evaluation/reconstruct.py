@@ -11,6 +11,7 @@ from dynamiccity.data import Scene, write_synthtown
 from dynamiccity.device import pick_device
 from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.runs.loading import load_vae
+from dynamiccity.runs.vae import encoding_of
 from dynamiccity.runs.validation import reconstructions
 from dynamiccity.vae.refine import Refinement
 
@@ -25,8 +26,8 @@ def reconstruct(
     device: str | None = None,
     refine: Refinement | None = None,
 ) -> int:
-    """Reconstruct the first `max_windows` windows of `split` (stride T unless `data` sets one), encodings
-    refined on their windows with `refine` when given (`vae.refine`); write them as a SynthTown dataset plus
+    """Reconstruct the first `max_windows` windows of `split` (stride T unless `data` sets one), encoded as
+    the VAE encodes by default (`VAERunConfig.encoding`) unless `refine` says otherwise (`vae.refine`); write them as a SynthTown dataset plus
     GIFs of input (left) and reconstruction (right), in ego coordinates (a VAE of world coordinates' shown
     back along each window's ego path: `runs.validation.reconstructions`). Returns how many."""
     from dynamiccity.viz import render_3d, save_animation, tile_images
@@ -38,6 +39,7 @@ def reconstruct(
     windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
     check_grid(windows, cfg)
     world = vae.config.data.coordinates == "world"
+    refine = encoding_of(vae.config, refine)
     common = windows.reader.classes.common  # the scenes written and drawn are in the common class set
     indices = list(range(len(windows) if max_windows is None else min(max_windows, len(windows))))
     pairs = []

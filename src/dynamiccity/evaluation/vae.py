@@ -10,6 +10,7 @@ from dynamiccity.metrics import by_class_name
 from dynamiccity.metrics.egomotion import EgoMotionThrough
 from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.runs.loading import load_vae
+from dynamiccity.runs.vae import encoding_of
 from dynamiccity.runs.validation import Confusions, confusions_of, spread_indices
 from dynamiccity.vae.refine import Refinement
 
@@ -32,8 +33,10 @@ def evaluate_vae(
     ADE/FDE of the trajectory measured from the input and from the reconstruction, over the windows with
     poses, and what each true command is read as).
 
-    Windows default to stride T (side by side); `max_windows` picks that many spread evenly. With `refine`,
-    each encoding is refined on its window before decoding (`vae.refine`; "refine" in the result says how).
+    Windows default to stride T (side by side); `max_windows` picks that many spread evenly. Each window is
+    encoded as the VAE encodes by default (`VAERunConfig.encoding`) unless `refine` says otherwise (steps 0:
+    one pass); a refined encoding is refined on its window before decoding (`vae.refine`; "refine" in the
+    result says how).
     Scores are in ego coordinates, as a user is shown scenes: a VAE trained in world coordinates
     ("coordinates" in the result) encodes each window as seen from its first frame and its reconstruction
     is shown back along the window's ego path (`runs.validation.reconstructions`).
@@ -42,6 +45,7 @@ def evaluate_vae(
     vae = load_vae(run_dir, device=device)
     cfg = vae.model.cfg
     world = vae.config.data.coordinates == "world"
+    refine = encoding_of(vae.config, refine)
     ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
     windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
     check_grid(windows, cfg)

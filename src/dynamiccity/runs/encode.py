@@ -17,6 +17,7 @@ from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.runs.latents import FRAME, PREVIOUS, LatentManifest
 from dynamiccity.runs.loading import load_vae
+from dynamiccity.runs.vae import encoding_of
 from dynamiccity.train.checkpoint import file_sha256
 from dynamiccity.vae.refine import Refinement, encode_window
 
@@ -54,9 +55,10 @@ def encode_latents(
     coordinates: str | None = None,
 ) -> LatentManifest:
     """Encode every window of every split (stride 1 unless `data` sets one) and write the latent set
-    (see `dynamiccity.runs.latents`) to `out`; returns its manifest. With `refine`, every encoding
-    (the windows' and their first frames') is refined on its window (`vae.refine`), and the manifest says
-    so. With `coordinates="world"` every window is first seen from its first frame's ego
+    (see `dynamiccity.runs.latents`) to `out`; returns its manifest. Windows are encoded as the VAE encodes
+    by default (`VAERunConfig.encoding`) unless `refine` says otherwise (steps 0: one pass); a refined
+    encoding (the windows' and their first frames') is refined on its window (`vae.refine`), and the
+    manifest says so. With `coordinates="world"` every window is first seen from its first frame's ego
     (`data.egoframe.to_world`: the static world stands still), its layout too; the data needs ego poses.
     By default, windows are seen as the VAE was trained to see them (its data's `coordinates`)."""
     from tqdm import tqdm
@@ -64,6 +66,7 @@ def encode_latents(
     vae = load_vae(run_dir, device=pick_device(device))
     cfg = vae.model.cfg
     coordinates = vae.config.data.coordinates if coordinates is None else coordinates
+    refine = encoding_of(vae.config, refine)
     ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")  # seen from the world below
     windows = open_windows(ego, cfg.frames)
     check_grid(windows, cfg)

@@ -25,7 +25,7 @@ from dynamiccity.runs.datasets import DataSpec
 from dynamiccity.runs.dit import DiTRunConfig
 from dynamiccity.runs.evaluator import EvaluatorRunConfig
 from dynamiccity.runs.latents import LatentManifest, read_manifest
-from dynamiccity.runs.vae import BankSpec, FineTune, LossSpec, VAERunConfig, Validation
+from dynamiccity.runs.vae import BankSpec, Encoding, FineTune, LossSpec, VAERunConfig, Validation
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.vae.config import ENCODER_KEYS, VAEConfig, vae_preset
 
@@ -111,6 +111,7 @@ def vae_run_config(request: RunRequest) -> VAERunConfig:
         "finetune": _names(FineTune),
         "bank": _names(BankSpec),
         "validation": _names(Validation),
+        "encoding": _names(Encoding),
     }
     preset, layers = _layers(request, VAERunConfig, sections)
     base = {"model": vae_preset(preset).to_dict(), "train": VAE_TRAIN, "data": {}, "loss": {}}

@@ -118,6 +118,34 @@ class Validation(StrictConfig):
 
 
 @dataclass(frozen=True)
+class Encoding(StrictConfig):
+    """How the VAE encodes a window when asked for no other way: what `encode` gives a DiT and what
+    `eval-vae` and `reconstruct` score without --refine. refine: 0, the encoder's latent (one pass); N > 0,
+    that latent refined by N Adam steps of step size `refine_lr` on the window (`vae.refine`): a built-in
+    few-step refinement, for a decoder trained to draw refined latents (a `bank:` run)."""
+
+    label = "encoding config"
+
+    refine: int = 0
+    refine_lr: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.refine < 0 or not self.refine_lr > 0:
+            raise ValueError("encoding.refine must be >= 0 and encoding.refine_lr > 0.")
+
+    def refinement(self) -> Refinement | None:
+        """The `Refinement` of this encoding, None for one pass."""
+        return Refinement(steps=self.refine, lr=self.refine_lr) if self.refine else None
+
+
+def encoding_of(cfg: VAERunConfig, asked: Refinement | None) -> Refinement | None:
+    """The refinement an encoding uses: `asked` when given (steps 0: one pass), else the VAE's own
+    (`VAERunConfig.encoding`). None: one pass."""
+    chosen = cfg.encoding.refinement() if asked is None else asked
+    return chosen if chosen is not None and chosen.steps else None
+
+
+@dataclass(frozen=True)
 class VAERunConfig(YamlRunFile):
     """Everything that defines a VAE run; saved as RUN_DIR/config.yaml and inside every checkpoint."""
 
@@ -129,6 +157,7 @@ class VAERunConfig(YamlRunFile):
     finetune: FineTune | None = None
     bank: BankSpec | None = None
     validation: Validation = Validation()
+    encoding: Encoding = Encoding()
 
     def __post_init__(self) -> None:
         if self.bank is not None and (self.finetune is None or self.finetune.learn != "decoder"):
