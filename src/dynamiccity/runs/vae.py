@@ -102,40 +102,41 @@ class BankSpec(StrictConfig):
 
 
 @dataclass(frozen=True)
-class Validation(StrictConfig):
-    """How a run scores its held-out windows (`data.val_windows` of them). refine: 0 scores the encoder's
-    latents; N > 0 scores latents refined by N Adam steps of step size `refine_lr` (`vae.refine`), which is
-    what `eval-vae --refine N` scores, and logs the encoder's alone as encoder_miou and encoder_iou."""
+class Refining(StrictConfig):
+    """A number of refinement steps on each window (`vae.refine`): refine: 0, the encoder's latent as it is;
+    N > 0, that latent refined by N Adam steps of step size `refine_lr`."""
 
-    label = "validation config"
+    label = "refining config"
 
     refine: int = 0
     refine_lr: float = 0.2
 
     def __post_init__(self) -> None:
         if self.refine < 0 or not self.refine_lr > 0:
-            raise ValueError("validation.refine must be >= 0 and validation.refine_lr > 0.")
+            section = self.label.removesuffix(" config")
+            raise ValueError(f"{section}.refine must be >= 0 and {section}.refine_lr > 0.")
+
+    def refinement(self) -> Refinement | None:
+        """The `Refinement` these settings ask for, None for the encoder's latent as it is."""
+        return Refinement(steps=self.refine, lr=self.refine_lr) if self.refine else None
 
 
 @dataclass(frozen=True)
-class Encoding(StrictConfig):
-    """How the VAE encodes a window when asked for no other way: what `encode` gives a DiT and what
-    `eval-vae` and `reconstruct` score without --refine. refine: 0, the encoder's latent (one pass); N > 0,
-    that latent refined by N Adam steps of step size `refine_lr` on the window (`vae.refine`): a built-in
-    few-step refinement, for a decoder trained to draw refined latents (a `bank:` run)."""
+class Validation(Refining):
+    """How a run scores its held-out windows (`data.val_windows` of them): refined as `Refining` says, which
+    is what `eval-vae --refine N` scores; with N > 0 it logs the encoder's latents alone as encoder_miou and
+    encoder_iou."""
+
+    label = "validation config"
+
+
+@dataclass(frozen=True)
+class Encoding(Refining):
+    """How the VAE encodes a window when asked for no other way, refined as `Refining` says: what `encode`
+    gives a DiT and what `eval-vae` and `reconstruct` score without --refine. A few-step refinement belongs
+    here for a decoder trained to draw refined latents (a `bank:` run)."""
 
     label = "encoding config"
-
-    refine: int = 0
-    refine_lr: float = 0.2
-
-    def __post_init__(self) -> None:
-        if self.refine < 0 or not self.refine_lr > 0:
-            raise ValueError("encoding.refine must be >= 0 and encoding.refine_lr > 0.")
-
-    def refinement(self) -> Refinement | None:
-        """The `Refinement` of this encoding, None for one pass."""
-        return Refinement(steps=self.refine, lr=self.refine_lr) if self.refine else None
 
 
 def encoding_of(cfg: VAERunConfig, asked: Refinement | None) -> Refinement | None:
@@ -246,7 +247,7 @@ class VAETask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         indices = spread_indices(self.val_data, self.cfg.data.val_windows)
         check = self.cfg.validation
-        refine = Refinement(steps=check.refine, lr=check.refine_lr) if check.refine else None
+        refine = check.refinement()
         return validation_scores(model, self.val_data, indices, self.device, refine)
 
 
