@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from dynamiccity.data import Scene, write_synthtown
 from dynamiccity.device import pick_device
-from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.datasets import DataSpec
 from dynamiccity.runs.loading import load_vae
 from dynamiccity.runs.vae import encoding_of
-from dynamiccity.runs.validation import reconstructions
+from dynamiccity.runs.validation import reconstructions, shown_windows
 from dynamiccity.vae.refine import Refinement
 
 
@@ -35,9 +34,7 @@ def reconstruct(
     device = pick_device(device)
     vae = load_vae(run_dir, device=device)
     model, cfg = vae.model, vae.model.cfg
-    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
-    windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
-    check_grid(windows, cfg)
+    windows = shown_windows(vae, data, split)
     world = vae.config.data.coordinates == "world"
     refine = encoding_of(vae.config, refine)
     common = windows.reader.classes.common  # the scenes written and drawn are in the common class set

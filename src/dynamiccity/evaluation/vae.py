@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from dynamiccity.device import pick_device
 from dynamiccity.metrics import by_class_name
 from dynamiccity.metrics.egomotion import EgoMotionThrough
-from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.datasets import DataSpec
 from dynamiccity.runs.loading import load_vae
 from dynamiccity.runs.vae import encoding_of
-from dynamiccity.runs.validation import Confusions, confusions_of, spread_indices
+from dynamiccity.runs.validation import Confusions, confusions_of, shown_windows, spread_indices
 from dynamiccity.vae.refine import Refinement
 
 
@@ -46,15 +46,11 @@ def evaluate_vae(
     cfg = vae.model.cfg
     world = vae.config.data.coordinates == "world"
     refine = encoding_of(vae.config, refine)
-    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
-    windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
-    check_grid(windows, cfg)
+    windows = shown_windows(vae, data, split)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no {split} windows of {cfg.frames} frames.")
     indices = spread_indices(windows, max_windows) if max_windows else list(range(len(windows)))
     motion = EgoMotionThrough(tuple(windows.grid.voxel_size[:2]), windows.reader.classes.common)
-    if world:
-        windows.require_poses("a VAE of world coordinates")
     scores = confusions_of(vae.model, windows, indices, device, motion if ego_motion else None, refine, world)
     return {
         **_report(scores, windows.reader.classes.names),

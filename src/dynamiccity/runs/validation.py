@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -11,6 +11,7 @@ import torch
 from dynamiccity.data.egoframe import to_ego
 from dynamiccity.data.windows import Window, WindowDataset
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, by_class_name, changing_voxels
+from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
 from dynamiccity.vae.model import HexPlaneVAE
 from dynamiccity.vae.refine import Refinement, encode_window
 
@@ -23,6 +24,19 @@ class Confusions:
     all: ConfusionMatrix
     changing: ConfusionMatrix
     ghosts: GhostCount
+
+
+def shown_windows(vae, data: DataSpec, split: str) -> WindowDataset:
+    """The windows a trained VAE (`runs.loading.Trained`) is scored and shown on: `split` of `data`, read
+    in the run's class set, side by side (stride T unless `data` sets one), in ego coordinates, where a
+    VAE of world coordinates has its reconstructions shown back (`reconstructions`, `world`)."""
+    cfg = vae.model.cfg
+    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
+    windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
+    check_grid(windows, cfg)
+    if vae.config.data.coordinates == "world":
+        windows.require_poses("a VAE of world coordinates")
+    return windows
 
 
 def spread_indices(data: WindowDataset, limit: int) -> list[int]:
