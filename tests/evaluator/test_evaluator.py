@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from dynamiccity.broken import BROKEN, broken
-from dynamiccity.evaluator import Evaluator, EvaluatorConfig, render_window
+from dynamiccity.evaluator import Evaluator, EvaluatorConfig, bev_classes, render_window
 from tests.conftest import cli
 
 TINY = EvaluatorConfig(
@@ -33,6 +34,40 @@ def test_shapes_of_both_extractors():
     )
     assert out.logits3d.shape == (2, 2, 12, 16, 16, 4)
     assert {h: o.shape[1] for h, o in out.heads2d.items()} == {"layout": 4, "density": 3, "command": 4}
+
+
+def test_bev_classes_are_the_colours_the_bev_image_shows():
+    from dynamiccity.data.classes import COLORMAP
+    from dynamiccity.viz import render_bev
+    from dynamiccity.viz.bev import BEV_BACKGROUND
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 12, (16, 12, 4)).astype(np.uint8)
+    labels[rng.random(labels.shape) < 0.7] = 0
+    image = render_bev(labels, scale=1).astype(np.float64)
+    top = bev_classes(torch.from_numpy(labels)[None])[0].numpy()
+    assert top.shape == (16, 12) and (top == 0).any() and (top > 0).any()
+    assert (image[top == 0] == BEV_BACKGROUND).all()
+    colour, shown = COLORMAP[top[top > 0]].astype(np.float64), image[top > 0]
+    cosine = (colour * shown).sum(-1) / np.linalg.norm(colour, axis=-1) / np.linalg.norm(shown, axis=-1)
+    assert cosine.min() > 0.999  # the shade scales the top class's colour, nothing else
+
+
+def test_spatial_change_sees_a_scene_moving_that_pooled_change_barely_does():
+    torch.manual_seed(0)
+    labels = torch.randint(0, 12, (1, 1, 16, 16, 4)).repeat(1, 4, 1, 1, 1)
+    moving = torch.stack([labels[0, t].roll(2 * t, dims=0) for t in range(4)])[None]
+    for change3d in ("pooled", "spatial"):
+        torch.manual_seed(1)
+        model = Evaluator(dataclasses.replace(TINY, change3d=change3d))
+        with torch.no_grad():
+            still, moved = (model.features3d(x)[1][0, 16:] for x in (labels, moving))
+        assert still.abs().max() == 0
+        if change3d == "pooled":
+            pooled = moved.mean()
+    assert moved.mean() > 3 * pooled  # the same weights (seeded), the change at each place, pooled after
+    with pytest.raises(ValueError, match="unknown change3d 'framewise'"):
+        EvaluatorConfig(change3d="framewise")
 
 
 @pytest.mark.parametrize("kind", BROKEN)
@@ -72,6 +107,20 @@ def test_train_evaluator_then_eval_gen(tmp_path):
         "--break", "frames_mixed", "--json", tmp_path / "mixed.json", "--device", "cpu")  # fmt: skip
     mixed = json.loads((tmp_path / "mixed.json").read_text())
     assert mixed["3d"]["fid"] == pytest.approx(same["references"]["frames_mixed"]["3d"]["fid"])
+
+
+def test_train_evaluator_v2_decodes_the_bev_and_scores_it(tmp_path):
+    from dynamiccity.runs.evaluator import load_evaluator
+    from dynamiccity.synthtown.dataset import synthesize
+
+    synthesize(tmp_path / "real", scenes=4, frames=4, grid=(16, 16, 4), seed=1, val_fraction=0.5)
+    cli("train-evaluator", "--data", tmp_path / "real", "--format", "synthtown", "--out", tmp_path / "ev",
+        "--steps", "2", *TINY_SET, "--set", "bev_decoder=true", "--set", "change3d=spatial")  # fmt: skip
+    best = json.loads((tmp_path / "ev" / "checkpoints" / "last.json").read_text())
+    assert 0 <= best["metrics"]["bev_miou"] <= 1
+    trained = load_evaluator(tmp_path / "ev")
+    assert trained.config.model.bev_decoder and trained.model.renders.bev_up is not None
+    assert json.loads((tmp_path / "ev" / "protocol.json").read_text())["change_3d"] == "spatial"
 
 
 def _feats(seed: int, n: int, frames: int = 2) -> dict:

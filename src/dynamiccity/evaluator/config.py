@@ -15,6 +15,9 @@ HEADS: dict[str, tuple[str, ...]] = {
 (SynthTown's per-scene labels) and the window's ego command (from its poses). IS uses the first one a
 trained evaluator has."""
 
+CHANGE3D = ("pooled", "spatial")
+"""How the 3D window feature measures change between frames: of the pooled features, or at each place."""
+
 
 @dataclass(frozen=True)
 class EvaluatorConfig(StrictConfig):
@@ -23,9 +26,13 @@ class EvaluatorConfig(StrictConfig):
     3D: per frame, a class embedding and a 3D conv encoder down to a (widths3d[-1], X/8, Y/8, Z') bottleneck,
     average-pooled to one feature per frame; a mirrored decoder reconstructs the frame (CE + Lovasz), so the
     features must keep what the scene holds. A window's feature (4D) is [mean over frames, mean over frames
-    of the frame-to-frame change]. 2D: the render protocol's images (BEV of `bev_frames` stacked, and the 3D
-    view of the middle frame at `view_size`) through a 2D conv network, average-pooled. Classifier heads on
-    both give the class probabilities IS needs.
+    of the frame-to-frame change]: with `change3d` "pooled" (v1) the change of the pooled features, with
+    "spatial" the change of the bottleneck at each place, pooled after, so frames out of order show as
+    large changes even where the pooled features barely move. 2D: the render protocol's images (BEV of
+    `bev_frames` stacked, and the 3D view of the middle frame at `view_size`) through a 2D conv network,
+    average-pooled; with `bev_decoder` the BEV branch also decodes, from its map before pooling, each shown
+    frame's top class per column, so its features must read colours as classes. Classifier heads on both
+    give the class probabilities IS needs.
     """
 
     label = "evaluator config"
@@ -39,11 +46,15 @@ class EvaluatorConfig(StrictConfig):
     widths2d: tuple[int, ...] = (16, 32, 64, 128)
     view_size: tuple[int, int] = (128, 96)
     lovasz_weight: float = 1.0
+    change3d: str = "pooled"
+    bev_decoder: bool = False
 
     def __post_init__(self) -> None:
         unknown = [h for h in self.heads if h not in HEADS]
         if unknown:
             raise ValueError(f"unknown evaluator head {unknown[0]!r}; choose from {', '.join(HEADS)}.")
+        if self.change3d not in CHANGE3D:
+            raise ValueError(f"unknown change3d {self.change3d!r}; choose from {', '.join(CHANGE3D)}.")
         if self.frames < 2:
             raise ValueError(f"frames must be >= 2 (the window feature measures change), got {self.frames}.")
 

@@ -9,6 +9,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from dynamiccity.data.classes import FREE
 from dynamiccity.evaluator.config import HEADS, EvaluatorConfig
 
 
@@ -51,32 +52,59 @@ class VoxelAutoencoder(nn.Module):
         return code, self.up(code)
 
 
+def bev_classes(labels: torch.Tensor) -> torch.Tensor:
+    """Frames (N, X, Y, Z) class ids -> (N, X, Y) the top occupied class of each column (FREE where empty),
+    in the BEV image's orientation (`viz.render_bev`: +x up, +y left, so both axes reversed)."""
+    occupied = labels != FREE
+    depth = labels.shape[-1]
+    top = depth - 1 - occupied.flip(-1).long().argmax(dim=-1, keepdim=True)
+    return labels.gather(-1, top)[..., 0].flip(1, 2)
+
+
 class RenderNet(nn.Module):
-    """The protocol's images -> one feature: a conv stack per view, average-pooled, concatenated."""
+    """The protocol's images -> one feature: a conv stack per view, average-pooled, concatenated; with
+    `bev_decoder`, also the BEV frames' top classes decoded from the BEV stack's map."""
 
     def __init__(self, cfg: EvaluatorConfig) -> None:
         super().__init__()
         w = cfg.widths2d
 
         def branch(cin: int) -> nn.Sequential:
-            layers = [
-                _block("2d", cin, w[0], 1),
-                *(_block("2d", a, b, 2) for a, b in pairwise(w)),
-            ]
-            return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            return nn.Sequential(_block("2d", cin, w[0], 1), *(_block("2d", a, b, 2) for a, b in pairwise(w)))
 
         self.bev = branch(3 * len(cfg.bev_frames))
         self.view = branch(3)
+        self.bev_up = _bev_decoder(cfg) if cfg.bev_decoder else None
 
     def forward(self, bev: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
         """bev (B, 9, X, Y), view (B, 3, H, W) in [0, 1] -> (B, 2 * widths2d[-1])."""
-        return torch.cat([self.bev(bev), self.view(view)], dim=1)
+        return self.maps(bev, view)[0]
+
+    def maps(self, bev: torch.Tensor, view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The feature of `forward`, and the BEV frames' class logits (B, F, K, X, Y) (None without a
+        decoder)."""
+        bev_map = self.bev(bev)
+        feature = torch.cat([bev_map.mean(dim=(2, 3)), self.view(view).mean(dim=(2, 3))], dim=1)
+        if self.bev_up is None:
+            return feature, None
+        logits = self.bev_up(bev_map)
+        return feature, logits.unflatten(1, (-1, logits.shape[1] // (bev.shape[1] // 3)))
+
+
+def _bev_decoder(cfg: EvaluatorConfig) -> nn.Sequential:
+    """The BEV stack's map back to full size: one transposed conv per down stage, then per shown frame a
+    class score per pixel."""
+    w, layers = cfg.widths2d, []
+    for a, b in reversed(list(pairwise(w))):
+        layers += [nn.ConvTranspose2d(b, a, 2, stride=2), nn.GroupNorm(4, a), nn.SiLU()]
+    return nn.Sequential(*layers, nn.Conv2d(w[0], len(cfg.bev_frames) * cfg.num_classes, 1))
 
 
 @dataclass
 class EvaluatorOutput:
     """frame3d (B, T, C3) per-frame features; window3d (B, 2 * C3); logits3d (B, T, K, X, Y, Z) the
-    reconstruction; feature2d (B, C2); heads3d / heads2d {head: (B, classes)} logits."""
+    reconstruction; feature2d (B, C2); heads3d / heads2d {head: (B, classes)} logits; logits_bev
+    (B, F, K, X, Y) the BEV frames' top classes (None without a BEV decoder)."""
 
     frame3d: torch.Tensor
     window3d: torch.Tensor
@@ -84,6 +112,7 @@ class EvaluatorOutput:
     feature2d: torch.Tensor
     heads3d: dict[str, torch.Tensor]
     heads2d: dict[str, torch.Tensor]
+    logits_bev: torch.Tensor | None = None
 
 
 class Evaluator(nn.Module):
@@ -104,7 +133,10 @@ class Evaluator(nn.Module):
         b = labels.shape[0]
         code = rearrange(self.voxels.encode(labels.flatten(0, 1)), "(b t) c x y z -> b t c x y z", b=b)
         frame = code.mean(dim=(3, 4, 5))
-        change = (frame[:, 1:] - frame[:, :-1]).abs().mean(dim=1)
+        if self.cfg.change3d == "pooled":
+            change = (frame[:, 1:] - frame[:, :-1]).abs().mean(dim=1)
+        else:
+            change = (code[:, 1:] - code[:, :-1]).abs().mean(dim=(1, 3, 4, 5))
         return frame, torch.cat([frame.mean(dim=1), change], dim=1), code
 
     def forward(
@@ -116,9 +148,10 @@ class Evaluator(nn.Module):
         logits = rearrange(
             self.voxels.up(code.flatten(0, 1)), "(b t) k x y z -> b t k x y z", b=labels.shape[0]
         )
-        feature2d = self.renders(bev, view)
+        feature2d, logits_bev = self.renders.maps(bev, view)
         return EvaluatorOutput(
             frame, window, logits, feature2d,
             {h: head(window) for h, head in self.heads3d.items()},
             {h: head(feature2d) for h, head in self.heads2d.items()},
+            logits_bev,
         )  # fmt: skip

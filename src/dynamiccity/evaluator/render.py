@@ -42,5 +42,6 @@ def protocol(cfg: EvaluatorConfig) -> dict:
             },
         },
         "features": cfg.feature_dims,
+        "change_3d": cfg.change3d,
         "heads": {h: list(HEADS[h]) for h in cfg.heads},
     }

@@ -14,7 +14,7 @@ from torch import nn
 
 from dynamiccity.config import YamlRunFile
 from dynamiccity.data.windows import WindowDataset
-from dynamiccity.evaluator import HEADS, Evaluator, EvaluatorConfig, protocol, render_window
+from dynamiccity.evaluator import HEADS, Evaluator, EvaluatorConfig, bev_classes, protocol, render_window
 from dynamiccity.metrics import ConfusionMatrix
 from dynamiccity.runs.checkpoints import Trained, load_run, run_config
 from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
@@ -131,13 +131,20 @@ class EvaluatorTask(Stateless):
         )
         total = ce + self.cfg.model.lovasz_weight * lovasz + heads
         scalars = {"ce": ce, "lovasz": lovasz, "heads": heads}
+        if out.logits_bev is not None:
+            scalars["bev"] = F.cross_entropy(
+                out.logits_bev.movedim(2, -1).flatten(0, -2), _bev_target(self.cfg, labels).reshape(-1)
+            )
+            total = total + scalars["bev"]
         return total, {k: float(torch.as_tensor(v).detach()) for k, v in scalars.items()}
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Held-out reconstruction mIoU and each head's accuracy (3D and 2D); the score is their mean."""
+        """Held-out reconstruction mIoU, each head's accuracy (3D and 2D) and, with a BEV decoder, its mIoU;
+        the score is their mean."""
         model.eval()
-        cm, hits, counts = ConfusionMatrix(self.cfg.model.num_classes), {}, {}
+        k = self.cfg.model.num_classes
+        cm, cm_bev, hits, counts = ConfusionMatrix(k), ConfusionMatrix(k), {}, {}
         for i in range(min(len(self.val_data), self.cfg.data.val_windows)):
             item = self.val_data[i]
             out = model(
@@ -145,6 +152,8 @@ class EvaluatorTask(Stateless):
                 item["view"][None].to(self.device), list(self.cfg.model.bev_frames),
             )  # fmt: skip
             cm.update(out.logits3d[0].argmax(1).cpu(), item["labels"][list(self.cfg.model.bev_frames)])
+            if out.logits_bev is not None:
+                cm_bev.update(out.logits_bev[0].argmax(1).cpu(), _bev_target(self.cfg, item["labels"][None]))
             for kind, heads in (("3d", out.heads3d), ("2d", out.heads2d)):
                 for h, logit in heads.items():
                     if int(item[h]) >= 0:
@@ -152,8 +161,15 @@ class EvaluatorTask(Stateless):
                         hits[key] = hits.get(key, 0) + int(logit.argmax(1).item() == int(item[h]))
                         counts[key] = counts.get(key, 0) + 1
         metrics = {"miou": cm.compute()["miou"], **{k: hits[k] / counts[k] for k in hits}}
-        metrics["score"] = float(np.mean([metrics["miou"], *(hits[k] / counts[k] for k in hits)]))
+        if self.cfg.model.bev_decoder:
+            metrics["bev_miou"] = cm_bev.compute()["miou"]
+        metrics["score"] = float(np.mean(list(metrics.values())))
         return metrics
+
+
+def _bev_target(cfg: EvaluatorRunConfig, labels: torch.Tensor) -> torch.Tensor:
+    """Windows (B, T, X, Y, Z) -> the BEV frames' top classes (B * F, X, Y)."""
+    return bev_classes(labels[:, list(cfg.model.bev_frames)].flatten(0, 1).long())
 
 
 def load_evaluator(
