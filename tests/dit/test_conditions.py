@@ -51,6 +51,26 @@ def test_null_half_and_guidance(model):
         )
 
 
+def test_guidance_prepares_the_conditions_once_and_predicts_as_unprepared(model, monkeypatch):
+    cond = every_condition(model, 2)
+    x, t = random_map(model, 2, seed=5), torch.full((2,), 400)
+    with torch.no_grad():
+        plain = [model(x, t, cond), model(torch.cat([x, x]), torch.cat([t, t]), cond.with_null_half())]
+        prepare, calls = model.prepare, []
+        monkeypatch.setattr(model, "prepare", lambda c, b: calls.append(b) or prepare(c, b))
+        for scale, expected in zip((1.0, 3.0), plain, strict=True):
+            denoise = guided(model, cond, scale)
+            steps = [denoise(x, t) for _ in range(3)]
+            with_cond, without = expected.chunk(2) if scale != 1 else (expected, expected)
+            torch.testing.assert_close(steps[2], without + scale * (with_cond - without))
+            assert torch.equal(steps[0], steps[2])
+        assert calls == [2, 4]  # once per denoiser: the batch, then the doubled batch
+        ready = prepare(cond, 2)
+        assert torch.equal(model(x, t, ready), plain[0])
+        with pytest.raises(ValueError, match="conditions prepared for 2 samples given for a batch of 4"):
+            model(torch.cat([x, x]), torch.cat([t, t]), ready)
+
+
 def test_dropout_draws_per_condition_and_all_at_once():
     cond = Conditions(command=torch.zeros(2000, dtype=torch.long), trajectory=torch.zeros(2000, 4, 2))
     g = torch.Generator().manual_seed(0)

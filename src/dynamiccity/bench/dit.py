@@ -32,8 +32,9 @@ def every_condition(cfg: DiTConfig, shape: tuple[int, ...], batch: int, device: 
 
 
 def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu") -> dict:
-    """Time training steps at batch 1 and 8, one guided denoiser step, and whole guided generations, with
-    the network and its inputs conditioned on every condition (both insertion branches).
+    """Time training steps at batch 1 and 8, one guided denoiser step (the conditions prepared at the first
+    step of a scene, as sampling does), and whole guided generations, with the network and its inputs
+    conditioned on every condition (both insertion branches).
 
     `rates` holds the FLOPs of one training step at batch 1 and 8, one guided denoiser step and one decode,
     each against the matmul peak of the dtype it ran in, measured first (before the memory poller starts).
@@ -82,9 +83,10 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
     sample_s = {}
     for sampler, steps in samplers:
         start = time.perf_counter()
+        scene_denoise = guided(model, every_condition(cfg, shape, 1, device), GUIDANCE)  # prepared per scene
         with torch.no_grad(), autocast(device):
             grid = diffusion.sample(
-                denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask, device
+                scene_denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask, device
             )
             scene = vae.decode(model.unroll(grid)).argmax(-1)
         sync(device)

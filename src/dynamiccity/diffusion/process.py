@@ -206,16 +206,33 @@ class Diffusion:
 
 def guided(model, cond, scale: float) -> Denoiser:
     """Classifier-free guidance (paper Eq. 12): e(x, null) + scale * (e(x, cond) - e(x, null)), both from
-    one doubled batch; scale 1 is the plain conditional model (one half only).
+    one doubled batch; scale 1 (or no `cond`) is the plain conditional model (one half only).
 
-    model(x, t, cond) -> prediction; cond: the batch's `dynamiccity.dit.conditions.Conditions`.
+    model(x, t, cond) -> prediction; cond: the batch's `dynamiccity.dit.conditions.Conditions` or None. A
+    model that can `prepare` its conditions (`HexPlaneDiT.prepare`) does so once, at the first step: every
+    later step reuses their embedding and its cross-attention keys and values.
     """
-    if scale == 1.0:
-        return lambda x, t: model(x, t, cond)
+    if cond is None or scale == 1.0:
+        return _prepared_once(model, cond)
+    both_halves = _prepared_once(model, cond.with_null_half())
 
     def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        both = model(torch.cat([x, x]), torch.cat([t, t]), cond.with_null_half())
-        with_cond, without = both.chunk(2)
+        with_cond, without = both_halves(torch.cat([x, x]), torch.cat([t, t])).chunk(2)
         return without + scale * (with_cond - without)
+
+    return denoise
+
+
+def _prepared_once(model, cond) -> Denoiser:
+    """model(x, t, cond) with `cond` prepared at the first call, per batch size, where the model can."""
+    prepare = getattr(model, "prepare", None)
+    if prepare is None:
+        return lambda x, t: model(x, t, cond)
+    ready: dict[int, object] = {}
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] not in ready:
+            ready[x.shape[0]] = prepare(cond, x.shape[0])
+        return model(x, t, ready[x.shape[0]])
 
     return denoise

@@ -65,9 +65,15 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(hidden, 2 * hidden)
         self.proj = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def keys_values(self, context: torch.Tensor) -> torch.Tensor:
+        """context (B, M, hidden) -> its keys and values (2, B, heads, M, d): they depend on the conditions
+        only, so a sampler computes them once per scene (`HexPlaneDiT.prepare`)."""
+        return rearrange(self.kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)
+
+    def forward(self, x: torch.Tensor, keys_values: torch.Tensor) -> torch.Tensor:
+        """x (B, N, hidden) attends to the context given as `keys_values(context)`."""
         q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)
-        k, v = rearrange(self.kv(context), "b m (two h d) -> two b h m d", two=2, h=self.heads)
+        k, v = keys_values.unbind(0)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(rearrange(out, "b h n d -> b n (h d)"))
 
@@ -99,8 +105,8 @@ class DiTBlock(nn.Module):
         nn.init.zeros_(self.ada[1].bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B, N, hidden) tokens; c: (B, hidden) timestep + conditions; context: (B, M, hidden) condition
-        tokens (required with `cross`)."""
+        """x: (B, N, hidden) tokens; c: (B, hidden) timestep + conditions; context: the condition tokens'
+        keys and values (`CrossAttention.keys_values`; required with `cross`)."""
         mods = self.ada(c).chunk(9 if self.cross is not None else 6, dim=1)
         shift1, scale1, gate1, shift2, scale2, gate2 = mods[:6]
         x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from einops import rearrange
 from torch import nn
@@ -81,22 +83,53 @@ class HexPlaneDiT(nn.Module):
         grid = rearrange(full, "b (i j) (p q c) -> b c (i p) (j q)", i=rows, p=p, q=p)
         return grid * self.pixel_mask
 
-    def forward(self, grid: torch.Tensor, t: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
+    def prepare(self, cond: Conditions | None, batch: int) -> Prepared:
+        """What the conditions of a batch of `batch` samples give every step: their embedding and each
+        block's cross-attention keys and values. They do not depend on the noisy map or the timestep, so a
+        sampler prepares them once per scene and passes the result as `cond` at every step."""
+        if self.conditions is None:
+            if cond is not None and cond.given():
+                raise ValueError(f"this DiT was trained without conditions; got {', '.join(cond.given())}.")
+            return Prepared(batch)
+        embedded = self.conditions(cond, batch)
+        keys_values = (
+            None
+            if embedded.context is None
+            else tuple(block.cross.keys_values(embedded.context) for block in self.blocks)
+        )
+        return Prepared(batch, embedded.vector, embedded.added, keys_values)
+
+    def forward(
+        self, grid: torch.Tensor, t: torch.Tensor, cond: Conditions | Prepared | None = None
+    ) -> torch.Tensor:
         """grid: (B, C, H, W) noisy map; t: (B,) timesteps; cond: the conditions (None or a condition left
-        out: its null condition) -> (B, C, H, W)."""
+        out: its null condition), or those conditions already `prepare`d -> (B, C, H, W)."""
+        b = grid.shape[0]
+        ready = cond if isinstance(cond, Prepared) else self.prepare(cond, b)
+        if ready.batch != b:
+            raise ValueError(f"conditions prepared for {ready.batch} samples given for a batch of {b}.")
         x = self.embed(self.tokens(grid)) + self.pos
-        c, context = self.time(t), None
-        if self.conditions is not None:
-            embedded = self.conditions(cond, grid.shape[0])
-            c, context = c + embedded.vector, embedded.context
-            if embedded.added is not None:
-                x = x + embedded.added
-        elif cond is not None and cond.given():
-            raise ValueError(f"this DiT was trained without conditions; got {', '.join(cond.given())}.")
-        for block in self.blocks:
-            x = block(x, c, context)
+        c = self.time(t)
+        if ready.vector is not None:
+            c = c + ready.vector
+        if ready.added is not None:
+            x = x + ready.added
+        for i, block in enumerate(self.blocks):
+            x = block(x, c, None if ready.keys_values is None else ready.keys_values[i])
         return self.untokens(self.final(x, c))
 
     def unroll(self, grid: torch.Tensor) -> HexPlane:
         """map (B, C, H, W) -> the HexPlane it holds (`Rollout.unroll`)."""
         return self.rollout.unroll(grid)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch's conditions as every denoising step uses them (`HexPlaneDiT.prepare`): `vector` (B, hidden)
+    joins the timestep embedding, `added` (B, N_real, hidden) the tokens, `keys_values` holds each block's
+    cross-attention keys and values; None where the model has no such branch."""
+
+    batch: int
+    vector: torch.Tensor | None = None
+    added: torch.Tensor | None = None
+    keys_values: tuple[torch.Tensor, ...] | None = None

@@ -91,7 +91,7 @@ def sample_maps(
     model = dit.model
     shape = (n, dit.config.model.latent_channels, model.rollout.height, model.rollout.width)
     diffusion = Diffusion(dit.config.diffusion)
-    denoiser = model if cond is None else guided(model, cond, spec.cfg_scale)
+    denoiser = guided(model, cond, spec.cfg_scale)
     if steer is not None:
         denoiser = steered(denoiser, steer, diffusion)
     return diffusion.sample(
