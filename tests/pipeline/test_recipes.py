@@ -144,7 +144,8 @@ def test_the_world_vae_recipe_is_the_release_one_seen_from_the_first_frame():
 
 def test_the_v2_evaluator_recipe_is_v1_with_its_documented_changes():
     """configs/evaluator-synthtown-v2.yaml against the shipped v1 (configs/evaluator-synthtown.yaml, whose
-    run is src/dynamiccity/shipped/evaluator-synthtown): two down stages, change at each place, a BEV
+    run is src/dynamiccity/shipped/evaluator-synthtown): two down stages, a conv after each upsampling,
+    change at each place, a BEV
     decoder, and a longer schedule on the same data."""
     from dynamiccity.runs.evaluator import EvaluatorRunConfig
     from dynamiccity.runs.recipes import evaluator_run_config
@@ -155,7 +156,7 @@ def test_the_v2_evaluator_recipe_is_v1_with_its_documented_changes():
     )
     shipped = EvaluatorRunConfig.load(ROOT / "src/dynamiccity/shipped/evaluator-synthtown/config.yaml")
     assert v1 == replace(shipped, data=replace(shipped.data, path=v1.data.path))
-    model = replace(v1.model, widths3d=(16, 32, 64), change3d="spatial", bev_decoder=True)
+    model = replace(v1.model, widths3d=(16, 32, 64), decoder_convs=1, change3d="spatial", bev_decoder=True)
     train = replace(v1.train, steps=1500, warmup_steps=50, eval_every=250)
     assert v2 == replace(v1, model=model, train=train)
 

@@ -23,16 +23,18 @@ CHANGE3D = ("pooled", "spatial")
 class EvaluatorConfig(StrictConfig):
     """Feature extractors for generation metrics (paper A.2), trained on real scenes.
 
-    3D: per frame, a class embedding and a 3D conv encoder down to a (widths3d[-1], X/8, Y/8, Z') bottleneck,
-    average-pooled to one feature per frame; a mirrored decoder reconstructs the frame (CE + Lovasz), so the
-    features must keep what the scene holds. A window's feature (4D) is [mean over frames, mean over frames
-    of the frame-to-frame change]: with `change3d` "pooled" (v1) the change of the pooled features, with
-    "spatial" the change of the bottleneck at each place, pooled after, so frames out of order show as
-    large changes even where the pooled features barely move. 2D: the render protocol's images (BEV of
-    `bev_frames` stacked, and the 3D view of the middle frame at `view_size`) through a 2D conv network,
-    average-pooled; with `bev_decoder` the BEV branch also decodes, from its map before pooling, each shown
-    frame's top class per column, so its features must read colours as classes. Classifier heads on both
-    give the class probabilities IS needs.
+    3D: per frame, a class embedding and a 3D conv encoder halving X and Y at each of its len(widths3d) - 1
+    stages (Z while it is at least 2) down to a widths3d[-1]-channel bottleneck, average-pooled to one
+    feature per frame; a mirrored decoder reconstructs the frame (CE + Lovasz), so the features must keep
+    what the scene holds. Each decoder stage upsamples by a transposed conv of its stride, which sees one
+    bottleneck cell; `decoder_convs` 3x3x3 convs after it give it the neighbours. A window's feature (4D) is
+    [mean over frames, mean over frames of the frame-to-frame change]: with `change3d` "pooled" (v1) the
+    change of the pooled features, with "spatial" the change of the bottleneck at each place, pooled after,
+    so frames out of order show as large changes even where the pooled features barely move. 2D: the render
+    protocol's images (BEV of `bev_frames` stacked, and the 3D view of the middle frame at `view_size`)
+    through a 2D conv network, average-pooled; with `bev_decoder` the BEV branch also decodes, from its map
+    before pooling, each shown frame's top class per column, so its features must read colours as classes.
+    Classifier heads on both give the class probabilities IS needs.
     """
 
     label = "evaluator config"
@@ -48,6 +50,7 @@ class EvaluatorConfig(StrictConfig):
     lovasz_weight: float = 1.0
     change3d: str = "pooled"
     bev_decoder: bool = False
+    decoder_convs: int = 0
 
     def __post_init__(self) -> None:
         unknown = [h for h in self.heads if h not in HEADS]

@@ -41,6 +41,7 @@ class VoxelAutoencoder(nn.Module):
         up = []
         for a, b, s in reversed(list(zip(w[:-1], w[1:], strides, strict=True))):
             up += [nn.ConvTranspose3d(b, a, s, stride=s), nn.GroupNorm(4, a), nn.SiLU()]
+            up += [_block("3d", a, a, 1) for _ in range(cfg.decoder_convs)]
         self.up = nn.Sequential(*up, nn.Conv3d(w[0], cfg.num_classes, 1))
 
     def encode(self, labels: torch.Tensor) -> torch.Tensor:
