@@ -17,7 +17,9 @@ rows = int(sys.argv[4]) if len(sys.argv) > 4 else 4
 def tiles(labels: np.ndarray) -> list[np.ndarray]:
     views = [render_3d(labels[t], size=(256, 192)) for t in (0, 7)]
     bevs = [np.asarray(Image.fromarray(render_bev(labels[t], scale=3)).resize((192, 192))) for t in (0, 7)]
-    return [np.pad(img, ((0, 192 - img.shape[0]), (0, 4), (0, 0)), constant_values=255) for img in views + bevs]
+    return [
+        np.pad(img, ((0, 192 - img.shape[0]), (0, 4), (0, 0)), constant_values=255) for img in views + bevs
+    ]
 
 
 def first_windows(path: str) -> list[np.ndarray]:
@@ -26,7 +28,7 @@ def first_windows(path: str) -> list[np.ndarray]:
 
 
 lines = [
-    np.concatenate(tiles(real) + [np.full((192, 16, 3), 255, np.uint8)] + tiles(fake), axis=1)
+    np.concatenate([*tiles(real), np.full((192, 16, 3), 255, np.uint8), *tiles(fake)], axis=1)
     for real, fake in zip(first_windows(real_dir), first_windows(fake_dir), strict=False)
 ]
 Image.fromarray(np.concatenate(lines, axis=0)).save(out)

@@ -30,7 +30,8 @@ N = 128
 def _fids(real_parts: list[dict], fake: dict) -> dict:
     runs = [scores(part, fake) for part in real_parts]
     return {
-        kind: {"fid": [r[kind]["fid"] for r in runs], "kid": [r[kind]["kid"] for r in runs]} for kind in ("2d", "3d")
+        kind: {"fid": [r[kind]["fid"] for r in runs], "kid": [r[kind]["kid"] for r in runs]}
+        for kind in ("2d", "3d")
     }
 
 
@@ -55,7 +56,9 @@ def main(evaluator: str, out: str, real: str, other: str, *named: str) -> None:
         sets[kind], groups[kind] = broken(other_labels, kind), other_g
     result = {"evaluator": str(trained.checkpoint), "windows": N, "floor_between_real_halves": {}, "sets": {}}
     floor = scores(parts[0], parts[1])
-    result["floor_between_real_halves"] = {k: {"fid": floor[k]["fid"], "kid": floor[k]["kid"]} for k in ("2d", "3d")}
+    result["floor_between_real_halves"] = {
+        k: {"fid": floor[k]["fid"], "kid": floor[k]["kid"]} for k in ("2d", "3d")
+    }
     for name, labels in sets.items():
         feats = features(model, labels, torch.device("cpu"))
         row = _fids(parts, feats)
