@@ -25,6 +25,13 @@ def test_the_demo_writes_every_output(runs, tmp_path, capsys):
         "STATIC", "FORWARD", "LEFT", "RIGHT"
     }  # fmt: skip
     assert 0 <= summary["inpainting_outside_kept"] <= 1 and summary["seconds"]["total"] > 0
+    test = summary["two_sample"]  # every window of 4 + 4 one-window scenes and of the long one, against real
+    assert test["real_seed"] == 9091 and test["generated_windows"] == 8 + 8 // summary["window"]
+    assert 0 <= test["accuracy"] <= 1
+    assert (
+        test["low"] <= test["accuracy"] <= test["high"]
+        and "tells the generated windows from real ones" in printed
+    )
     scene = np.load(out / "scenes" / "long" / "labels.npy")
     assert scene.shape[0] == 8 and scene.max() < 12
 

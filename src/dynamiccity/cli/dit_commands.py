@@ -404,3 +404,10 @@ def demo(
         f"ego commands read back from the scenes: {summary['commands_read_as']}; "
         f"inpainting kept {summary['inpainting_outside_kept']:.1%} of the outside"
     )
+    test = summary["two_sample"]
+    if test is not None:
+        typer.echo(
+            f"a classifier tells the generated windows from real ones (SynthTown seed {test['real_seed']}) with "
+            f"accuracy {test['accuracy']:.2f} (95% {test['low']:.2f}-{test['high']:.2f}, {test['windows']} a side "
+            "scored; 0.5: it cannot tell them apart)"
+        )

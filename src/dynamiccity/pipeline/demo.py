@@ -25,6 +25,9 @@ from dynamiccity.generation.generate import generate_with
 from dynamiccity.generation.sampling import SampleSpec, load_pair
 
 COMMANDS = (Command.STATIC, Command.FORWARD, Command.LEFT, Command.RIGHT)
+REAL_SEED = 9091
+"""The seed of the real SynthTown scenes the demo's windows are told from: one no model here trains or is
+scored on."""
 
 
 def run_demo(
@@ -46,6 +49,7 @@ def run_demo(
     scenes, viewer_bytes = _write_outputs(out, made, models[0].manifest, seed)
     clock["outputs"] = round(time.perf_counter() - start, 1)
     summary = _summary(made, scenes, models, {"dit": str(dit), "vae": str(vae), "seed": seed})
+    summary["two_sample"] = _two_sample(made, models[0].manifest)
     summary.update(
         viewer_bytes=viewer_bytes, seconds={**clock, "total": round(time.perf_counter() - begin, 1)}
     )
@@ -133,6 +137,30 @@ def _write_outputs(out: Path, made: dict, manifest, seed: int) -> tuple[list[tup
     ]
     write_synthtown(out / "scenes", pairs, manifest.grid)
     return scenes, viewer_bytes
+
+
+def _two_sample(made: dict, manifest) -> dict | None:
+    """Can a classifier tell the demo's generated windows from real ones? The classifier two-sample test on
+    scene statistics (`metrics.two_sample`) of every window of the unconditional, command and long scenes
+    against as many real SynthTown windows (scenes of seed `REAL_SEED`, two windows each, on the DiT's
+    grid); None unless the DiT's latents were encoded from SynthTown. 0.5: it cannot tell them apart."""
+    from dynamiccity.metrics.two_sample import classifier_two_sample, scene_statistics
+    from dynamiccity.synthtown.dataset import generate_scenes
+
+    if manifest.data.get("format") != "synthtown":
+        return None
+    t = manifest.frames
+    generated = [*made["uncond"], *made["steered"], made["long"]]
+    fake = [(i, s[a : a + t]) for i, s in enumerate(generated) for a in range(0, len(s) - t + 1, t)]
+    count = (len(fake) + 1) // 2
+    scenes = generate_scenes(count, 2 * t, manifest.grid, REAL_SEED, 0.0)
+    real = [(i, scene.labels[a : a + t]) for i, (scene, _) in enumerate(scenes) for a in (0, t)]
+    sides = [
+        (scene_statistics(np.stack([w for _, w in side]), len(CLASS_NAMES)), np.array([i for i, _ in side]))
+        for side in (real, fake)
+    ]
+    test = classifier_two_sample(sides[0][0], sides[1][0], groups=(sides[0][1], sides[1][1]))
+    return {"features": "scene statistics", "real_seed": REAL_SEED, "generated_windows": len(fake), **test}
 
 
 def _summary(made: dict, scenes: list[tuple[str, np.ndarray]], models, asked: dict) -> dict:
