@@ -79,17 +79,19 @@ class RenderNet(nn.Module):
 
     def forward(self, bev: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
         """bev (B, 9, X, Y), view (B, 3, H, W) in [0, 1] -> (B, 2 * widths2d[-1])."""
-        return self.maps(bev, view)[0]
+        return self._feature(self.bev(bev), view)
 
     def maps(self, bev: torch.Tensor, view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The feature of `forward`, and the BEV frames' class logits (B, F, K, X, Y) (None without a
-        decoder)."""
+        decoder); the features alone (`forward`) skip the decoder."""
         bev_map = self.bev(bev)
-        feature = torch.cat([bev_map.mean(dim=(2, 3)), self.view(view).mean(dim=(2, 3))], dim=1)
+        feature = self._feature(bev_map, view)
         if self.bev_up is None:
             return feature, None
-        logits = self.bev_up(bev_map)
-        return feature, logits.unflatten(1, (-1, logits.shape[1] // (bev.shape[1] // 3)))
+        return feature, self.bev_up(bev_map).unflatten(1, (bev.shape[1] // 3, -1))
+
+    def _feature(self, bev_map: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
+        return torch.cat([bev_map.mean(dim=(2, 3)), self.view(view).mean(dim=(2, 3))], dim=1)
 
 
 def _bev_decoder(cfg: EvaluatorConfig) -> nn.Sequential:
