@@ -71,11 +71,29 @@ def test_the_cli_times_each_lovasz_ordering_it_is_given(tmp_path, capsys):
     rows = json.loads(out.read_text())["results"]
     assert [row["lovasz_bins"] for row in rows] == [None, 64]
     assert all(row["train_step_s"] > 0 and row["preset"] == "synthtown-micro" for row in rows)
-    assert all(set(row["rates"]) == {"train_step", "infer"} for row in rows)
-    # after the JSON lines, a Markdown table of both steps of both runs
+    assert all(set(row["rates"]) == {"train_step", "infer", "encode"} for row in rows)
+    # after the JSON lines, a Markdown table of the three timings of both runs
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 4 and table[2].startswith("| projection/ess: train_step | ")
-    assert table[4].startswith("| projection/ess, lovasz bins 64: train_step | ")
+    assert len(table) == 2 + 6 and table[2].startswith("| projection/ess: train_step | ")
+    assert table[5].startswith("| projection/ess, lovasz bins 64: train_step | ")
+
+
+def test_a_refined_encoding_costs_a_pass_plus_its_steps(tmp_path):
+    # each refinement step decodes the window and takes the gradient to the latent: counted in FLOPs,
+    # three steps cost more than one pass of the encoder and less than three training steps
+    out = tmp_path / "bench.json"
+    cli("bench", "vae", "--preset", "synthtown-micro", "--set", "grid=[16,16,4]", "--repeats", "1",
+        "--refine", "3", "--json", out)  # fmt: skip
+    row = json.loads(out.read_text())
+    assert row["refine_steps"] == 3 and row["encode_s"] > 0
+    flops = {name: rate["flops"] for name, rate in row["rates"].items()}
+    assert flops["infer"] < flops["encode"] < 3 * flops["train_step"]
+
+
+def test_one_pass_encoding_costs_less_than_encode_decode(results):
+    rates = results[("ess", False)]["rates"]
+    assert results[("ess", False)]["refine_steps"] == 0
+    assert 0 < rates["encode"]["flops"] < rates["infer"]["flops"]
 
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r[0]}-recompute-{r[1]}")

@@ -24,6 +24,8 @@ class VAEBench:
     threads: int
     train_step_s: float
     infer_s: float
+    refine_steps: int
+    encode_s: float
     peak_mem_mb: float
     params: int
     compression_ratio: float
@@ -34,7 +36,9 @@ class VAEBench:
     lovasz_bins: int | None
     machine: MachinePeak
     rates: dict[str, Rate]
-    """"train_step" and "infer" (encode+decode), each against the peak of the dtype it ran in."""
+    """"train_step", "infer" (encode+decode) and "encode" (the encoding a DiT is given: one pass, then
+    `refine_steps` refinement steps on the window, `vae.refine`), each against the peak of the dtype it ran
+    in."""
 
 
 def structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
@@ -54,12 +58,14 @@ def measure(
     repeats: int = 2,
     device: str = "cpu",
     lovasz_bins: int | None = None,
+    refine: int = 0,
 ) -> VAEBench:
-    """Time `repeats` training steps (after one warm-up) and `repeats` encode+decode passes, in this process,
-    count the FLOPs of one of each, and measure the machine's matmul peak first (before the memory poller
-    starts). `lovasz_bins`: the training loss's Lovasz ordering (`vae.losses.lovasz_softmax`; None: an exact
-    sort)."""
+    """Time `repeats` training steps (after one warm-up), `repeats` encode+decode passes and `repeats`
+    encodings with `refine` refinement steps, in this process, count the FLOPs of one of each, and measure
+    the machine's matmul peak first (before the memory poller starts). `lovasz_bins`: the training loss's
+    Lovasz ordering (`vae.losses.lovasz_softmax`; None: an exact sort)."""
     from dynamiccity.vae.model import HexPlaneVAE
+    from dynamiccity.vae.refine import Refinement, encode_window
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
@@ -87,6 +93,14 @@ def measure(
 
     infer_s = timed(infer, repeats, device)
     infer_flops = step_flops(infer)
+    refinement = Refinement(steps=refine) if refine else None
+
+    def encode() -> None:
+        with torch.no_grad():
+            encode_window(model, labels, refine=refinement)
+
+    encode_s = timed(encode, repeats, device)
+    encode_flops = step_flops(encode)
     peak = memory.mb()
     memory.stop()
     latent = model.encode(labels[:1]).numel_per_sample()
@@ -95,18 +109,19 @@ def measure(
     rates = {
         "train_step": Rate.of(train_flops, step_s, peak_flop_s),
         "infer": Rate.of(infer_flops, infer_s, peak_flop_s),
+        "encode": Rate.of(encode_flops, encode_s, machine.flop_s(False)),
     }
     return VAEBench(
-        preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, peak,
+        preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, refine, encode_s, peak,
         sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16, cfg.recompute, lovasz_bins,
         machine, rates,
     )  # fmt: skip
 
 
 def _measure_as_dict(
-    preset: str, cfg: VAEConfig, batch: int, repeats: int, device: str, lovasz_bins: int | None
+    preset: str, cfg: VAEConfig, batch: int, repeats: int, device: str, lovasz_bins: int | None, refine: int
 ) -> dict:
-    return asdict(measure(preset, cfg, batch, repeats, device, lovasz_bins))
+    return asdict(measure(preset, cfg, batch, repeats, device, lovasz_bins, refine))
 
 
 def measure_isolated(
@@ -116,6 +131,7 @@ def measure_isolated(
     repeats: int = 2,
     device: str = "cpu",
     lovasz_bins: int | None = None,
+    refine: int = 0,
 ) -> dict:
     """`measure` in a fresh process, so the peak memory belongs to this configuration alone."""
-    return run_isolated(_measure_as_dict, preset, cfg, batch, repeats, device, lovasz_bins)
+    return run_isolated(_measure_as_dict, preset, cfg, batch, repeats, device, lovasz_bins, refine)

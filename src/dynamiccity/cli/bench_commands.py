@@ -33,10 +33,16 @@ def bench_vae(
             min=0, help="The loss's Lovasz ordering: 0 sorts exactly, N > 0 uses N error bins (repeatable)."
         ),
     ] = None,
+    refine: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Also time encodings refined by this many steps on their window (0: one pass)."
+        ),
+    ] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
-    """Training step, encode+decode time, peak memory, parameters and compression of the VAE; the FLOPs and
-    share of the machine's matmul peak of the step and of encode+decode (a table after the JSON lines)."""
+    """Training step, encode+decode time, encoding time, peak memory, parameters and compression of the VAE;
+    the FLOPs and share of the machine's matmul peak of each (a table after the JSON lines)."""
     from dynamiccity.atomic import write_text
     from dynamiccity.bench.flops import Rate, rate_table
     from dynamiccity.bench.vae import measure_isolated
@@ -49,7 +55,7 @@ def bench_vae(
         for dec in decoder or ["ess"]:
             for bins in lovasz_bins or [0]:
                 cfg = vae_preset(preset).with_overrides(**{**overrides, "encoder": enc, "decoder": dec})
-                result = measure_isolated(preset, cfg, batch, repeats, device.value, bins or None)
+                result = measure_isolated(preset, cfg, batch, repeats, device.value, bins or None, refine)
                 typer.echo(json.dumps(result))
                 results.append(result)
     rates = {_vae_label(row, name): Rate(**rate) for row in results for name, rate in row["rates"].items()}
@@ -61,7 +67,8 @@ def bench_vae(
 
 def _vae_label(row: dict, step: str) -> str:
     bins = "" if row["lovasz_bins"] is None else f", lovasz bins {row['lovasz_bins']}"
-    return f"{row['encoder']}/{row['decoder']}{bins}: {step}"
+    refined = f" ({row['refine_steps']} refinement steps)" if step == "encode" and row["refine_steps"] else ""
+    return f"{row['encoder']}/{row['decoder']}{bins}: {step}{refined}"
 
 
 @bench_app.command("dit")

@@ -95,9 +95,8 @@ def refine_latent(
                     spec.prior_weight,
                     spec.lovasz_bins,
                 )
-                grads = torch.autograd.grad(terms.total, planes)
-                for p, g in zip(planes, grads, strict=True):
-                    p.grad = g
+                optim.zero_grad(set_to_none=True)
+                terms.total.backward(inputs=planes)  # the latent's gradient alone; the network's untouched
                 optim.step()
     finally:
         model.train(was_training)
