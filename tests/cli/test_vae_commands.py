@@ -105,7 +105,7 @@ def test_eval_reconstruct_encode_usage_errors(trained, tmp_path, capsys):
          "Invalid value for '--refine'"),
         (["encode", vae, "--data", town, *SYNTH], "Missing option '--out'."),
         (["encode", vae, "--data", town, *SYNTH, "--out", out, "--coordinates", "bogus"],
-         "Invalid value for '--coordinates': Value error, 'bogus' is not one of 'ego', 'world'."),
+         "Invalid value for '--coordinates': Value error, 'bogus' is not one of 'ego', 'world', 'centred'."),
         (["encode", vae, "--data", town, *SYNTH, "--out", out, "--mask", "camera"],
          "Invalid value: --mask applies to Occ3D formats only, not synthtown."),
         (["encode", vae, "--data", town, *SYNTH, "--out", out, "--stride", "0"], "Invalid value for '--stride'"),

@@ -7,6 +7,7 @@ import pytest
 
 from dynamiccity.data.classes import FREE
 from dynamiccity.data.egoframe import (
+    anchored,
     beyond,
     chained_poses,
     path_in,
@@ -15,6 +16,7 @@ from dynamiccity.data.egoframe import (
     to_ego,
     to_world,
     with_heading,
+    world_anchor,
 )
 
 EXTENT = (-8.0, -8.0, -1.0, 8.0, 8.0, 1.0)  # 16 x 16 x 2 voxels of 1 m
@@ -63,6 +65,34 @@ def test_the_window_before_is_seen_from_where_the_next_one_starts():
     assert np.allclose(pose_after(path[:4]), poses[4])  # at the last step's speed
     grown = chained_poses(np.stack([path[:4], path[:4] - path[0]]))  # two windows of the same drive
     assert np.allclose(grown, poses[:8])
+
+
+def test_a_window_seen_from_its_middle_frame_looks_half_as_far_beyond_it():
+    rng = np.random.default_rng(3)
+    world = rng.integers(1, 12, size=(16 + 7, 16, 2)).astype(np.uint8)
+    window, path = drive(world, 8)
+    assert (world_anchor("world", 8), world_anchor("centred", 8)) == (0, 4)
+    middle = anchored(path, 4)  # the path in frame 4's ego frame: from 4 voxels behind to 3 ahead
+    assert np.allclose(middle[:, 0], np.arange(8) - 4) and np.allclose(middle[:, 1:], 0)
+    assert anchored(path, 0) is path
+    still = to_world(window, middle, EXTENT, fill_back=True)
+    assert all(np.array_equal(still[t], window[4]) for t in range(8))  # the world of frame 4, throughout
+    back, unseen = to_ego(still, middle, EXTENT)
+    _, first_unseen = to_ego(to_world(window, path, EXTENT), path, EXTENT)
+    assert unseen.max(axis=(1, 2, 3)).tolist() == [True] * 4 + [False] + [True] * 3  # behind, then ahead
+    assert unseen.sum() < 0.6 * first_unseen.sum()  # 4 + 3 strips of up to 4 voxels against one of up to 7
+    assert np.array_equal(back[~unseen], window[~unseen])
+
+
+def test_filling_back_shows_a_place_as_the_ego_saw_it_later():
+    window = np.zeros((3, 16, 16, 2), np.uint8)
+    window[:, 15, 3, 0] = 5  # a wall at the front edge of every frame: 2 voxels beyond frame 0's view
+    path = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], np.float32)
+    held = to_world(window, anchored(path, 2), EXTENT)  # seen from frame 2, frames 0-1 never saw it
+    filled = to_world(window, anchored(path, 2), EXTENT, fill_back=True)
+    assert held[0, 15, 3, 0] == FREE and held[2, 15, 3, 0] == 5
+    assert (filled[:, 15, 3, 0] == 5).all()  # where it stands, from before the ego saw it
+    assert filled[0, 13, 3, 0] == 5 and held[0, 13, 3, 0] == 5  # frame 0 saw its own front edge
 
 
 def test_a_turning_window_round_trips_on_what_stays_in_view():

@@ -24,3 +24,13 @@ def runs(tmp_path_factory):
     cli("train-dit", "--preset", "synthtown-micro", "--latents", root / "lat", "--out", root / "dit",
         "--steps", "2", *DIT_SET)  # fmt: skip
     return root
+
+
+def world_dit(runs, root, coordinates: str):
+    """The shared micro VAE's latents encoded in world `coordinates` (world or centred) under `root`, and a
+    DiT trained on them for 2 steps; returns root."""
+    cli("encode", runs / "vae", "--data", runs / "town", "--format", "synthtown", "--out", root / "lat",
+        "--device", "cpu", "--coordinates", coordinates)  # fmt: skip
+    cli("train-dit", "--preset", "synthtown-micro", "--latents", root / "lat", "--out", root / "dit",
+        "--steps", "2", *DIT_SET)  # fmt: skip
+    return root

@@ -11,17 +11,12 @@ import pytest
 
 from dynamiccity.data.classes import FREE
 from tests.conftest import cli
-from tests.pipeline.conftest import DIT_SET
+from tests.pipeline.conftest import DIT_SET, world_dit
 
 
 @pytest.fixture(scope="module")
 def world(runs, tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    cli("encode", runs / "vae", "--data", runs / "town", "--format", "synthtown", "--out", root / "lat",
-        "--device", "cpu", "--coordinates", "world")  # fmt: skip
-    cli("train-dit", "--preset", "synthtown-micro", "--latents", root / "lat", "--out", root / "dit",
-        "--steps", "2", *DIT_SET)  # fmt: skip
-    return root
+    return world_dit(runs, tmp_path_factory.mktemp("world"), "world")
 
 
 def sample(runs, world, out, *extra):

@@ -38,37 +38,40 @@ def test_unknown_coordinates_are_refused(tmp_path):
         open_dataset(tiny_town(tmp_path / "town"), "synthtown", frames=4, coordinates="map")
 
 
-def test_a_world_vae_is_scored_in_ego_coordinates_and_encodes_in_its_own(tmp_path):
+@pytest.mark.parametrize("coordinates", ["world", "centred"])
+def test_a_world_vae_is_scored_in_ego_coordinates_and_encodes_in_its_own(tmp_path, coordinates):
     import torch
 
     from dynamiccity.data import open_dataset
-    from dynamiccity.data.egoframe import to_ego, to_world
+    from dynamiccity.data.egoframe import anchored, to_ego, to_world
     from dynamiccity.pipeline import load_vae, read_manifest
     from dynamiccity.vae.refine import encode_window
     from tests.pipeline.test_vae_training import numpy_scores
 
     town = tiny_town(tmp_path / "town")
     cli("train-vae", "--preset", "synthtown-micro", "--data", town, "--format", "synthtown", "--out",
-        tmp_path / "vae", "--steps", "2", *TINY_VAE, "--set", "data.coordinates=world")  # fmt: skip
+        tmp_path / "vae", "--steps", "2", *TINY_VAE, "--set", f"data.coordinates={coordinates}")  # fmt: skip
     cli("eval-vae", tmp_path / "vae", "--data", town, "--format", "synthtown", "--split", "all", "--json",
         tmp_path / "scores.json", "--device", "cpu")  # fmt: skip
     scores = json.loads((tmp_path / "scores.json").read_text())
-    assert scores["coordinates"] == "world"
+    assert scores["coordinates"] == coordinates
+    anchor = {"world": 0, "centred": 2}[coordinates]  # of 4 frames: the first, or the middle one
 
     model = load_vae(tmp_path / "vae", device="cpu").model.eval()
     windows = open_dataset(town, "synthtown", frames=4, stride=4)  # eval-vae's windows: side by side
     pairs = []
     for window in (windows[i] for i in range(len(windows))):
-        seen = to_world(window.labels, window.trajectory, windows.grid.extent)
+        path = anchored(window.trajectory, anchor)
+        seen = to_world(window.labels, path, windows.grid.extent, fill_back=True)
         with torch.no_grad():
             latent = encode_window(
                 model, torch.from_numpy(seen)[None], torch.ones((1, *seen.shape), dtype=bool)
             )
             drawn = model.decode(latent).argmax(-1)[0].numpy()
-        pairs.append((window, to_ego(drawn, window.trajectory, windows.grid.extent)[0]))
+        pairs.append((window, to_ego(drawn, path, windows.grid.extent)[0]))
     assert scores["miou"] == pytest.approx(numpy_scores(pairs)["miou"], rel=1e-12)
     assert scores["windows"] == len(pairs)
 
     cli("encode", tmp_path / "vae", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat",
         "--device", "cpu")  # fmt: skip
-    assert read_manifest(tmp_path / "lat").coordinates == "world"  # as the VAE was trained to see windows
+    assert read_manifest(tmp_path / "lat").coordinates == coordinates  # as the VAE was trained to see them

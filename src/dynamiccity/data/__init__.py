@@ -60,7 +60,8 @@ def open_dataset(
     **options,
 ) -> WindowDataset:
     """Every window of `frames` consecutive frames (every `stride`) of a dataset root, all splits by default,
-    seen from each frame's ego or, with `coordinates="world"`, from the window's first frame's."""
+    seen from each frame's ego or, with `coordinates="world"`, from the window's first frame's
+    ("centred": its middle frame's)."""
     reader = open_reader(path, format, **options)
     return WindowDataset(reader, frames, stride, splits, layout_factor, command_rule, coordinates)
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dynamiccity.data.derive import NO_COMMAND, CommandRule, bev_layout, ego_command, ego_trajectory
-from dynamiccity.data.egoframe import COORDINATES, to_world
+from dynamiccity.data.egoframe import COORDINATES, anchored, is_world, to_world, world_anchor
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.reader import OccupancyReader
 from dynamiccity.data.scene import SceneInfo
@@ -53,8 +53,9 @@ class WindowDataset:
         command_rule: thresholds of the ego-command rule.
         coordinates: where a window's frames are seen from (`data.egoframe.COORDINATES`): "ego", each
             frame's ego as recorded; "world", the window's first frame's ego throughout (`to_world`: the
-            static world stands still), its labels, valid mask and layout alike; its poses, command and
-            trajectory are the recorded ones. World coordinates need ego poses.
+            static world stands still), "centred", its middle frame's (`egoframe.world_anchor`), its
+            labels, valid mask and layout alike; its poses, command and trajectory are the recorded ones
+            (the trajectory in its first frame's ego frame). World coordinates need ego poses.
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class WindowDataset:
         ]
         self._position = {key: i for i, key in enumerate(self.index)}
         self._poses: dict[int, np.ndarray] = {}
-        if coordinates == "world":
+        if is_world(coordinates):
             self.require_poses("windows in world coordinates")
 
     @property
@@ -143,14 +144,17 @@ class WindowDataset:
             scene=scene,
             start=start,
         )
-        return self.in_world(window) if self.coordinates == "world" else window
+        if not is_world(self.coordinates):
+            return window
+        return self.in_world(window, world_anchor(self.coordinates, self.frames))
 
-    def in_world(self, window: Window) -> Window:
-        """An ego-coordinate window of this dataset seen from its first frame's ego throughout (labels, valid
-        mask and layout; `data.egoframe.to_world`)."""
-        extent = self.grid.extent
-        labels = to_world(window.labels, window.trajectory, extent)
-        valid = to_world(window.valid, window.trajectory, extent)
+    def in_world(self, window: Window, anchor: int = 0) -> Window:
+        """An ego-coordinate window of this dataset seen from the ego of its frame `anchor` throughout
+        (labels, valid mask and layout; `data.egoframe.to_world`, its frames before the ego saw a place
+        showing it as the ego later saw it)."""
+        extent, path = self.grid.extent, anchored(window.trajectory, anchor)
+        labels = to_world(window.labels, path, extent, fill_back=True)
+        valid = to_world(window.valid, path, extent, fill_back=True)
         layout = bev_layout(self.reader.classes.common(labels), self.layout_factor)
         return window._replace(labels=labels, valid=valid, layout=layout)
 

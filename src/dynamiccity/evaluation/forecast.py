@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynamiccity.data.egoframe import path_in, poses_after, to_world
+from dynamiccity.data.egoframe import path_in, poses_after, to_world, world_anchor
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.along_path import shown_along
@@ -94,7 +94,7 @@ def eval_forecast(
         "frames": dit.manifest.frames,
         "windows": count,
         "with_trajectory": trajectory,
-        "coordinates": "world" if world else "ego",
+        "coordinates": dit.manifest.coordinates,
         "scores": {name: s.compute() for name, s in scores.items()},
         "seconds_per_window": (time.perf_counter() - begin) / count,
         "dit_checkpoint": str(dit.checkpoint),
@@ -182,15 +182,17 @@ def _in_ego(models, batch: list, shown: list, trajectory: bool, asked, g, device
 
 
 def _in_world(models, batch: list, shown: list, trajectory: bool, asked, g, device) -> np.ndarray:
-    """Future windows of a world-coordinate DiT: the past window seen from the future's first pose, the future
-    world drawn from it and shown along the future poses `shown` (true with `trajectory`, else extrapolated);
-    a DiT that takes the trajectory is given that path."""
+    """Future windows of a world-coordinate DiT: the past window seen from where the future window is seen
+    from (its first pose, or its middle one for "centred" coordinates), the future world drawn from it and
+    shown along the future poses `shown` (true with `trajectory`, else extrapolated); a DiT that takes the
+    trajectory is given that path."""
     (dit, vae), (spec, features) = models, asked
     extent = dit.manifest.grid.extent
     t = len(shown[0])
+    anchor = world_anchor(dit.manifest.coordinates, t)
     previous, seen_world, seen = [], [], []
     for w, future in zip(batch, shown, strict=True):
-        path = path_in(w.poses[:t], future[0])
+        path = path_in(w.poses[:t], future[anchor])
         past = to_world(w.labels[:t], path, extent)
         previous.append(encode_map(models, past, device))
         seen_world.append(past[-1])  # everything the past saw, as last seen

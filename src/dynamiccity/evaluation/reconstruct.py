@@ -35,13 +35,14 @@ def reconstruct(
     vae = load_vae(run_dir, device=device)
     model, cfg = vae.model, vae.model.cfg
     windows = shown_windows(vae, data, split)
-    world = vae.config.data.coordinates == "world"
     refine = encoding_of(vae.config, refine)
     common = windows.reader.classes.common  # the scenes written and drawn are in the common class set
     indices = list(range(len(windows) if max_windows is None else min(max_windows, len(windows))))
     pairs = []
     for i, (w, pred) in zip(
-        indices, reconstructions(model, windows, indices, device, refine, world), strict=True
+        indices,
+        reconstructions(model, windows, indices, device, refine, vae.config.data.coordinates),
+        strict=True,
     ):
         recon, labels = common(pred.numpy().astype(np.uint8)), common(w.labels)
         name = f"{windows.scenes[w.scene].name.replace('/', '_')}_t{w.start:04d}"

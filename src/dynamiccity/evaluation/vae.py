@@ -44,14 +44,14 @@ def evaluate_vae(
     device = pick_device(device)
     vae = load_vae(run_dir, device=device)
     cfg = vae.model.cfg
-    world = vae.config.data.coordinates == "world"
     refine = encoding_of(vae.config, refine)
     windows = shown_windows(vae, data, split)
     if len(windows) == 0:
         raise ValueError(f"{data.path}: no {split} windows of {cfg.frames} frames.")
     indices = spread_indices(windows, max_windows) if max_windows else list(range(len(windows)))
     motion = EgoMotionThrough(tuple(windows.grid.voxel_size[:2]), windows.reader.classes.common)
-    scores = confusions_of(vae.model, windows, indices, device, motion if ego_motion else None, refine, world)
+    also = motion if ego_motion else None
+    scores = confusions_of(vae.model, windows, indices, device, also, refine, vae.config.data.coordinates)
     return {
         **_report(scores, windows.reader.classes.names),
         **({"ego_motion": motion.result()} if ego_motion else {}),

@@ -1,5 +1,5 @@
-"""The world ahead of the ego. A world-coordinate window is seen from its first frame, so an ego that drives
-looks beyond it: the strip ahead, the sides a turn swings into view. Each side of the window that some path
+"""The world ahead of the ego. A world-coordinate window is seen from one of its frames (the first, or the
+middle for "centred" coordinates), so an ego that drives looks beyond it: the strip ahead, the sides a turn swings into view. Each side of the window that some path
 of a batch looks beyond is outpainted (`dit.editing.shift`: the window kept in latent space, the strip that
 enters generated) by as many latent cells as the furthest look needs, up to half the window; the windows are
 then shown from a canvas of the window and its new strips. What lies beyond two sides at once (a corner past
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from dynamiccity.data.classes import FREE
-from dynamiccity.data.egoframe import Extent, beyond, to_ego
+from dynamiccity.data.egoframe import Extent, anchored, beyond, to_ego, world_anchor
 from dynamiccity.diffusion.process import Known
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import DIRECTIONS, shift
@@ -37,10 +37,13 @@ def shown_along(
     device,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """World windows (n, T, X, Y, Z), decoded from `maps` (n, C, H, W) and sampled with `cond`, shown along
-    `paths` (n, T, 3), with the sides they look beyond outpainted when `features.ahead`. Returns the shown
-    windows, where they are still unseen (both as `to_ego`) and the voxels added on each side."""
+    `paths` (n, T, 3, each in its first frame's ego frame), with the sides they look beyond outpainted when
+    `features.ahead`. Returns the shown windows, where they are still unseen (both as `to_ego`) and the
+    voxels added on each side."""
     dit, vae = models
     shape, extent = worlds.shape[2:], dit.manifest.grid.extent
+    anchor = world_anchor(dit.manifest.coordinates, dit.manifest.frames)
+    paths = np.stack([anchored(p, anchor) for p in paths])  # where each window is seen from
     if not features.ahead:
         shown = [to_ego(w, p, extent) for w, p in zip(worlds, paths, strict=True)]
         return np.stack([w for w, _ in shown]), np.stack([u for _, u in shown]), {}

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from dynamiccity.data.derive import Command, bev_layout, ego_trajectory
-from dynamiccity.data.egoframe import to_world
+from dynamiccity.data.egoframe import anchored, is_world, to_world, world_anchor
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
 from dynamiccity.runs.loading import Trained, TrainedDiT
@@ -62,15 +62,19 @@ class Start:
     labels: np.ndarray
     path: np.ndarray | None = None
 
-    def still(self, extent: tuple[float, ...]) -> np.ndarray:
-        """The window seen from its first frame throughout (`to_world`), as a world-coordinate DiT's are."""
+    def still(self, extent: tuple[float, ...], anchor: int = 0) -> np.ndarray:
+        """The window seen from the ego of its frame `anchor` throughout (`to_world`), as a world-coordinate
+        DiT's are."""
         if self.path is None:
-            raise ValueError("a real window seen from its first frame needs its ego path; none was read.")
-        return to_world(self.labels, self.path, extent)
+            raise ValueError("a real window seen from one ego pose needs its ego path; none was read.")
+        return to_world(self.labels, anchored(self.path, anchor), extent, fill_back=True)
 
     def seen_by(self, dit: TrainedDiT) -> np.ndarray:
         """The window as `dit`'s windows are: still for a DiT of world coordinates, else as recorded."""
-        return self.still(dit.manifest.grid.extent) if dit.manifest.coordinates == "world" else self.labels
+        coordinates = dit.manifest.coordinates
+        if not is_world(coordinates):
+            return self.labels
+        return self.still(dit.manifest.grid.extent, world_anchor(coordinates, dit.manifest.frames))
 
 
 def build_conditions(
@@ -88,9 +92,9 @@ def build_conditions(
         given["layout"] = torch.from_numpy(_layout(request.layout, cfg.frames, cfg.layout_grid))[None]
     if request.layout_from is not None:
         labels = scene_window(request.data, request.layout_from, 0, cfg.frames, vae)
-        if dit.manifest.coordinates == "world":  # the layout where the DiT's windows are seen from
+        if is_world(dit.manifest.coordinates):  # the layout where the DiT's windows are seen from
             path = scene_path(request.data, request.layout_from, 0, cfg.frames, vae)
-            labels = to_world(labels, path, dit.manifest.grid.extent)
+            labels = Start(labels, path).seen_by(dit)
         given["layout"] = torch.from_numpy(bev_layout(labels, dit.manifest.layout_factor))[None]
     if request.single_frame is not None:
         scene, frame = _scene_frame(request.single_frame)
@@ -120,7 +124,7 @@ def scene_start(data: DataSpec | None, scene: str, models: Models) -> Start:
     dit, vae = models
     frames = dit.manifest.frames
     labels = scene_window(data, scene, 0, frames, vae)
-    if dit.manifest.coordinates != "world":
+    if not is_world(dit.manifest.coordinates):
         return Start(labels)
     return Start(labels, scene_path(data, scene, 0, frames, vae))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynamiccity.data.egoframe import moved, pose_after, with_heading
+from dynamiccity.data.egoframe import moved, path_poses, pose_after, with_heading, world_anchor
 from dynamiccity.device import pick_device
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.along_path import shown_along
@@ -103,7 +103,7 @@ def generate_with(
         scenes.append(np.concatenate(decoded, axis=1)[:, :frames])
     facts = _facts(dit, vae, num, (spec, features), cond, frames, (time.perf_counter() - begin) / max(1, num))
     if world:
-        facts["coordinates"] = "world"
+        facts["coordinates"] = dit.manifest.coordinates
         facts["ego_paths"] = np.round(np.concatenate(paths), 4).tolist()  # (num, windows, T, 3)
         facts["unseen_share"] = float(np.mean(unseen))
         facts["outpainted_ahead"] = added  # per batch and window: voxels added on each side
@@ -162,12 +162,14 @@ def _draw_window(
     world = dit.paths is not None
     cond = drawn.latest
     if drawn.maps and world:
-        previous = _previous_world(dit, vae, drawn.worlds[-1], drawn.paths[-1], device)
-        cond = replace(part or Conditions(), previous=previous)
+        cond = part
     elif drawn.maps:
         cond = replace(drawn.latest or Conditions(), previous=drawn.maps[-1])
     if world:
         cond, path = with_ego_paths(dit, cond, n, rng)
+        if drawn.maps:
+            previous = _previous_world(dit, vae, drawn.worlds[-1], drawn.paths[-1], path, device)
+            cond = replace(cond or Conditions(), previous=previous)
         drawn.paths.append(path)
         drawn.sampled_with.append(cond)
     steer = layout_steer(
@@ -233,13 +235,18 @@ def with_ego_paths(
     return replace(cond or Conditions(), **extra), paths
 
 
-def _previous_world(dit, vae, worlds: np.ndarray, paths: np.ndarray, device) -> torch.Tensor:
+def _previous_world(
+    dit, vae, worlds: np.ndarray, paths: np.ndarray, following: np.ndarray, device
+) -> torch.Tensor:
     """The previous-window condition of the next world-coordinate windows: each generated world window
-    (n, T, X, Y, Z) seen from where its path (n, T, 3) goes next (`data.egoframe.pose_after`), as the
-    training windows' previous windows are seen from their first frame; encoded, (n, C, H, W)."""
+    (n, T, X, Y, Z), shown along its path (n, T, 3), seen from where the next window is seen from, the next
+    window starting where the path goes next (`data.egoframe.pose_after`) and driving its own path
+    (`following`, n, T, 3), as the training windows' previous windows are seen; encoded, (n, C, H, W)."""
     extent, maps = dit.manifest.grid.extent, []
-    for window, path in zip(worlds, paths, strict=True):
-        ahead = pose_after(path)
-        seen = np.stack([moved(frame, ahead, extent) for frame in window])
+    anchor = world_anchor(dit.manifest.coordinates, dit.manifest.frames)
+    for window, path, next_path in zip(worlds, paths, following, strict=True):
+        before, after = path_poses(path)[anchor], pose_after(path) @ path_poses(next_path)[anchor]
+        move = np.linalg.inv(before) @ after  # the next window's view, in this window's
+        seen = np.stack([moved(frame, move, extent) for frame in window])
         maps.append(encode_map((dit, vae), seen, device))
     return torch.cat(maps)

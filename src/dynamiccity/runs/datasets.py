@@ -18,7 +18,8 @@ class DataSpec:
     own default (training and encoding: 1, every start; scoring and reconstructing: the model's T, windows
     side by side). val_windows: how many held-out windows a training run validates on. options: reader
     keyword arguments (mask=, poses=). coordinates: where windows are seen from
-    (`data.WindowDataset`): each frame's ego, or the window's first frame's ("world"; needs poses).
+    (`data.WindowDataset`): each frame's ego, or the window's first frame's ("world"; "centred": its middle
+    frame's; needs poses).
     """
 
     path: str

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from dynamiccity.config import YamlRunFile
+from dynamiccity.data.egoframe import is_world
 from dynamiccity.data.windows import TRAIN_SPLITS, VAL_SPLITS
 from dynamiccity.diffusion.process import Diffusion, DiffusionConfig
 from dynamiccity.dit.conditions import Conditions
@@ -67,7 +68,8 @@ class DiTTask(Stateless):
         if "previous" in cfg.model.placed and not self.train_data.manifest.previous_planes:
             raise ValueError(
                 f"{cfg.latents}: a placed previous window needs latents in world coordinates (encode "
-                "--coordinates world), where it is seen from the window's first frame; these are in the ego's."
+                "--coordinates world or centred), where it is seen from where the window is; these are in the "
+                "ego's."
             )
         val = LatentSet(cfg.latents, VAL_SPLITS)
         self.val_split = "val" if len(val) else "train"
@@ -93,7 +95,7 @@ class DiTTask(Stateless):
         coordinates the ego paths of its training windows (`EGO_PATHS`), to show generated windows along."""
         manifest = self.train_data.manifest
         files = {RUN_MANIFEST: json.dumps(manifest.to_dict(), indent=1) + "\n"}
-        if manifest.coordinates == "world":
+        if is_world(manifest.coordinates):
             given = self.train_data.conditions
             paths = EgoPaths.of_windows(given["trajectory"].numpy(), given["command"].numpy())
             files[EGO_PATHS] = paths.to_json()

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from dynamiccity.atomic import atomic_path
-from dynamiccity.data.egoframe import COORDINATES, path_in, to_world
+from dynamiccity.data.egoframe import COORDINATES, is_world, path_in, to_world, world_anchor
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
@@ -59,7 +59,9 @@ def encode_latents(
     by default (`VAERunConfig.encoding`) unless `refine` says otherwise (steps 0: one pass); a refined
     encoding (the windows' and their first frames') is refined on its window (`vae.refine`), and the
     manifest says so. With `coordinates="world"` every window is first seen from its first frame's ego
-    (`data.egoframe.to_world`: the static world stands still), its layout too; the data needs ego poses.
+    (`data.egoframe.to_world`: the static world stands still), its layout too, and with "centred" from its
+    middle frame's; the data needs ego poses. The single-frame condition is the window's first frame as
+    its ego saw it, in any coordinates, as a user gives one.
     By default, windows are seen as the VAE was trained to see them (its data's `coordinates`)."""
     from tqdm import tqdm
 
@@ -74,7 +76,7 @@ def encode_latents(
         raise ValueError(f"{data.path}: no windows of {cfg.frames} frames.")
     if coordinates not in COORDINATES:
         raise ValueError(f"unknown coordinates {coordinates!r}; choose one of {', '.join(COORDINATES)}.")
-    if coordinates == "world":
+    if is_world(coordinates):
         windows.require_poses("windows in world coordinates")
     out = Path(out)
     stats, shards = ChannelStats(cfg.latent_channels), []
@@ -109,7 +111,7 @@ def encode_latents(
         frame_planes=True,
         refine=None if refine is None else asdict(refine),
         coordinates=coordinates,
-        previous_planes=coordinates == "world",
+        previous_planes=is_world(coordinates),
     )
     manifest.write(out)
     return manifest
@@ -117,16 +119,17 @@ def encode_latents(
 
 def _shard(model, windows, rows: range, coordinates: str, refine: Refinement | None):
     """The tensors of one shard (windows `rows`): each window's HexPlane, its first frame's, its conditions
-    and, in world coordinates, its previous window's as seen from its first frame; and the windows'
-    HexPlanes, for the channel statistics."""
-    batch = [windows[i] for i in rows]
+    and, in world coordinates, its previous window's as seen from where the window is seen from; and the
+    windows' HexPlanes, for the channel statistics."""
+    batch = ego = [windows[i] for i in rows]
     previous = None
-    if coordinates == "world":
-        previous = _previous_in_world(model, windows, rows, batch, refine)
-        batch = [windows.in_world(w) for w in batch]
+    if is_world(coordinates):
+        anchor = world_anchor(coordinates, windows.frames)
+        previous = _previous_in_world(model, windows, rows, batch, refine, anchor)
+        batch = [windows.in_world(w, anchor) for w in batch]
     latents = HexPlane.cat([_encode(model, w.labels, w.valid, refine) for w in batch])
     extra = {} if previous is None else _stored_previous(previous, latents)
-    frames = HexPlane.cat([_encode(model, _held(w.labels), _held(w.valid), refine) for w in batch])
+    frames = HexPlane.cat([_encode(model, _held(w.labels), _held(w.valid), refine) for w in ego])
     tensors = {
         **latents.as_dict(),
         **{FRAME + n: p for n, p in frames.as_dict().items()},
@@ -136,9 +139,11 @@ def _shard(model, windows, rows: range, coordinates: str, refine: Refinement | N
     return tensors, latents
 
 
-def _previous_in_world(model, windows, rows, batch: list[Window], refine) -> list[HexPlane | None]:
-    """The HexPlane of each window's previous window seen from the window's first frame, None where there is
-    none: where the ego is now, the world it drove through."""
+def _previous_in_world(
+    model, windows, rows, batch: list[Window], refine, anchor: int
+) -> list[HexPlane | None]:
+    """The HexPlane of each window's previous window seen from the window's frame `anchor`, None where there
+    is none: where the ego is now, the world it drove through."""
     encoded = []
     for i, window in zip(rows, batch, strict=True):
         j = windows.previous(i)
@@ -146,7 +151,7 @@ def _previous_in_world(model, windows, rows, batch: list[Window], refine) -> lis
             encoded.append(None)
             continue
         before = windows[j]
-        path = path_in(before.poses, window.poses[0])
+        path = path_in(before.poses, window.poses[anchor])
         labels, valid = (to_world(a, path, windows.grid.extent) for a in (before.labels, before.valid))
         encoded.append(_encode(model, labels, valid, refine))
     return encoded

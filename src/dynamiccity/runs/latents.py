@@ -50,9 +50,10 @@ class LatentManifest:
     refine: how every encoding was refined on its window (`vae.refine.Refinement` as a dict; None: the
     encoder's latents as they are); whatever encodes a window for a DiT trained on the set does the same.
     coordinates: one of `COORDINATES`; windows and layouts in "world" are seen from each window's first
-    frame, and what a DiT trained on them generates is moved along an ego path before it is shown.
+    frame ("centred": its middle frame, `egoframe.world_anchor`), and what a DiT trained on them generates
+    is moved along an ego path before it is shown.
     previous_planes: whether the shards hold each window's previous window (`PREVIOUS` planes, seen from
-    the window's first frame, and `has_previous`) rather than leaving it to be found by (scene, start).
+    where the window is seen from, and `has_previous`) rather than leaving it to be found by (scene, start).
     """
 
     vae_run: str

@@ -10,6 +10,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from dynamiccity.data.egoframe import is_world
 from dynamiccity.dit.model import HexPlaneDiT
 from dynamiccity.runs.checkpoints import Trained, load_run, run_config
 from dynamiccity.runs.dit import RUN_MANIFEST, DiTRunConfig
@@ -63,5 +64,5 @@ def load_dit(
     if not own.is_file() and not shared.is_file():
         raise FileNotFoundError(f"{own}: missing, and so is the manifest of the run's latents ({shared}).")
     manifest = read_manifest(own if own.is_file() else shared)
-    paths = EgoPaths.read(run_dir) if manifest.coordinates == "world" else None
+    paths = EgoPaths.read(run_dir) if is_world(manifest.coordinates) else None
     return TrainedDiT(model.to(device).eval(), cfg, ckpt.path(part), ckpt.meta["step"], manifest, paths)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from dynamiccity.data.egoframe import to_ego
+from dynamiccity.data.egoframe import anchored, is_world, to_ego, world_anchor
 from dynamiccity.data.windows import Window, WindowDataset
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, by_class_name, changing_voxels
 from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
@@ -34,7 +34,7 @@ def shown_windows(vae, data: DataSpec, split: str) -> WindowDataset:
     ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
     windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
     check_grid(windows, cfg)
-    if vae.config.data.coordinates == "world":
+    if is_world(vae.config.data.coordinates):
         windows.require_poses("a VAE of world coordinates")
     return windows
 
@@ -51,23 +51,26 @@ def reconstructions(
     indices: list[int],
     device: torch.device,
     refine: Refinement | None = None,
-    world: bool = False,
+    coordinates: str = "ego",
 ) -> Iterator[tuple[Window, torch.Tensor]]:
     """Each window of `indices` with its reconstruction (T, X, Y, Z) int64 on the CPU: deterministic
     encode (refined on the window when `refine` is given: `vae.refine`), decode, argmax.
 
-    world: a VAE of world coordinates shown ego windows. Each is encoded as seen from its first frame
-    (`WindowDataset.in_world`) and the reconstruction shown back along the window's ego path (`to_ego`),
-    where the ego looks beyond the world window (ahead of a driving ego) free, as a user is shown it."""
+    coordinates: those of the VAE, shown ego windows. A VAE of world coordinates encodes each as seen from
+    the frame they anchor to (`WindowDataset.in_world`, `egoframe.world_anchor`) and its reconstruction
+    is shown back along the window's ego path (`to_ego`), where the ego looks beyond the world window
+    (ahead of a driving ego) free, as a user is shown it."""
     model.eval()
+    anchor = world_anchor(coordinates, model.cfg.frames) if is_world(coordinates) else None
     for i in indices:
         window = data[i]
-        seen = data.in_world(window) if world else window
+        seen = window if anchor is None else data.in_world(window, anchor)
         labels = torch.from_numpy(seen.labels)[None].to(device)
         latent = encode_window(model, labels, torch.from_numpy(seen.valid)[None].to(device), refine)
         pred = model.decode(latent).argmax(dim=-1)[0].cpu()
-        if world:
-            pred = torch.from_numpy(to_ego(pred.numpy(), window.trajectory, data.grid.extent)[0])
+        if anchor is not None:
+            path = anchored(window.trajectory, anchor)
+            pred = torch.from_numpy(to_ego(pred.numpy(), path, data.grid.extent)[0])
         yield window, pred
 
 
@@ -78,14 +81,14 @@ def confusions_of(
     device: torch.device,
     also: Callable[[Window, torch.Tensor], None] | None = None,
     refine: Refinement | None = None,
-    world: bool = False,
+    coordinates: str = "ego",
 ) -> Confusions:
-    """Score the reconstructions of windows `indices` (encodings refined with `refine` when given; a world
-    VAE's shown back in ego coordinates with `world`, see `reconstructions`); `also(window,
+    """Score the reconstructions of windows `indices` (encodings refined with `refine` when given; those of
+    a VAE of world `coordinates` shown back in ego coordinates, see `reconstructions`); `also(window,
     reconstruction)` sees each too."""
     k = model.cfg.num_classes
     out = Confusions(ConfusionMatrix(k), ConfusionMatrix(k), GhostCount(k))
-    for window, pred in reconstructions(model, data, indices, device, refine, world):
+    for window, pred in reconstructions(model, data, indices, device, refine, coordinates):
         target, valid = torch.from_numpy(window.labels), torch.from_numpy(window.valid)
         out.all.update(pred, target, valid)
         out.changing.update(pred, target, valid & changing_voxels(target))
