@@ -123,6 +123,40 @@ def test_train_evaluator_v2_decodes_the_bev_and_scores_it(tmp_path):
     assert json.loads((tmp_path / "ev" / "protocol.json").read_text())["change_3d"] == "spatial"
 
 
+def test_class_weighted_reconstruction_and_a_start_from_trained_weights(tmp_path):
+    from dynamiccity.data.classes import FREE
+    from dynamiccity.runs.evaluator import EvaluatorTask, load_evaluator
+    from dynamiccity.synthtown.dataset import synthesize
+
+    synthesize(tmp_path / "real", scenes=4, frames=4, grid=(16, 16, 4), seed=1, val_fraction=0.5)
+    cli("train-evaluator", "--data", tmp_path / "real", "--format", "synthtown", "--out", tmp_path / "ev",
+        "--steps", "1", *TINY_SET, "--set", "class_weight_power=0.5")  # fmt: skip
+    cfg = load_evaluator(tmp_path / "ev").config
+    assert cfg.class_weight_power == 0.5
+    weights = EvaluatorTask(cfg, torch.device("cpu")).weights
+    counts = np.bincount(np.concatenate([
+        np.load(f).reshape(-1) for f in sorted((tmp_path / "real").glob("*/labels.npy"))
+    ]), minlength=12)  # fmt: skip
+    rare, common = int(np.argmin(np.where(counts > 0, counts, counts.max()))), int(np.argmax(counts))
+    assert common == FREE and weights[common] == weights[counts > 0].min() and weights[rare] > weights[common]
+    plain = dataclasses.replace(cfg, class_weight_power=0.0)
+    assert EvaluatorTask(plain, torch.device("cpu")).weights is None  # v1 and v2: unweighted
+    with pytest.raises(ValueError, match="class_weight_power must be >= 0"):
+        dataclasses.replace(cfg, class_weight_power=-1.0)
+
+    # a run may start from a trained evaluator's weights (init), of its own model config only
+    started = EvaluatorTask(
+        dataclasses.replace(cfg, init=str(tmp_path / "ev")), torch.device("cpu")
+    ).build_model()
+    trained = load_evaluator(tmp_path / "ev").model.state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in started.state_dict().items())
+    wider = dataclasses.replace(
+        cfg, init=str(tmp_path / "ev"), model=dataclasses.replace(cfg.model, embed_dim=4)
+    )
+    with pytest.raises(ValueError, match="its model config differs from this run's"):
+        EvaluatorTask(wider, torch.device("cpu")).build_model()
+
+
 def _feats(seed: int, n: int, frames: int = 2) -> dict:
     g = torch.Generator().manual_seed(seed)
     return {

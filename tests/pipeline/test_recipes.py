@@ -159,6 +159,9 @@ def test_the_v2_evaluator_recipe_is_v1_with_its_documented_changes():
     model = replace(v1.model, widths3d=(16, 32, 64), decoder_convs=1, change3d="spatial", bev_decoder=True)
     train = replace(v1.train, steps=1500, warmup_steps=50, eval_every=250)
     assert v2 == replace(v1, model=model, train=train)
+    v3 = evaluator_run_config(RunRequest(config_file=ROOT / "configs" / "evaluator-synthtown-v3.yaml"))
+    train = replace(v2.train, steps=2500, lr=0.001, warmup_steps=20)
+    assert v3 == replace(v2, train=train, class_weight_power=1 / 3, init="runs/evaluator-synthtown-v2")
 
 
 @pytest.mark.parametrize(

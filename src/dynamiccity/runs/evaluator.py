@@ -18,10 +18,11 @@ from dynamiccity.evaluator import HEADS, Evaluator, EvaluatorConfig, bev_classes
 from dynamiccity.metrics import ConfusionMatrix
 from dynamiccity.runs.checkpoints import Trained, load_run, run_config
 from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.runs.vae import frequency_counts
 from dynamiccity.shipped import resolve
 from dynamiccity.train.config import TrainConfig
 from dynamiccity.train.loop import Stateless
-from dynamiccity.vae.losses import lovasz_softmax
+from dynamiccity.vae.losses import class_weights, lovasz_softmax
 
 log = logging.getLogger(__name__)
 PROTOCOL = "protocol.json"
@@ -32,7 +33,11 @@ class EvaluatorRunConfig(YamlRunFile):
     """Everything that defines an evaluator run; saved as EVAL_DIR/config.yaml and in every checkpoint.
 
     recon_frames: frames of each window the autoencoder reconstructs in a training step (every frame gives
-    features; reconstructing a few keeps the step cheap).
+    features; reconstructing a few keeps the step cheap). class_weight_power: the reconstruction's CE
+    weights each class by (max_share / share) ** power over the training frames' voxels, as the VAE's does
+    (`vae.losses.class_weights`; 0, the default: unweighted, so thin classes such as poles and pedestrians
+    weigh as little as their voxels). init: a trained evaluator (run folder, its best checkpoint) whose
+    weights the run starts from; its model config must be this run's.
     """
 
     label = "evaluator run config"
@@ -41,6 +46,12 @@ class EvaluatorRunConfig(YamlRunFile):
     train: TrainConfig
     data: DataSpec
     recon_frames: int = 4
+    class_weight_power: float = 0.0
+    init: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.class_weight_power < 0:
+            raise ValueError(f"class_weight_power must be >= 0, got {self.class_weight_power}.")
 
 
 class EvaluatorWindows:
@@ -101,9 +112,20 @@ class EvaluatorTask(Stateless):
         self.val_data = val if len(val) else self.train_data
         if not len(val):
             log.warning("%s: no held-out windows; validation scores training windows", cfg.data.path)
+        self.weights = None
+        if cfg.class_weight_power > 0:
+            counts = frequency_counts(self.train_data.windows, 256)[: cfg.model.num_classes]
+            self.weights = class_weights(counts, cfg.class_weight_power).to(device)
+            log.info("class weights %s", np.round(self.weights.cpu().numpy(), 3).tolist())
 
     def build_model(self) -> nn.Module:
-        return Evaluator(self.cfg.model)
+        model = Evaluator(self.cfg.model)
+        if self.cfg.init is not None:
+            start = load_evaluator(self.cfg.init)
+            if start.config.model != self.cfg.model:
+                raise ValueError(f"{self.cfg.init}: its model config differs from this run's; init keeps it.")
+            model.load_state_dict(start.model.state_dict())
+        return model
 
     def train_dataset(self) -> EvaluatorWindows:
         return self.train_data
@@ -121,7 +143,7 @@ class EvaluatorTask(Stateless):
         out = model(labels, batch["bev"].to(self.device), batch["view"].to(self.device), recon)
         logits = out.logits3d.movedim(2, -1).reshape(-1, self.cfg.model.num_classes)
         target = labels[:, recon].reshape(-1)
-        ce = F.cross_entropy(logits, target)
+        ce = F.cross_entropy(logits, target, weight=self.weights)
         lovasz = lovasz_softmax(logits.float().softmax(-1), target)
         heads = sum(
             F.cross_entropy(o[h], batch[h].to(self.device), ignore_index=-1)

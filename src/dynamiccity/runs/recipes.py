@@ -228,7 +228,7 @@ def evaluator_run_config(request: RunRequest) -> EvaluatorRunConfig:
     """The evaluator run `request` describes (no preset: `EvaluatorConfig`'s defaults, at the data's grid
     unless pinned)."""
     sections = {
-        "": {"recon_frames"},
+        "": {"recon_frames", "class_weight_power", "init"},
         "model": _names(EvaluatorConfig),
         "train": _names(TrainConfig),
         "data": _names(DataSpec) - {"path", "format", "options"},
