@@ -22,7 +22,8 @@ refine = Refinement(steps=int(sys.argv[5])) if len(sys.argv) > 5 and int(sys.arg
 motion = EgoMotionThrough(tuple(windows.grid.voxel_size[:2]), windows.reader.classes.common)
 result = {}
 for world in (True,) if refine else (True, False):
-    scores = confusions_of(vae.model, windows, indices, "cpu", motion if world else None, refine, world)
+    coordinates = "world" if world else "ego"
+    scores = confusions_of(vae.model, windows, indices, "cpu", motion if world else None, refine, coordinates)
     result["world_shown_in_ego" if world else "ego_input"] = _report(scores, windows.reader.classes.names)
 result.update(
     ego_motion=motion.result(),

@@ -201,15 +201,13 @@ def to_world(window: np.ndarray, path: np.ndarray, extent: Extent, fill_back: bo
     flat, inside = lookup(shape, np.linalg.inv(path_poses(path)), extent)
     out = np.full(window.shape, FREE, dtype=window.dtype)
     seen = np.full(int(np.prod(shape)), FREE, dtype=window.dtype)
-    ever = np.zeros((len(window), int(np.prod(shape))), dtype=bool)  # seen by a frame up to t
     for t in range(len(window)):
         seen[inside[t]] = window[t].reshape(-1)[flat[t, inside[t]]]
         out[t] = seen.reshape(shape)
-        ever[t] = inside[t] | (ever[t - 1] if t else False)
-    for t in range(len(window) - 2, -1, -1) if fill_back else ():
-        unseen = ~ever[t]
-        if unseen.any():
-            out[t].reshape(-1)[unseen] = out[t + 1].reshape(-1)[unseen]
+    if fill_back:
+        never = ~np.logical_or.accumulate(inside, axis=0)  # (T, N): seen by no frame up to t
+        for t in range(len(window) - 2, -1, -1):
+            out[t].reshape(-1)[never[t]] = out[t + 1].reshape(-1)[never[t]]
     return out
 
 

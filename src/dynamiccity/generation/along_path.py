@@ -1,6 +1,7 @@
 """The world ahead of the ego. A world-coordinate window is seen from one of its frames (the first, or the
-middle for "centred" coordinates), so an ego that drives looks beyond it: the strip ahead, the sides a turn swings into view. Each side of the window that some path
-of a batch looks beyond is outpainted (`dit.editing.shift`: the window kept in latent space, the strip that
+middle for "centred" coordinates), so an ego that drives looks beyond it: the strip ahead (and, from the
+middle, behind), the sides a turn swings into view. Each side of the window that some path of a batch looks
+beyond is outpainted (`dit.editing.shift`: the window kept in latent space, the strip that
 enters generated) by as many latent cells as the furthest look needs, up to half the window; the windows are
 then shown from a canvas of the window and its new strips. What lies beyond two sides at once (a corner past
 a turn) or further than half a window stays unseen.
