@@ -23,7 +23,7 @@ MICRO = ["--preset", "synthtown-micro", "--steps", "1"]
         ("eval-vae", ["--data", "--format", "--json", "--split", "--max-windows", "--stride", "--ego-motion",
                       "--refine", "--refine-lr"]),
         ("reconstruct", ["--data", "--format", "--out", "--split", "--max-windows", "--gifs", "--refine"]),
-        ("encode", ["--data", "--format", "--out", "--stride", "--coordinates", "--refine"]),
+        ("encode", ["--data", "--format", "--out", "--stride", "--coordinates", "--refine", "--resume"]),
     ],
 )  # fmt: skip
 def test_help_names_the_options(capsys, monkeypatch, command, options):

@@ -413,6 +413,31 @@ def test_reconstruct_and_encode(town, tmp_path):
     assert len(manifest["vae_sha256"]) == 64
 
 
+def test_an_interrupted_encoding_resumes_to_the_same_latents(town, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from dynamiccity.pipeline import encode_latents
+    from dynamiccity.runs.datasets import DataSpec
+    from dynamiccity.vae.refine import Refinement
+
+    train(town, tmp_path / "run", "--steps", "1")
+    spec = replace(DataSpec(town, "synthtown"), stride=2)
+    whole = encode_latents(tmp_path / "run", spec, tmp_path / "whole", device="cpu", shard_size=2)
+    assert len(whole.shards) == 3
+    part = tmp_path / "part"  # stopped after its first shard: no other shard, no manifest
+    part.mkdir()
+    shutil.copy(tmp_path / "whole" / whole.shards[0], part)
+    resumed = encode_latents(tmp_path / "run", spec, part, device="cpu", resume=True, shard_size=2)
+    assert resumed.to_dict() == whole.to_dict()
+    for name in whole.shards:
+        done, again = load_file(str(tmp_path / "whole" / name)), load_file(str(part / name))
+        assert done.keys() == again.keys() and all(torch.equal(done[k], again[k]) for k in done)
+    with pytest.raises(ValueError, match=r"shard_00000.safetensors: written by another encoding \(refine"):
+        encode_latents(tmp_path / "run", spec, part, device="cpu", refine=Refinement(steps=1, lr=0.1),
+                       resume=True, shard_size=2)  # fmt: skip
+
+
 def test_data_without_poses_trains_and_encodes(tmp_path):
     """Every command works on a dataset without poses; windows carry no command and NaN trajectories."""
     town = tiny_town(tmp_path / "town")

@@ -237,6 +237,13 @@ def encode(
             "default: as the VAE was trained."
         ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the shards an interrupted encoding to OUT wrote (same VAE, refinement, coordinates and "
+            "data) and encode the rest."
+        ),
+    ] = False,
 ) -> None:
     """Encode every window to its HexPlane, with conditions and a manifest (checkpoint hash, latent stats)."""
     from dataclasses import replace
@@ -253,5 +260,6 @@ def encode(
         device=device,
         refine=how,
         coordinates=None if coordinates is None else coordinates.value,
+        resume=resume,
     )
     typer.echo(f"encoded {manifest.windows} windows to {out}")

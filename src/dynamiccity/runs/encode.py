@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from dynamiccity.atomic import atomic_path
 from dynamiccity.data.egoframe import COORDINATES, is_world, path_in, to_world, world_anchor
@@ -21,7 +23,8 @@ from dynamiccity.runs.vae import encoding_of
 from dynamiccity.train.checkpoint import file_sha256
 from dynamiccity.vae.refine import Refinement, encode_window
 
-SHARD = 512  # windows per latent shard
+SHARD = 64
+"""Windows per latent shard: what a resumed encoding (`resume`) may have to redo."""
 
 
 class ChannelStats:
@@ -53,6 +56,8 @@ def encode_latents(
     device: str | None = None,
     refine: Refinement | None = None,
     coordinates: str | None = None,
+    resume: bool = False,
+    shard_size: int = SHARD,
 ) -> LatentManifest:
     """Encode every window of every split (stride 1 unless `data` sets one) and write the latent set
     (see `dynamiccity.runs.latents`) to `out`; returns its manifest. Windows are encoded as the VAE encodes
@@ -62,7 +67,12 @@ def encode_latents(
     (`data.egoframe.to_world`: the static world stands still), its layout too, and with "centred" from its
     middle frame's; the data needs ego poses. The single-frame condition is the window's first frame as
     its ego saw it, in any coordinates, as a user gives one.
-    By default, windows are seen as the VAE was trained to see them (its data's `coordinates`)."""
+    By default, windows are seen as the VAE was trained to see them (its data's `coordinates`).
+
+    Shards of `shard_size` windows are written as they are done, each stamped with what made it (the VAE
+    checkpoint's sha256, the refinement, the coordinates, the data and its rows); `resume` keeps the shards
+    already in `out` whose stamp is this encoding's and encodes the rest, so that an encoding longer than a
+    working session can be continued. A shard stamped otherwise is an error, never silently mixed in."""
     from tqdm import tqdm
 
     vae = load_vae(run_dir, device=pick_device(device))
@@ -79,21 +89,32 @@ def encode_latents(
     if is_world(coordinates):
         windows.require_poses("windows in world coordinates")
     out = Path(out)
+    sha = file_sha256(vae.checkpoint)
+    stamp = {
+        "vae_sha256": sha,
+        "refine": json.dumps(None if refine is None else asdict(refine), sort_keys=True),
+        "coordinates": coordinates,
+        "data": str(Path(data.path).resolve()),
+        "stride": str(windows.stride),
+    }
     stats, shards = ChannelStats(cfg.latent_channels), []
-    for first in tqdm(range(0, len(windows), SHARD), disable=not progress, unit="shard"):
-        tensors, latents = _shard(
-            vae.model, windows, range(first, min(first + SHARD, len(windows))), coordinates, refine
-        )
-        path = out / f"shard_{first // SHARD:05d}.safetensors"
-        with atomic_path(path) as tmp:
-            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    for first in tqdm(range(0, len(windows), shard_size), disable=not progress, unit="shard"):
+        rows = range(first, min(first + shard_size, len(windows)))
+        path = out / f"shard_{first // shard_size:05d}.safetensors"
+        stamped = {**stamp, "rows": f"{rows.start}:{rows.stop}"}
+        if resume and path.exists():
+            latents = _done_shard(path, stamped)
+        else:
+            tensors, latents = _shard(vae.model, windows, rows, coordinates, refine)
+            with atomic_path(path) as tmp:
+                save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=stamped)
         shards.append(path.name)
         stats.update(latents)
     mean, std = stats.mean_std()
     manifest = LatentManifest(
         vae_run=str(Path(run_dir).resolve()),
         vae_checkpoint=str(vae.checkpoint),
-        vae_sha256=file_sha256(vae.checkpoint),
+        vae_sha256=sha,
         vae_config=cfg,
         latent_mean=tuple(mean),
         latent_std=tuple(std),
@@ -104,7 +125,7 @@ def encode_latents(
         layout_factor=windows.layout_factor,
         grid=windows.grid,
         shards=tuple(shards),
-        shard_size=SHARD,
+        shard_size=shard_size,
         data={"path": str(data.path), "format": data.format},
         scenes=tuple({"name": s.name, "split": s.split} for s in windows.scenes),
         poses=windows.has_poses,
@@ -115,6 +136,20 @@ def encode_latents(
     )
     manifest.write(out)
     return manifest
+
+
+def _done_shard(path: Path, stamp: dict[str, str]) -> HexPlane:
+    """The window HexPlanes of a shard a previous encoding wrote, after checking that its stamp is
+    `stamp` (what this encoding would write there)."""
+    with safe_open(str(path), framework="pt") as f:
+        written = f.metadata() or {}
+    for key, value in stamp.items():
+        if written.get(key) != value:
+            raise ValueError(
+                f"{path}: written by another encoding ({key} {written.get(key)!r}, this one {value!r}); "
+                "encode to a new --out, or remove the folder to start over."
+            )
+    return HexPlane.from_planes({n: t for n, t in load_file(str(path)).items() if n in PLANES})
 
 
 def _shard(model, windows, rows: range, coordinates: str, refine: Refinement | None):
