@@ -62,6 +62,13 @@ class HexPlane:
     def numel_per_sample(self) -> int:
         return sum(p[0].numel() for p in self.planes())
 
+    def at_frames(self, frames: torch.Tensor) -> HexPlane:
+        """The time planes' rows of `frames` (F,) alone (their T' axis indexed), the space planes as they
+        are: a window's planes for those frames."""
+        return HexPlane.from_planes(
+            {n: (p.index_select(2, frames) if n in TIME_PLANES else p) for n, p in self.as_dict().items()}
+        )
+
     def __getitem__(self, index) -> HexPlane:
         """Batch indexing: hexplane[i:j]."""
         return self.map(lambda p: p[index])

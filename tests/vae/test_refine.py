@@ -77,8 +77,34 @@ def test_window_weights_favour_rare_classes():
     assert weights[2] > weights[1] > weights[0] and weights.shape == (4,)
 
 
+@pytest.mark.parametrize("decoder", ["ess", "query"])
+def test_decoding_some_frames_gives_those_frames_of_the_whole_window(decoder):
+    torch.manual_seed(0)
+    model = HexPlaneVAE(CFG.with_overrides(decoder=decoder)).eval()
+    latent = model.encode(windows((3, 4)))
+    frames = torch.tensor([1, 3])
+    with torch.no_grad():
+        whole, some = model.decode(latent), model.decode(latent, frames)
+    assert some.shape == (2, 2, *whole.shape[2:]) and torch.allclose(some, whole[:, frames], atol=1e-5)
+
+
+def test_steps_on_some_frames_turn_through_the_window_and_still_refine(model):
+    spec = Refinement(steps=40, lr=0.1, frames_per_step=2)
+    assert [spec.frames_at(s, 4, torch.device("cpu")).tolist() for s in range(3)] == [[0, 2], [1, 3], [0, 2]]
+    assert Refinement(frames_per_step=4).frames_at(0, 4, torch.device("cpu")) is None
+    torch.manual_seed(1)
+    target = model.encode(windows((3,))).map(lambda p: torch.randn_like(p) * 2)
+    with torch.no_grad():
+        labels = model.decode(target).argmax(-1)
+    start = target.map(torch.zeros_like)
+    assert miou(model, refine_latent(model, labels, start, spec=spec), labels) > miou(model, start, labels) + 0.05
+    with pytest.raises(ValueError, match="frames_per_step 3 does not divide the window's 4 frames"):
+        refine_latent(model, labels, start, spec=Refinement(steps=1, frames_per_step=3))
+
+
 @pytest.mark.parametrize(
-    "field,value", [("steps", -1), ("lr", 0.0), ("prior_weight", -1.0), ("lovasz_bins", 0)]
+    "field,value",
+    [("steps", -1), ("lr", 0.0), ("prior_weight", -1.0), ("lovasz_bins", 0), ("frames_per_step", 0)],
 )
 def test_bad_refinement_settings_are_refused(field, value):
     with pytest.raises(ValueError, match="refinement"):

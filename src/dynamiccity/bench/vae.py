@@ -39,6 +39,8 @@ class VAEBench:
     """"train_step", "infer" (encode+decode) and "encode" (the encoding a DiT is given: one pass, then
     `refine_steps` refinement steps on the window, `vae.refine`), each against the peak of the dtype it ran
     in."""
+    refine_frames: int | None = None
+    """Frames each refinement step decodes (None: all)."""
 
 
 def structured_labels(cfg: VAEConfig, batch: int) -> torch.Tensor:
@@ -59,6 +61,7 @@ def measure(
     device: str = "cpu",
     lovasz_bins: int | None = None,
     refine: int = 0,
+    refine_frames: int | None = None,
 ) -> VAEBench:
     """Time `repeats` training steps (after one warm-up), `repeats` encode+decode passes and `repeats`
     encodings with `refine` refinement steps, in this process, count the FLOPs of one of each, and measure
@@ -93,7 +96,7 @@ def measure(
 
     infer_s = timed(infer, repeats, device)
     infer_flops = step_flops(infer)
-    refinement = Refinement(steps=refine) if refine else None
+    refinement = Refinement(steps=refine, frames_per_step=refine_frames) if refine else None
 
     def encode() -> None:
         with torch.no_grad():
@@ -114,14 +117,21 @@ def measure(
     return VAEBench(
         preset, cfg.encoder, cfg.decoder, batch, torch.get_num_threads(), step_s, infer_s, refine, encode_s, peak,
         sum(p.numel() for p in model.parameters()), voxels / latent, latent, device, bf16, cfg.recompute, lovasz_bins,
-        machine, rates,
+        machine, rates, refine_frames,
     )  # fmt: skip
 
 
 def _measure_as_dict(
-    preset: str, cfg: VAEConfig, batch: int, repeats: int, device: str, lovasz_bins: int | None, refine: int
+    preset: str,
+    cfg: VAEConfig,
+    batch: int,
+    repeats: int,
+    device: str,
+    lovasz_bins: int | None,
+    refine: int,
+    refine_frames: int | None,
 ) -> dict:
-    return asdict(measure(preset, cfg, batch, repeats, device, lovasz_bins, refine))
+    return asdict(measure(preset, cfg, batch, repeats, device, lovasz_bins, refine, refine_frames))
 
 
 def measure_isolated(
@@ -132,6 +142,9 @@ def measure_isolated(
     device: str = "cpu",
     lovasz_bins: int | None = None,
     refine: int = 0,
+    refine_frames: int | None = None,
 ) -> dict:
     """`measure` in a fresh process, so the peak memory belongs to this configuration alone."""
-    return run_isolated(_measure_as_dict, preset, cfg, batch, repeats, device, lovasz_bins, refine)
+    return run_isolated(
+        _measure_as_dict, preset, cfg, batch, repeats, device, lovasz_bins, refine, refine_frames
+    )

@@ -39,6 +39,10 @@ def bench_vae(
             min=0, help="Also time encodings refined by this many steps on their window (0: one pass)."
         ),
     ] = 0,
+    refine_frames: Annotated[
+        int | None,
+        typer.Option(min=1, help="Frames each of --refine's steps decodes (default: all)."),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
     """Training step, encode+decode time, encoding time, peak memory, parameters and compression of the VAE;
@@ -55,7 +59,9 @@ def bench_vae(
         for dec in decoder or ["ess"]:
             for bins in lovasz_bins or [0]:
                 cfg = vae_preset(preset).with_overrides(**{**overrides, "encoder": enc, "decoder": dec})
-                result = measure_isolated(preset, cfg, batch, repeats, device.value, bins or None, refine)
+                result = measure_isolated(
+                    preset, cfg, batch, repeats, device.value, bins or None, refine, refine_frames
+                )
                 typer.echo(json.dumps(result))
                 results.append(result)
     rates = {_vae_label(row, name): Rate(**rate) for row in results for name, rate in row["rates"].items()}
@@ -67,7 +73,12 @@ def bench_vae(
 
 def _vae_label(row: dict, step: str) -> str:
     bins = "" if row["lovasz_bins"] is None else f", lovasz bins {row['lovasz_bins']}"
-    refined = f" ({row['refine_steps']} refinement steps)" if step == "encode" and row["refine_steps"] else ""
+    frames = f" of {row['refine_frames']} frames" if row.get("refine_frames") else ""
+    refined = (
+        f" ({row['refine_steps']} refinement steps{frames})"
+        if step == "encode" and row["refine_steps"]
+        else ""
+    )
     return f"{row['encoder']}/{row['decoder']}{bins}: {step}{refined}"
 
 

@@ -60,17 +60,25 @@ RefineBinsOpt = Annotated[
         min=0, help="Order --refine's Lovasz errors by this many bins (0: an exact sort; docs/vae.md)."
     ),
 ]
+RefineFramesOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Decode this many evenly spaced frames of the window at each --refine step (default: all), "
+        "for more steps in the same time (docs/vae.md).",
+    ),
+]
 
 
-def refinement(steps: int | None, lr: float, prior: float, bins: int):
-    """The `Refinement` of --refine/--refine-lr/--refine-prior/--refine-bins (steps 0: one pass); None, the
-    VAE's own encoding, when --refine is not given."""
+def refinement(steps: int | None, lr: float, prior: float, bins: int, frames: int | None = None):
+    """The `Refinement` of --refine/--refine-lr/--refine-prior/--refine-bins/--refine-frames (steps 0: one
+    pass); None, the VAE's own encoding, when --refine is not given."""
     from dynamiccity.vae.refine import Refinement
 
-    return (
-        None
-        if steps is None
-        else Refinement(steps=steps, lr=lr, prior_weight=prior, lovasz_bins=bins or None)
+    if steps is None:
+        return None
+    return Refinement(
+        steps=steps, lr=lr, prior_weight=prior, lovasz_bins=bins or None, frames_per_step=frames
     )
 
 
@@ -182,6 +190,7 @@ def eval_vae(
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,
+    refine_frames: RefineFramesOpt = None,
 ) -> None:
     """Reconstruction mIoU, occupancy IoU and per-class IoU of a trained VAE."""
     from dataclasses import replace
@@ -189,7 +198,7 @@ def eval_vae(
     from dynamiccity.pipeline import evaluate_vae
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    how = refinement(refine, refine_lr, refine_prior, refine_bins)
+    how = refinement(refine, refine_lr, refine_prior, refine_bins, refine_frames)
     echo_json(evaluate_vae(run_dir, spec, split.value, max_windows, device, ego_motion, how), json_out)
 
 
@@ -207,11 +216,12 @@ def reconstruct(
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,
+    refine_frames: RefineFramesOpt = None,
 ) -> None:
     """Reconstruct windows through the VAE: scenes in SynthTown format and side-by-side GIFs."""
     from dynamiccity.pipeline import reconstruct
 
-    how = refinement(refine, refine_lr, refine_prior, refine_bins)
+    how = refinement(refine, refine_lr, refine_prior, refine_bins, refine_frames)
     spec = data_spec(data, format, mask)
     count = reconstruct(run_dir, spec, out, split.value, max_windows, gifs, device, how)
     typer.echo(f"wrote {count} reconstructions to {out}")
@@ -229,6 +239,7 @@ def encode(
     refine_lr: RefineLrOpt = 0.2,
     refine_prior: RefinePriorOpt = 0.0,
     refine_bins: RefineBinsOpt = 4096,
+    refine_frames: RefineFramesOpt = None,
     coordinates: Annotated[
         CoordinatesName | None,
         typer.Option(
@@ -251,7 +262,7 @@ def encode(
     from dynamiccity.pipeline import encode_latents
 
     spec = replace(data_spec(data, format, mask), stride=stride)
-    how = refinement(refine, refine_lr, refine_prior, refine_bins)
+    how = refinement(refine, refine_lr, refine_prior, refine_bins, refine_frames)
     manifest = encode_latents(
         run_dir,
         spec,

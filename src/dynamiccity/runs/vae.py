@@ -104,21 +104,27 @@ class BankSpec(StrictConfig):
 @dataclass(frozen=True)
 class Refining(StrictConfig):
     """A number of refinement steps on each window (`vae.refine`): refine: 0, the encoder's latent as it is;
-    N > 0, that latent refined by N Adam steps of step size `refine_lr`."""
+    N > 0, that latent refined by N Adam steps of step size `refine_lr`, each decoding `refine_frames` of the
+    window's frames (None: all; `Refinement.frames_per_step`)."""
 
     label = "refining config"
 
     refine: int = 0
     refine_lr: float = 0.2
+    refine_frames: int | None = None
 
     def __post_init__(self) -> None:
+        section = self.label.removesuffix(" config")
         if self.refine < 0 or not self.refine_lr > 0:
-            section = self.label.removesuffix(" config")
             raise ValueError(f"{section}.refine must be >= 0 and {section}.refine_lr > 0.")
+        if self.refine_frames is not None and self.refine_frames < 1:
+            raise ValueError(f"{section}.refine_frames must be None or >= 1.")
 
     def refinement(self) -> Refinement | None:
         """The `Refinement` these settings ask for, None for the encoder's latent as it is."""
-        return Refinement(steps=self.refine, lr=self.refine_lr) if self.refine else None
+        if not self.refine:
+            return None
+        return Refinement(steps=self.refine, lr=self.refine_lr, frames_per_step=self.refine_frames)
 
 
 @dataclass(frozen=True)

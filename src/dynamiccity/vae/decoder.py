@@ -42,14 +42,17 @@ class PositionalHead(nn.Module):
             self.register_buffer(f"pe{i}", sinusoids(n, freqs), persistent=False)
         self.out = PointwiseConv3d(hidden, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B*T, C, X, Y, Z) -> logits (B*T, K, X, Y, Z), a channels-last view."""
+    def forward(self, x: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B*T, C, X, Y, Z) -> logits (B*T, K, X, Y, Z), a channels-last view; with `frames` (F,), x
+        holds those frames of each window alone, (B*F, C, X, Y, Z), and each is given its own frame's PE."""
         n, _, sx, sy, sz = x.shape
         # work on (B, T, X, Y, Z, H), hidden last: a free view of a channels-last input, and the layout in
         # which the 1x1x1 maps are plain matrix products and backward's reductions of the PE terms run fast
+        count = self.frames if frames is None else len(frames)
         h = self.features.hidden_last(x.permute(0, 2, 3, 4, 1))
-        h = h.reshape(n // self.frames, self.frames, sx, sy, sz, -1)
+        h = h.reshape(n // count, count, sx, sy, sz, -1)
         t, px, py, pz = (axis(getattr(self, f"pe{i}")) for i, axis in enumerate(self.axes))  # (len, H)
+        t = t if frames is None else t[frames]
         pe = t[:, None, None, None] + px[:, None, None] + py[:, None] + pz  # (T, X, Y, Z, H)
         h = F.leaky_relu(h + pe, 0.1).reshape(n, sx, sy, sz, -1)
         return self.out.hidden_last(h).permute(0, 4, 1, 2, 3)
@@ -86,12 +89,15 @@ class ESSDecoder(nn.Module):
         sizes = (cfg.frames, *cfg.grid)
         self.head = PositionalHead(cfg.out_channels, cfg.out_channels, cfg.num_classes, sizes, cfg.pe_freqs)
 
-    def forward(self, planes: HexPlane) -> torch.Tensor:
-        vol = expand_and_squeeze(planes, self.fusion)
+    def forward(self, planes: HexPlane, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """planes, their time planes at full T -> logits (B*T, K, X, Y, Z); with `frames` (F,), of those
+        frames alone (B*F, ...): every stage after the planes works on each frame by itself, so they are
+        the same logits as those frames' of the whole window."""
+        vol = expand_and_squeeze(planes if frames is None else planes.at_frames(frames), self.fusion)
         x = vol.reshape(-1, *vol.shape[2:])  # (B*T, C, X', Y', Z')
         x = self.blocks(self.inp(x))
         x = F.leaky_relu(self.up_norm(self.up(x)), 0.1)  # (B*T, C_out, X, Y, Z)
-        return self.head(x)
+        return self.head(x, frames)
 
 
 class QueryDecoder(nn.Module):
@@ -107,7 +113,8 @@ class QueryDecoder(nn.Module):
         sizes = (cfg.frames, *cfg.grid)
         self.head = PositionalHead(cfg.fused_width, cfg.query_hidden, cfg.num_classes, sizes, cfg.pe_freqs)
 
-    def forward(self, planes: HexPlane) -> torch.Tensor:
+    def forward(self, planes: HexPlane, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """As `ESSDecoder.forward`: logits of every frame, or of `frames` alone."""
         sizes = plane_shapes((self.frames, *self.grid))
         full = HexPlane.from_planes(
             {
@@ -115,8 +122,8 @@ class QueryDecoder(nn.Module):
                 for name, p in planes.as_dict().items()
             }
         )
-        vol = expand_and_squeeze(full, self.fusion)
-        return self.head(vol.reshape(-1, *vol.shape[2:]))
+        vol = expand_and_squeeze(full if frames is None else full.at_frames(frames), self.fusion)
+        return self.head(vol.reshape(-1, *vol.shape[2:]), frames)
 
 
 def build_voxel_decoder(cfg: VAEConfig) -> nn.Module:

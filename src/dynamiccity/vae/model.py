@@ -83,10 +83,11 @@ class HexPlaneVAE(nn.Module):
         finally:
             self.train(was_training)
 
-    def decode(self, latent: HexPlane) -> torch.Tensor:
-        """HexPlane (B, C_latent, ...) -> logits (B, T, X, Y, Z, K), a channels-last view."""
+    def decode(self, latent: HexPlane, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """HexPlane (B, C_latent, ...) -> logits (B, T, X, Y, Z, K), a channels-last view; with `frames`
+        (F,) frame indices, the logits of those frames alone (B, F, ...), at about F / T of the cost."""
         b = latent.batch_size
-        logits = self._run(self.voxel_decoder, self.latent_decoder(latent))  # (B*T, K, X, Y, Z)
+        logits = self._run(self.voxel_decoder, self.latent_decoder(latent), frames)  # (B*T, K, X, Y, Z)
         return rearrange(logits, "(b t) k x y z -> b t x y z k", b=b)
 
     def forward(self, labels: torch.Tensor, sample: bool = True) -> VAEOutput:
