@@ -12,7 +12,7 @@ import pytest
 from tests.cli import help_text, one_line_error, run, usage_error
 
 SYNTH = ["--format", "synthtown"]
-SHIPPED_EVALUATORS = "shipped evaluators: synthtown"
+SHIPPED_EVALUATORS = "shipped evaluators: synthtown, synthtown-v2"
 
 
 @pytest.fixture(scope="module")

@@ -216,6 +216,8 @@ def test_the_shipped_v2_reconstructs_frames_of_a_seed_it_never_saw(tmp_path):
         for window in open_dataset(tmp_path / "town", "synthtown", frames=8, stride=8):
             labels = torch.from_numpy(window.labels).long()
             bev, view = render_window(window.labels, cfg)
-            out = model(labels[None], torch.from_numpy(bev)[None], torch.from_numpy(view)[None], list(range(8)))
+            out = model(
+                labels[None], torch.from_numpy(bev)[None], torch.from_numpy(view)[None], list(range(8))
+            )
             matrix.update(out.logits3d[0].argmax(1), labels)
     assert matrix.compute()["miou"] > 0.75

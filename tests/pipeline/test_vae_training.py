@@ -301,6 +301,7 @@ def test_eval_vae_and_reconstruct_refine_the_encodings(town, tmp_path):
         "prior_weight": 0.1,
         "bf16": False,
         "lovasz_bins": 512,
+        "frames_per_step": None,
     }
     window = open_dataset(town, "synthtown", frames=4, stride=4)[0]  # --max-windows 1: the first
     how = Refinement(steps=3, lr=0.2, prior_weight=0.1, lovasz_bins=512)

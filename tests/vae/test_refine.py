@@ -97,7 +97,10 @@ def test_steps_on_some_frames_turn_through_the_window_and_still_refine(model):
     with torch.no_grad():
         labels = model.decode(target).argmax(-1)
     start = target.map(torch.zeros_like)
-    assert miou(model, refine_latent(model, labels, start, spec=spec), labels) > miou(model, start, labels) + 0.05
+    assert (
+        miou(model, refine_latent(model, labels, start, spec=spec), labels)
+        > miou(model, start, labels) + 0.05
+    )
     with pytest.raises(ValueError, match="frames_per_step 3 does not divide the window's 4 frames"):
         refine_latent(model, labels, start, spec=Refinement(steps=1, frames_per_step=3))
 
