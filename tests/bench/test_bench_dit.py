@@ -93,3 +93,12 @@ def test_flops_follow_the_work(result):
     # a guided step is a forward at batch 2, a training step a forward and its backward at batch 1:
     # measured 0.64x
     assert rates["per_step"] < rates["train_step"]
+
+
+@pytest.mark.parametrize("overrides", [{"conditions": ()}, {"context_pool": 2}])
+def test_overrides_bench_the_network_they_describe(overrides):
+    result = measure("synthtown-micro", [("dpmpp", 2)], repeats=1, overrides=overrides)
+    cfg = dit_preset("synthtown-micro").with_overrides(**{"conditions": CONDITIONS, **overrides})
+    assert result["params"] == sum(p.numel() for p in HexPlaneDiT(cfg).parameters())
+    assert result["conditions"] == list(cfg.conditions) and result["context_pool"] == cfg.context_pool
+    assert result["overrides"] == overrides

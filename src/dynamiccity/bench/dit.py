@@ -20,21 +20,32 @@ from dynamiccity.train.loop import adamw
 GUIDANCE = 4.0  # the release's scale; guidance doubles the batch of every sampling step
 
 
-def every_condition(cfg: DiTConfig, shape: tuple[int, ...], batch: int, device: str) -> Conditions:
-    """Random values of every condition, so that timings include every condition branch."""
-    return Conditions(
-        command=torch.randint(0, 4, (batch,)),
-        trajectory=torch.randn(batch, cfg.frames, 3),
-        layout=torch.rand(batch, cfg.frames, *cfg.layout_grid) > 0.9,
-        previous=torch.randn(batch, *shape),
-        frame=torch.randn(batch, *shape),
-    ).to(device)
+def every_condition(cfg: DiTConfig, shape: tuple[int, ...], batch: int, device: str) -> Conditions | None:
+    """Random values of every condition the network takes, so that timings include every condition branch
+    (None for an unconditional network)."""
+    if not cfg.conditions:
+        return None
+    values = {
+        "command": torch.randint(0, 4, (batch,)),
+        "trajectory": torch.randn(batch, cfg.frames, 3),
+        "layout": torch.rand(batch, cfg.frames, *cfg.layout_grid) > 0.9,
+        "previous": torch.randn(batch, *shape),
+        "frame": torch.randn(batch, *shape),
+    }
+    return Conditions(**{name: values[name] for name in cfg.conditions}).to(device)
 
 
-def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu") -> dict:
+def measure(
+    preset: str,
+    samplers: list[tuple[str, int]],
+    repeats: int = 2,
+    device: str = "cpu",
+    overrides: dict | None = None,
+) -> dict:
     """Time training steps at batch 1 and 8, one guided denoiser step (the conditions prepared at the first
     step of a scene, as sampling does), and whole guided generations, with the network and its inputs
-    conditioned on every condition (both insertion branches).
+    conditioned on every condition (both insertion branches) unless `overrides` (model config keys) say
+    otherwise: `conditions=()` times the unconditional network, whose scenes are unguided.
 
     `rates` holds the FLOPs of one training step at batch 1 and 8, one guided denoiser step and one decode,
     each against the matmul peak of the dtype it ran in, measured first (before the memory poller starts).
@@ -44,7 +55,7 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     torch.manual_seed(0)
     bf16 = bf16_pays(torch.device(device))
-    cfg = dit_preset(preset).with_overrides(conditions=CONDITIONS)
+    cfg = dit_preset(preset).with_overrides(**{"conditions": CONDITIONS, **(overrides or {})})
     machine = machine_peak(device)
     memory = PeakMemory(device)
     model = HexPlaneDiT(cfg).to(device)
@@ -55,7 +66,8 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
     def step(batch: int):
         x0 = torch.randn(batch, *shape, device=device) * mask
-        cond = every_condition(cfg, shape, batch, device).dropped(0.1, 0.1)
+        cond = every_condition(cfg, shape, batch, device)
+        cond = None if cond is None else cond.dropped(0.1, 0.1)
         with autocast(device):
             loss = diffusion.loss(lambda x, t: model(x, t, cond), x0, mask)
         opt.zero_grad(set_to_none=True)
@@ -112,6 +124,8 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
         "per_step_s": per_step,
         "guidance_scale": GUIDANCE,
         "conditions": list(cfg.conditions),
+        "context_pool": cfg.context_pool,
+        "overrides": overrides or {},
         "decode_s": decode_s,
         "sample_s": sample_s,
         "sample_s_estimated": {"ddpm-1000": 1000 * per_step + decode_s},
@@ -121,7 +135,11 @@ def measure(preset: str, samplers: list[tuple[str, int]], repeats: int = 2, devi
 
 
 def measure_isolated(
-    preset: str, samplers: list[tuple[str, int]], repeats: int = 2, device: str = "cpu"
+    preset: str,
+    samplers: list[tuple[str, int]],
+    repeats: int = 2,
+    device: str = "cpu",
+    overrides: dict | None = None,
 ) -> dict:
     """`measure` in a fresh process, so the peak memory belongs to this run alone."""
-    return run_isolated(measure, preset, samplers, repeats, device)
+    return run_isolated(measure, preset, samplers, repeats, device, overrides)

@@ -90,6 +90,14 @@ def bench_dit(
     ] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions after one warm-up.")] = 2,
     device: DeviceOpt = BenchDevice.cpu,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a model config value: key=value (context_pool=2; conditions=[] for the "
+            "unconditional network).",
+        ),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
     """DiT training step (batch 1 and 8), peak memory, and seconds to generate one guided scene + decode; the
@@ -97,17 +105,21 @@ def bench_dit(
     from dynamiccity.atomic import write_text
     from dynamiccity.bench.dit import measure_isolated
     from dynamiccity.bench.flops import Rate, rate_table
+    from dynamiccity.cli.vae_commands import parse_overrides
     from dynamiccity.diffusion import SAMPLERS
+    from dynamiccity.dit.conditions import CONDITIONS
     from dynamiccity.dit.config import dit_preset
 
-    dit_preset(preset)  # an unknown preset is one line here, not a failure in the benchmark's process
+    overrides = parse_overrides(set_)
+    # a wrong preset or key is one line here, not a failure in the benchmark's process
+    dit_preset(preset).with_overrides(**{"conditions": CONDITIONS, **overrides})
     samplers = []
     for item in sampler or ["dpmpp-20", "ddim-50"]:
         name, _, steps = item.partition("-")
         if name not in SAMPLERS or not steps.isdigit():
             raise typer.BadParameter(f"--sampler takes NAME-STEPS ({'|'.join(SAMPLERS)}), got {item!r}.")
         samplers.append((name, int(steps)))
-    result = measure_isolated(preset, samplers, repeats, device.value)
+    result = measure_isolated(preset, samplers, repeats, device.value, overrides)
     text = json.dumps(result, indent=1)
     typer.echo(text)
     typer.echo(rate_table({name: Rate(**rate) for name, rate in result["rates"].items()}))

@@ -40,6 +40,7 @@ from einops import rearrange
 from torch import nn
 
 from dynamiccity.data.derive import Command
+from dynamiccity.dit.pooling import TokenPool
 from dynamiccity.dit.rollout import Rollout
 from dynamiccity.hexplane import TIME_PLANES, HexPlane
 
@@ -142,6 +143,8 @@ class ConditionEmbedder(nn.Module):
         frames, layout_grid: T of a window and (X/d, Y/d) of its layout.
         channels: latent channels C of the HexPlane conditions.
         placed: the conditions also added to the tokens they lie on (a subset of `names`).
+        context_pool: k, the side of the blocks of the patch grid over which the cross-attention's tokens
+            are averaged (`dit.pooling`; 1: every token, as the paper).
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class ConditionEmbedder(nn.Module):
         layout_grid: tuple[int, int],
         channels: int,
         placed: tuple[str, ...] = (),
+        context_pool: int = 1,
     ) -> None:
         super().__init__()
         check_conditions(names, placed)
@@ -192,6 +196,14 @@ class ConditionEmbedder(nn.Module):
             nn.init.zeros_(self.inplace[name].weight)
             nn.init.zeros_(self.inplace[name].bias)
         self.context_norm = nn.LayerNorm(hidden) if self.token_names else None
+        cols = rollout.token_grid[1]
+        self.pools = nn.ModuleDict(
+            {
+                "map": TokenPool(self.real, cols, context_pool),
+                "layout": TokenPool(self.real[self.layout_tokens], cols, context_pool),
+                "time": TokenPool(self.real[self.time_tokens], cols, context_pool),
+            }
+        )
 
     @property
     def token_names(self) -> tuple[str, ...]:
@@ -209,6 +221,12 @@ class ConditionEmbedder(nn.Module):
         if name in GLOBAL:
             return self.time_tokens
         return self.layout_tokens if name == "layout" else None
+
+    def _pool(self, name: str) -> TokenPool:
+        """The pooling of the tokens a condition lies on (`_where`) for the cross-attention."""
+        if name in GLOBAL:
+            return self.pools["time"]
+        return self.pools["layout" if name == "layout" else "map"]
 
     def _patches(self, grid: torch.Tensor) -> torch.Tensor:
         """map (B, C, H, W) -> its real patches (B, N_real, C*p*p), as the DiT cuts the latent."""
@@ -320,7 +338,7 @@ class ConditionEmbedder(nn.Module):
             if value is not None and null is not None:
                 out = torch.where(null[:, None, None], self._null_tokens(name, batch), out)
             vector = vector + self.pool[name](out.mean(1))
-            tokens.append(out)
+            tokens.append(self._pool(name)(out))
             if name in self.placed:
                 where = self._where(name)
                 here = self.inplace[name](out)

@@ -20,6 +20,8 @@ class DiTConfig(StrictConfig):
     layout conditions (unused without them; training takes them from the latents, as the latent sizes).
     placed: conditions also added, token by token, to the latent tokens they lie on (`dit.conditions`, the
     placed branch; a subset of `conditions`; empty: the paper's two branches only).
+    context_pool: the cross-attention attends to the condition tokens averaged over context_pool x
+    context_pool blocks of the patch grid (`dit.pooling`; 1: every token, the paper's).
     """
 
     label = "DiT config"
@@ -37,6 +39,7 @@ class DiTConfig(StrictConfig):
     frames: int = 16
     layout_grid: tuple[int, int] = (64, 64)
     placed: tuple[str, ...] = ()
+    context_pool: int = 1
 
     def __post_init__(self) -> None:
         check_conditions(self.conditions, self.placed)
@@ -44,6 +47,8 @@ class DiTConfig(StrictConfig):
             raise ValueError(f"rollout must be one of {tuple(ROLLOUTS)}, got {self.rollout!r}.")
         if self.hidden % self.heads:
             raise ValueError(f"hidden {self.hidden} must be divisible by heads {self.heads}.")
+        if self.context_pool < 1:
+            raise ValueError(f"context_pool must be >= 1, got {self.context_pool}.")
         if self.hidden % 4:
             raise ValueError(f"hidden {self.hidden} must be divisible by 4 (2D sin-cos position embedding).")
 

@@ -49,6 +49,7 @@ class HexPlaneDiT(nn.Module):
                 cfg.layout_grid,
                 c,
                 cfg.placed,
+                cfg.context_pool,
             )
             if cfg.conditions
             else None
