@@ -102,3 +102,11 @@ def test_overrides_bench_the_network_they_describe(overrides):
     assert result["params"] == sum(p.numel() for p in HexPlaneDiT(cfg).parameters())
     assert result["conditions"] == list(cfg.conditions) and result["context_pool"] == cfg.context_pool
     assert result["overrides"] == overrides
+
+
+def test_a_guidance_interval_guides_only_its_steps():
+    every = measure("synthtown-micro", [("ddim", 10)], repeats=1)
+    some = measure("synthtown-micro", [("ddim", 10)], repeats=1, guidance_interval=(300, 700))
+    assert every["guided_steps"] == {"ddim-10": 10}
+    # ddim-10 steps through training timesteps 900, 800, ..., 0: 700, 600, 500 and 400 lie in 300..700
+    assert some["guided_steps"] == {"ddim-10": 4} and some["guidance_interval"] == [300, 700]

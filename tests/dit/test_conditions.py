@@ -71,6 +71,23 @@ def test_guidance_prepares_the_conditions_once_and_predicts_as_unprepared(model,
             model(torch.cat([x, x]), torch.cat([t, t]), ready)
 
 
+def test_guidance_in_an_interval_guides_only_its_steps(model):
+    cond = every_condition(model, 2)
+    x = random_map(model, 2, seed=5)
+    denoise, calls = guided(model, cond, 3.0, interval=(300, 600)), []
+    original = model.forward
+    with torch.no_grad(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "forward", lambda g, t, c: calls.append(g.shape[0]) or original(g, t, c))
+        inside, below, above = (denoise(x, torch.full((2,), t)) for t in (400, 100, 900))
+        full = guided(model, cond, 3.0)(x, torch.full((2,), 400))
+    assert calls == [4, 2, 2, 4]  # the guided steps run both halves, the others the conditional half
+    torch.testing.assert_close(inside, full)
+    torch.testing.assert_close(below, model(x, torch.full((2,), 100), cond))
+    torch.testing.assert_close(above, model(x, torch.full((2,), 900), cond))
+    with pytest.raises(ValueError, match="guidance interval must be 0 <= lo <= hi"):
+        guided(model, cond, 3.0, interval=(600, 300))
+
+
 def test_dropout_draws_per_condition_and_all_at_once():
     cond = Conditions(command=torch.zeros(2000, dtype=torch.long), trajectory=torch.zeros(2000, 4, 2))
     g = torch.Generator().manual_seed(0)

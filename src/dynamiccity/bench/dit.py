@@ -41,11 +41,14 @@ def measure(
     repeats: int = 2,
     device: str = "cpu",
     overrides: dict | None = None,
+    guidance_interval: tuple[int, int] | None = None,
 ) -> dict:
     """Time training steps at batch 1 and 8, one guided denoiser step (the conditions prepared at the first
     step of a scene, as sampling does), and whole guided generations, with the network and its inputs
     conditioned on every condition (both insertion branches) unless `overrides` (model config keys) say
-    otherwise: `conditions=()` times the unconditional network, whose scenes are unguided.
+    otherwise: `conditions=()` times the unconditional network, whose scenes are unguided. Whole generations
+    are guided on the steps in `guidance_interval` only when it is given (`diffusion.process.guided`);
+    `guided_steps` counts, per sampler, the denoiser steps that ran both halves.
 
     `rates` holds the FLOPs of one training step at batch 1 and 8, one guided denoiser step and one decode,
     each against the matmul peak of the dtype it ran in, measured first (before the memory poller starts).
@@ -92,10 +95,13 @@ def measure(
     with torch.no_grad(), autocast(device):
         decode_s = timed(lambda: vae.decode(latent).argmax(-1), 1, device)
         flops["decode"] = step_flops(lambda: vae.decode(latent).argmax(-1))
-    sample_s = {}
+    sample_s, guided_steps = {}, {}
     for sampler, steps in samplers:
+        batches: list[int] = []  # the batch of every network call: 2 where a step ran both halves
+        hook = model.register_forward_pre_hook(lambda _, args, seen=batches: seen.append(args[0].shape[0]))
         start = time.perf_counter()
-        scene_denoise = guided(model, every_condition(cfg, shape, 1, device), GUIDANCE)  # prepared per scene
+        # prepared per scene, as sampling does
+        scene_denoise = guided(model, every_condition(cfg, shape, 1, device), GUIDANCE, guidance_interval)
         with torch.no_grad(), autocast(device):
             grid = diffusion.sample(
                 scene_denoise, (1, *shape), sampler, steps, torch.Generator().manual_seed(0), mask, device
@@ -103,6 +109,8 @@ def measure(
             scene = vae.decode(model.unroll(grid)).argmax(-1)
         sync(device)
         sample_s[f"{sampler}-{steps}"] = time.perf_counter() - start
+        hook.remove()
+        guided_steps[f"{sampler}-{steps}"] = batches.count(2)
         del scene
     peak_all = memory.mb()
     memory.stop()
@@ -128,6 +136,8 @@ def measure(
         "overrides": overrides or {},
         "decode_s": decode_s,
         "sample_s": sample_s,
+        "guidance_interval": None if guidance_interval is None else list(guidance_interval),
+        "guided_steps": guided_steps,
         "sample_s_estimated": {"ddpm-1000": 1000 * per_step + decode_s},
         "machine": asdict(machine),
         "rates": {name: asdict(Rate.of(flops[name], seconds[name], peak_flop_s)) for name in seconds},
@@ -140,6 +150,7 @@ def measure_isolated(
     repeats: int = 2,
     device: str = "cpu",
     overrides: dict | None = None,
+    guidance_interval: tuple[int, int] | None = None,
 ) -> dict:
     """`measure` in a fresh process, so the peak memory belongs to this run alone."""
-    return run_isolated(measure, preset, samplers, repeats, device, overrides)
+    return run_isolated(measure, preset, samplers, repeats, device, overrides, guidance_interval)

@@ -98,6 +98,12 @@ def bench_dit(
             "unconditional network).",
         ),
     ] = None,
+    guidance_interval: Annotated[
+        tuple[int, int] | None,
+        typer.Option(
+            help="Guide a scene's steps whose training timestep lies in LO..HI only (default: all)."
+        ),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
 ) -> None:
     """DiT training step (batch 1 and 8), peak memory, and seconds to generate one guided scene + decode; the
@@ -119,7 +125,7 @@ def bench_dit(
         if name not in SAMPLERS or not steps.isdigit():
             raise typer.BadParameter(f"--sampler takes NAME-STEPS ({'|'.join(SAMPLERS)}), got {item!r}.")
         samplers.append((name, int(steps)))
-    result = measure_isolated(preset, samplers, repeats, device.value, overrides)
+    result = measure_isolated(preset, samplers, repeats, device.value, overrides, guidance_interval)
     text = json.dumps(result, indent=1)
     typer.echo(text)
     typer.echo(rate_table({name: Rate(**rate) for name, rate in result["rates"].items()}))

@@ -40,6 +40,13 @@ ContextSteerOpt = Annotated[
         "world-coordinate DiT's strips ahead and its forecast (towards the world the past saw).",
     ),
 ]
+GuidanceIntervalOpt = Annotated[
+    tuple[int, int] | None,
+    typer.Option(
+        help="Guide only the sampling steps whose training timestep lies in LO..HI (0-999), the conditional "
+        "model alone elsewhere at half a guided step's cost (default: every step; docs/dit.md).",
+    ),
+]
 SteerIterationsOpt = Annotated[
     int, typer.Option(min=1, help="Gradient steps per sampling step of --layout-steer and --context-steer.")
 ]
@@ -123,6 +130,7 @@ def sample(
     cfg_scale: Annotated[
         float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
     ] = 1.0,
+    guidance_interval: GuidanceIntervalOpt = None,
     layout_steer: Annotated[
         float,
         typer.Option(
@@ -189,7 +197,14 @@ def sample(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler=sampler.value, steps=steps, seed=seed, batch=batch, cfg_scale=cfg_scale)
+    spec = SampleSpec(
+        sampler=sampler.value,
+        steps=steps,
+        seed=seed,
+        batch=batch,
+        cfg_scale=cfg_scale,
+        guidance_interval=guidance_interval,
+    )
     features = Features(
         repaint=Repaint(rounds=resample),
         ahead=ahead,
@@ -245,6 +260,7 @@ def eval_forecast(
     cfg_scale: Annotated[
         float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
     ] = 1.0,
+    guidance_interval: GuidanceIntervalOpt = None,
     ahead: Annotated[
         bool, typer.Option(help="World-coordinate DiTs: outpaint where the ego looks beyond the forecast.")
     ] = True,
@@ -287,7 +303,14 @@ def eval_forecast(
         )
     from dynamiccity.evaluation.forecast import eval_forecast as run
 
-    sampling = SampleSpec(sampler=sampler.value, steps=steps, seed=seed, batch=batch, cfg_scale=cfg_scale)
+    sampling = SampleSpec(
+        sampler=sampler.value,
+        steps=steps,
+        seed=seed,
+        batch=batch,
+        cfg_scale=cfg_scale,
+        guidance_interval=guidance_interval,
+    )
     features = Features(ahead=ahead, steering=Steering(context=context_steer, iterations=steer_iterations))
     scores = run(dit, vae, spec, sampling, device, max_windows, trajectory=with_trajectory, split=split.value,
                  votes=votes, quorum=quorum, features=features)  # fmt: skip
@@ -344,6 +367,7 @@ def city(
     cfg_scale: Annotated[
         float, typer.Option(min=0.0, help="Classifier-free guidance scale (1: none).")
     ] = 1.0,
+    guidance_interval: GuidanceIntervalOpt = None,
     command: Annotated[
         CommandName | None, typer.Option(help="Ego command every tile is generated with.")
     ] = None,
@@ -372,7 +396,14 @@ def city(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(sampler=sampler.value, steps=steps, seed=seed, batch=1, cfg_scale=cfg_scale)
+    spec = SampleSpec(
+        sampler=sampler.value,
+        steps=steps,
+        seed=seed,
+        batch=1,
+        cfg_scale=cfg_scale,
+        guidance_interval=guidance_interval,
+    )
     features = Features(
         repaint=Repaint(rounds=resample),
         steering=Steering(context=context_steer, iterations=steer_iterations),

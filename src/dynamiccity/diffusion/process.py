@@ -204,19 +204,28 @@ class Diffusion:
         return ratio.sqrt().to(x.dtype) * x + (1 - ratio).sqrt().to(x.dtype) * noise.to(x.device, x.dtype)
 
 
-def guided(model, cond, scale: float) -> Denoiser:
+def guided(model, cond, scale: float, interval: tuple[int, int] | None = None) -> Denoiser:
     """Classifier-free guidance (paper Eq. 12): e(x, null) + scale * (e(x, cond) - e(x, null)), both from
     one doubled batch; scale 1 (or no `cond`) is the plain conditional model (one half only).
+
+    `interval` (lo, hi) guides only the steps whose training timestep lies in lo..hi, the conditional model
+    alone elsewhere (guidance in a limited interval, Kynkaanniemi et al. 2024): each step outside it costs
+    half a guided step. None guides every step.
 
     model(x, t, cond) -> prediction; cond: the batch's `dynamiccity.dit.conditions.Conditions` or None. A
     model that can `prepare` its conditions (`HexPlaneDiT.prepare`) does so once, at the first step: every
     later step reuses their embedding and its cross-attention keys and values.
     """
+    if interval is not None and not 0 <= interval[0] <= interval[1]:
+        raise ValueError(f"a guidance interval must be 0 <= lo <= hi, got {interval}.")
+    conditional = _prepared_once(model, cond)
     if cond is None or scale == 1.0:
-        return _prepared_once(model, cond)
+        return conditional
     both_halves = _prepared_once(model, cond.with_null_half())
 
     def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if interval is not None and not (interval[0] <= int(t.max()) and int(t.min()) <= interval[1]):
+            return conditional(x, t)
         with_cond, without = both_halves(torch.cat([x, x]), torch.cat([t, t])).chunk(2)
         return without + scale * (with_cond - without)
 

@@ -28,7 +28,8 @@ from dynamiccity.vae.model import HexPlaneVAE
 class SampleSpec:
     """The sampler's settings: `sampler` (one of `diffusion.SAMPLERS`) for `steps` steps, `batch` scenes at a
     time, from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when
-    conditioned. What a generation does beyond sampling is asked for apart (`generation.features`). The same
+    conditioned, on the steps whose training timestep lies in `guidance_interval` (lo, hi) (None: every step;
+    `diffusion.process.guided`). What a generation does beyond sampling is asked for apart (`generation.features`). The same
     spec gives the same scenes on a device."""
 
     sampler: str = "dpmpp"
@@ -36,6 +37,7 @@ class SampleSpec:
     seed: int = 0
     batch: int = 4
     cfg_scale: float = 1.0
+    guidance_interval: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -44,6 +46,9 @@ class SampleSpec:
             raise ValueError(f"steps and batch must be >= 1, got {self.steps} and {self.batch}.")
         if not self.cfg_scale >= 0:
             raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}.")
+        lo, hi = self.guidance_interval or (0, 0)
+        if not 0 <= lo <= hi:
+            raise ValueError(f"a guidance interval must be 0 <= lo <= hi, got {self.guidance_interval}.")
 
     def batches(self, num: int) -> Iterator[tuple[int, int]]:
         """The batches of `num` scenes sampled together: (first scene, scenes in the batch) each."""
@@ -91,7 +96,7 @@ def sample_maps(
     model = dit.model
     shape = (n, dit.config.model.latent_channels, model.rollout.height, model.rollout.width)
     diffusion = Diffusion(dit.config.diffusion)
-    denoiser = guided(model, cond, spec.cfg_scale)
+    denoiser = guided(model, cond, spec.cfg_scale, spec.guidance_interval)
     if steer is not None:
         denoiser = steered(denoiser, steer, diffusion)
     return diffusion.sample(
