@@ -8,6 +8,7 @@ import pytest
 from dynamiccity.metrics.forecast import (
     PerFrameScores,
     aligned_copy,
+    changed_from,
     copy_last,
     ego_copy_last,
     observed_kept,
@@ -92,6 +93,26 @@ def test_per_frame_scores_score_each_future_frame_apart():
     scores.update(guess, truth)
     result = scores.compute()
     assert result["miou"] == [1.0, 0.0] and result["iou"] == [1.0, 0.0]
+
+
+def test_per_frame_scores_give_each_class_and_the_changing_voxels():
+    truth = np.zeros((2, 4, 4, 1), np.uint8)
+    truth[:, :2] = 6  # road in both frames
+    truth[1, 3, 3] = 10  # a vehicle comes into view in the second frame
+    copied = np.repeat(truth[:1], 2, axis=0)  # the past copied: the road, not the vehicle
+    changing = changed_from(copied, truth)
+    assert changing.sum() == 1 and changing[1, 3, 3, 0]
+    scores = PerFrameScores(2, 12)
+    scores.update(copied, truth, changing)
+    result = scores.compute()
+    assert result["class_iou"]["road"] == [1.0, 1.0]
+    assert result["class_iou"]["vehicle"] == [None, 0.0]  # absent from the first frame's truth
+    assert "free" not in result["class_iou"]
+    assert result["changing_miou"][1] == 0.0  # copying scores nothing where the scene changed
+    foreseen = PerFrameScores(2, 12)
+    foreseen.update(truth, truth, changing)
+    assert foreseen.compute()["changing_miou"][1] == 1.0
+    assert "changing_miou" not in PerFrameScores(2, 12).compute()
 
 
 def test_voted_takes_the_class_most_forecasts_agree_on_and_ties_to_the_lowest_id():

@@ -167,6 +167,10 @@ def test_eval_forecast_scores_each_future_frame_beside_the_baselines(runs, tmp_p
     miou = [np.mean([tp[f, c] / (truth[f, c] + drawn[f, c] - tp[f, c]) for c in range(1, 12) if truth[f, c]])
             for f in range(4)]  # fmt: skip
     np.testing.assert_allclose(result["scores"]["copy_last"]["miou"], miou, rtol=1e-6)
+    # the voxels the compensated copy does not give: it scores nothing there, by class it is the IoU above
+    assert result["scores"]["ego_copy_last"]["changing_miou"] == [0.0] * 4
+    road = [tp[f, 6] / (truth[f, 6] + drawn[f, 6] - tp[f, 6]) if truth[f, 6] else None for f in range(4)]
+    np.testing.assert_allclose(result["scores"]["copy_last"]["class_iou"]["road"], road, rtol=1e-6)
     with pytest.raises(SystemExit):
         cli("eval-forecast", "--dit", runs / "dit", "--vae", runs / "vae", "--data", runs / "town", "--steps",
             "2", "--device", "cpu", "--context-steer", "0.5")  # fmt: skip

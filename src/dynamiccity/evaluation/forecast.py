@@ -44,6 +44,7 @@ from dynamiccity.generation.sampling import (
 from dynamiccity.metrics.forecast import (
     PerFrameScores,
     aligned_copy,
+    changed_from,
     copy_last,
     ego_copy_last,
     observed_kept,
@@ -77,7 +78,9 @@ def eval_forecast(
     past's motion continued (see the module). votes: forecasts per window voted voxel by voxel, free where
     fewer than `quorum` agree (see the module). features: a world-coordinate DiT's strips ahead and its
     steer towards the world the past saw.
-    Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T]}}, ...}.
+    Returns {"frames": T, "windows": n, "scores": {forecaster: {"miou": [T], "iou": [T], "class_iou":
+    {class: [T]}, "changing_miou": [T]}}, ...}: "changing_miou" scores the voxels whose truth the
+    ego-motion-compensated copy-last does not give (`metrics.forecast.changed_from`), where it scores 0.
     """
     if votes < 1 or not 1 <= quorum <= votes:
         raise ValueError(f"votes must be >= 1 and the quorum 1..votes, got {votes} and {quorum}.")
@@ -158,15 +161,19 @@ def _score_window(scores: dict, w, pred: np.ndarray, poses: np.ndarray, trajecto
     """Add one window's forecasts (the DiT's `pred`, shown along `poses`, and the baselines) to `scores`."""
     t = len(pred)
     future = w.labels[t:]
-    scores["dit"].update(pred, future)
+    compensated = ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent)
+    changing = changed_from(compensated, future)
     observed = aligned_copy(w.labels[:t], w.poses[:t], w.poses[t:], extent)
     seen = observed if trajectory else aligned_copy(w.labels[:t], w.poses[:t], poses, extent)
-    scores["dit_observed"].update(observed_kept(pred, *seen), future)
-    scores["copy_last"].update(copy_last(w.labels[:t], t), future)
-    scores["ego_copy_last"].update(
-        ego_copy_last(w.labels[t - 1], w.poses[t - 1], w.poses[t:], extent), future
-    )
-    scores["aligned_copy"].update(observed[0], future)
+    forecasts = {
+        "dit": pred,
+        "dit_observed": observed_kept(pred, *seen),
+        "copy_last": copy_last(w.labels[:t], t),
+        "ego_copy_last": compensated,
+        "aligned_copy": observed[0],
+    }
+    for name, forecast in forecasts.items():
+        scores[name].update(forecast, future, changing)
 
 
 def _in_ego(models, batch: list, shown: list, trajectory: bool, asked, g, device) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dynamiccity.data.classes import FREE
+from dynamiccity.data.classes import CLASS_NAMES, FREE
 from dynamiccity.data.egoframe import aligned_lookup, moved
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
 from dynamiccity.protocols import ABSENT_RULES, AbsentRule
@@ -105,27 +105,63 @@ def voted(forecasts: np.ndarray, num_classes: int, quorum: int = 1) -> np.ndarra
 
 
 class PerFrameScores:
-    """Confusion matrices per future frame index, accumulated over forecasts: mIoU and occupancy IoU of
-    each future frame (as `ConfusionMatrix.compute`)."""
+    """Confusion matrices per future frame index, accumulated over forecasts: mIoU, occupancy IoU and each
+    class's IoU of each future frame (as `ConfusionMatrix.compute`), and the mIoU on the voxels a forecast
+    is asked to change where `update` is given them.
 
-    def __init__(self, frames: int, num_classes: int) -> None:
+    Args:
+        frames: future frames F of a forecast.
+        num_classes: K of the class ids.
+        names: the K class names (default: the common classes' when K is theirs, else "class i").
+    """
+
+    def __init__(self, frames: int, num_classes: int, names: tuple[str, ...] | None = None) -> None:
         self.matrices = [ConfusionMatrix(num_classes) for _ in range(frames)]
+        self.changing = [ConfusionMatrix(num_classes) for _ in range(frames)]
+        if names is None:
+            names = (
+                CLASS_NAMES
+                if num_classes == len(CLASS_NAMES)
+                else tuple(f"class {i}" for i in range(num_classes))
+            )
+        self.names = names
 
-    def update(self, pred: np.ndarray, target: np.ndarray) -> None:
-        """pred, target: (F, X, Y, Z) class ids of one forecast and its truth."""
+    def update(self, pred: np.ndarray, target: np.ndarray, changing: np.ndarray | None = None) -> None:
+        """pred, target: (F, X, Y, Z) class ids of one forecast and its truth; changing: (F, X, Y, Z) bool,
+        the voxels whose truth copying the past does not give (`changed_from`), scored apart."""
         if pred.shape != target.shape or len(pred) != len(self.matrices):
             raise ValueError(
                 f"a forecast {pred.shape} and its truth {target.shape} must both be ({len(self.matrices)}, X, Y, Z)."
             )
-        for matrix, p, t in zip(self.matrices, pred, target, strict=True):
-            matrix.update(
-                torch.from_numpy(np.ascontiguousarray(p)), torch.from_numpy(np.ascontiguousarray(t))
-            )
+        if changing is not None and changing.shape != target.shape:
+            raise ValueError(f"a changing-voxel mask {changing.shape} must be the truth's {target.shape}.")
+        for f, (p, t) in enumerate(zip(pred, target, strict=True)):
+            p, t = (torch.from_numpy(np.ascontiguousarray(a)) for a in (p, t))
+            self.matrices[f].update(p, t)
+            if changing is not None:
+                self.changing[f].update(p, t, torch.from_numpy(np.ascontiguousarray(changing[f])))
 
-    def compute(self) -> dict[str, list[float]]:
-        """{"miou": [per future frame], "iou": [per future frame]}."""
+    def compute(self) -> dict:
+        """{"miou": [per future frame], "iou": [...], "class_iou": {class name: [...]}, "changing_miou": [...]}:
+        a class's IoU is None in a frame whose truth lacks it; "changing_miou" only where `update` was given
+        changing voxels."""
         scores = [m.compute() for m in self.matrices]
-        return {"miou": [s["miou"] for s in scores], "iou": [s["iou"] for s in scores]}
+        classes = [c for c in range(len(self.names)) if c != FREE]
+        out = {
+            "miou": [s["miou"] for s in scores],
+            "iou": [s["iou"] for s in scores],
+            "class_iou": {self.names[c]: [s["per_class"].get(c) for s in scores] for c in classes},
+        }
+        if any(m.matrix.sum() > 0 for m in self.changing):
+            out["changing_miou"] = [m.compute()["miou"] for m in self.changing]
+        return out
+
+
+def changed_from(copied: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The voxels (F, X, Y, Z) bool whose truth is not what the copied past (`ego_copy_last`) says there:
+    where vehicles went, what came into view and what the copy read wrong. A forecast that only copies
+    scores 0 there."""
+    return copied != truth
 
 
 def field_scores(matrix: torch.Tensor, absent: AbsentRule) -> tuple[float, float]:
