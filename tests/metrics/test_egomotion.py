@@ -7,7 +7,7 @@ import pytest
 
 from dynamiccity.data import Command, bev_layout, ego_command, ego_trajectory
 from dynamiccity.data.classes import BUILDING, GROUND, POLE, ROAD, SIDEWALK, VEGETATION, VEHICLE
-from dynamiccity.metrics.egomotion import estimate_command, trajectory_errors, window_command
+from dynamiccity.metrics.egomotion import ego_on_road, estimate_command, trajectory_errors, window_command
 from dynamiccity.metrics.layout import layout_iou
 from dynamiccity.metrics.registration import estimate_trajectory, static_bev
 from tests.conftest import yaw_pose
@@ -110,6 +110,20 @@ def test_synthtown_drives(command):
     assert ego_command(scene.poses) == window_command(truth) == Command[command.upper()]
     assert estimate_command(scene.labels, grid.voxel_size[:2]) == Command[command.upper()]
     assert trajectory_errors(est, truth)["fde"] < 1.0
+    assert ego_on_road(scene.labels).all()  # the ego drives on road in every frame
+
+
+def test_ego_on_road_reads_the_ground_under_the_grid_centre():
+    labels = np.zeros((3, 8, 8, 4), np.uint8)
+    labels[:, :, :, 0] = ROAD
+    labels[1, 3:5, 3:5, 0] = SIDEWALK  # frame 1: the ego stands on the sidewalk
+    labels[2, 3:5, 3:5, 1] = VEHICLE  # frame 2: something above the road does not hide it
+    labels[2, 3, 3, 0] = GROUND  # one of the four columns off the road is still on road
+    np.testing.assert_array_equal(ego_on_road(labels), [True, False, True])
+    labels[0, 3:5, 3:5, 0] = 0  # nothing under the ego: not on road
+    assert not ego_on_road(labels)[0]
+    with pytest.raises(ValueError, match=r"\(T, X, Y, Z\)"):
+        ego_on_road(labels[0])
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,8 @@ def test_the_demo_writes_every_output(runs, tmp_path, capsys):
         "STATIC", "FORWARD", "LEFT", "RIGHT"
     }  # fmt: skip
     assert 0 <= summary["inpainting_outside_kept"] <= 1 and summary["seconds"]["total"] > 0
+    assert set(summary["ego_on_road_share"]) == set(summary["commands_read_as"])
+    assert all(0 <= share <= 1 for share in summary["ego_on_road_share"].values()) and "on road" in printed
     test = summary["two_sample"]  # every window of 4 + 4 one-window scenes and of the long one, against real
     assert test["real_seed"] == 9091 and test["generated_windows"] == 8 + 8 // summary["window"]
     assert 0 <= test["accuracy"] <= 1

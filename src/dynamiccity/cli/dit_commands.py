@@ -433,6 +433,7 @@ def demo(
         "  scenes/                                                     the scenes (SynthTown format)\n"
         "  summary.json                                                what was made, and the timings\n"
         f"ego commands read back from the scenes: {summary['commands_read_as']}; "
+        f"share of their frames with the ego on road: {summary['ego_on_road_share']}; "
         f"inpainting kept {summary['inpainting_outside_kept']:.1%} of the outside"
     )
     test = summary["two_sample"]

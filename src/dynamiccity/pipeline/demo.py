@@ -165,8 +165,8 @@ def _two_sample(made: dict, manifest) -> dict | None:
 
 def _summary(made: dict, scenes: list[tuple[str, np.ndarray]], models, asked: dict) -> dict:
     """What the demo made: the models, the scenes' shapes and class shares, the commands read back from the
-    command scenes, how much of the outside inpainting kept, and the long scene's occupancy by window."""
-    from dynamiccity.metrics.egomotion import window_command
+    command scenes and the share of their frames whose ego stands on road (`metrics.egomotion.ego_on_road`), how much of the outside inpainting kept, and the long scene's occupancy by window."""
+    from dynamiccity.metrics.egomotion import ego_on_road, window_command
     from dynamiccity.metrics.registration import estimate_trajectory
 
     manifest, window, long = models[0].manifest, models[0].manifest.frames, made["long"]
@@ -191,6 +191,10 @@ def _summary(made: dict, scenes: list[tuple[str, np.ndarray]], models, asked: di
             n: round(float(v), 4) for n, v in zip(CLASS_NAMES, shares, strict=True) if n != "free"
         },
         "commands_read_as": dict(zip((c.name for c in COMMANDS), read, strict=True)),
+        "ego_on_road_share": {
+            c.name: round(float(ego_on_road(s).mean()), 4)
+            for c, s in zip(COMMANDS, made["steered"], strict=True)
+        },
         "inpainting_outside_kept": round(float(outside), 4),
         "long_scene_occupied_share_by_window": [
             round(float((long[t : t + window] != FREE).mean()), 4) for t in range(0, len(long), window)
