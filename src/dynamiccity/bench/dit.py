@@ -144,13 +144,6 @@ def measure(
     }
 
 
-def measure_isolated(
-    preset: str,
-    samplers: list[tuple[str, int]],
-    repeats: int = 2,
-    device: str = "cpu",
-    overrides: dict | None = None,
-    guidance_interval: tuple[int, int] | None = None,
-) -> dict:
-    """`measure` in a fresh process, so the peak memory belongs to this run alone."""
-    return run_isolated(measure, preset, samplers, repeats, device, overrides, guidance_interval)
+def measure_isolated(*args) -> dict:
+    """`measure(*args)` in a fresh process, so the peak memory belongs to this run alone."""
+    return run_isolated(measure, *args)

@@ -197,14 +197,7 @@ def sample(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(
-        sampler=sampler.value,
-        steps=steps,
-        seed=seed,
-        batch=batch,
-        cfg_scale=cfg_scale,
-        guidance_interval=guidance_interval,
-    )
+    spec = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, guidance_interval)
     features = Features(
         repaint=Repaint(rounds=resample),
         ahead=ahead,
@@ -303,14 +296,7 @@ def eval_forecast(
         )
     from dynamiccity.evaluation.forecast import eval_forecast as run
 
-    sampling = SampleSpec(
-        sampler=sampler.value,
-        steps=steps,
-        seed=seed,
-        batch=batch,
-        cfg_scale=cfg_scale,
-        guidance_interval=guidance_interval,
-    )
+    sampling = SampleSpec(sampler.value, steps, seed, batch, cfg_scale, guidance_interval)
     features = Features(ahead=ahead, steering=Steering(context=context_steer, iterations=steer_iterations))
     scores = run(dit, vae, spec, sampling, device, max_windows, trajectory=with_trajectory, split=split.value,
                  votes=votes, quorum=quorum, features=features)  # fmt: skip
@@ -396,14 +382,7 @@ def city(
         condition_scene=condition_scene,
         data=None if data is None else DataSpec(str(data), format.value),
     )
-    spec = SampleSpec(
-        sampler=sampler.value,
-        steps=steps,
-        seed=seed,
-        batch=1,
-        cfg_scale=cfg_scale,
-        guidance_interval=guidance_interval,
-    )
+    spec = SampleSpec(sampler.value, steps, seed, 1, cfg_scale, guidance_interval)
     features = Features(
         repaint=Repaint(rounds=resample),
         steering=Steering(context=context_steer, iterations=steer_iterations),
