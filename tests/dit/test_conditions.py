@@ -11,6 +11,7 @@ import torch
 from dynamiccity.diffusion.process import guided
 from dynamiccity.dit import HexPlaneDiT
 from dynamiccity.dit.conditions import CONDITIONS, Conditions
+from dynamiccity.generation.sampling import SampleSpec
 from tests.dit.test_model import COND, MICRO, every_condition, random_map, randomise
 
 
@@ -86,6 +87,8 @@ def test_guidance_in_an_interval_guides_only_its_steps(model):
     torch.testing.assert_close(above, model(x, torch.full((2,), 900), cond))
     with pytest.raises(ValueError, match="guidance interval must be 0 <= lo <= hi"):
         guided(model, cond, 3.0, interval=(600, 300))
+    with pytest.raises(ValueError, match="guidance interval must be 0 <= lo <= hi"):
+        SampleSpec(guidance_interval=(-1, 300))  # refused where a sampler is asked for, before any work
 
 
 def test_dropout_draws_per_condition_and_all_at_once():

@@ -204,6 +204,12 @@ class Diffusion:
         return ratio.sqrt().to(x.dtype) * x + (1 - ratio).sqrt().to(x.dtype) * noise.to(x.device, x.dtype)
 
 
+def check_interval(interval: tuple[int, int] | None) -> None:
+    """Refuse a guidance interval (lo, hi) that is not 0 <= lo <= hi (None: every step, always fine)."""
+    if interval is not None and not 0 <= interval[0] <= interval[1]:
+        raise ValueError(f"a guidance interval must be 0 <= lo <= hi, got {interval}.")
+
+
 def guided(model, cond, scale: float, interval: tuple[int, int] | None = None) -> Denoiser:
     """Classifier-free guidance (paper Eq. 12): e(x, null) + scale * (e(x, cond) - e(x, null)), both from
     one doubled batch; scale 1 (or no `cond`) is the plain conditional model (one half only).
@@ -216,8 +222,7 @@ def guided(model, cond, scale: float, interval: tuple[int, int] | None = None) -
     model that can `prepare` its conditions (`HexPlaneDiT.prepare`) does so once, at the first step: every
     later step reuses their embedding and its cross-attention keys and values.
     """
-    if interval is not None and not 0 <= interval[0] <= interval[1]:
-        raise ValueError(f"a guidance interval must be 0 <= lo <= hi, got {interval}.")
+    check_interval(interval)
     conditional = _prepared_once(model, cond)
     if cond is None or scale == 1.0:
         return conditional

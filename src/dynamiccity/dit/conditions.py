@@ -128,6 +128,14 @@ class Conditions:
         return replace(self, **doubled, null=null)
 
 
+def _region(name: str) -> str:
+    """Where a condition's tokens lie: the time planes' tokens (command, trajectory), the xy plane's (layout)
+    or the whole map (the HexPlane conditions)."""
+    if name in GLOBAL:
+        return "time"
+    return "layout" if name == "layout" else "map"
+
+
 def _mlp(inputs: int, hidden: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(inputs, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
 
@@ -218,15 +226,11 @@ class ConditionEmbedder(nn.Module):
 
     def _where(self, name: str) -> torch.Tensor | None:
         """The real tokens a condition lies on (None: all of them)."""
-        if name in GLOBAL:
-            return self.time_tokens
-        return self.layout_tokens if name == "layout" else None
+        return {"time": self.time_tokens, "layout": self.layout_tokens, "map": None}[_region(name)]
 
     def _pool(self, name: str) -> TokenPool:
-        """The pooling of the tokens a condition lies on (`_where`) for the cross-attention."""
-        if name in GLOBAL:
-            return self.pools["time"]
-        return self.pools["layout" if name == "layout" else "map"]
+        """The pooling of the tokens a condition lies on (`_region`) for the cross-attention."""
+        return self.pools[_region(name)]
 
     def _patches(self, grid: torch.Tensor) -> torch.Tensor:
         """map (B, C, H, W) -> its real patches (B, N_real, C*p*p), as the DiT cuts the latent."""

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from dynamiccity.diffusion import SAMPLERS
-from dynamiccity.diffusion.process import Diffusion, Known, guided
+from dynamiccity.diffusion.process import Diffusion, Known, check_interval, guided
 from dynamiccity.diffusion.steering import Steer, steered
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.dit.editing import regenerated
@@ -28,9 +28,9 @@ from dynamiccity.vae.model import HexPlaneVAE
 class SampleSpec:
     """The sampler's settings: `sampler` (one of `diffusion.SAMPLERS`) for `steps` steps, `batch` scenes at a
     time, from `seed`, with classifier-free guidance at `cfg_scale` (paper Eq. 12; 1: none) when
-    conditioned, on the steps whose training timestep lies in `guidance_interval` (lo, hi) (None: every step;
-    `diffusion.process.guided`). What a generation does beyond sampling is asked for apart (`generation.features`). The same
-    spec gives the same scenes on a device."""
+    conditioned, on the steps whose training timestep lies in `guidance_interval` (lo, hi) (None: every
+    step; `diffusion.process.guided`). What a generation does beyond sampling is asked for apart
+    (`generation.features`). The same spec gives the same scenes on a device."""
 
     sampler: str = "dpmpp"
     steps: int = 20
@@ -46,9 +46,7 @@ class SampleSpec:
             raise ValueError(f"steps and batch must be >= 1, got {self.steps} and {self.batch}.")
         if not self.cfg_scale >= 0:
             raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}.")
-        lo, hi = self.guidance_interval or (0, 0)
-        if not 0 <= lo <= hi:
-            raise ValueError(f"a guidance interval must be 0 <= lo <= hi, got {self.guidance_interval}.")
+        check_interval(self.guidance_interval)
 
     def batches(self, num: int) -> Iterator[tuple[int, int]]:
         """The batches of `num` scenes sampled together: (first scene, scenes in the batch) each."""

@@ -165,7 +165,8 @@ def _two_sample(made: dict, manifest) -> dict | None:
 
 def _summary(made: dict, scenes: list[tuple[str, np.ndarray]], models, asked: dict) -> dict:
     """What the demo made: the models, the scenes' shapes and class shares, the commands read back from the
-    command scenes and the share of their frames whose ego stands on road (`metrics.egomotion.ego_on_road`), how much of the outside inpainting kept, and the long scene's occupancy by window."""
+    command scenes and the share of their frames whose ego stands on road (`metrics.egomotion.ego_on_road`),
+    how much of the outside inpainting kept, and the long scene's occupancy by window."""
     from dynamiccity.metrics.egomotion import ego_on_road, window_command
     from dynamiccity.metrics.registration import estimate_trajectory
 
