@@ -238,6 +238,10 @@ def test_voted_forecasts_differ_from_one_draw_and_keep_the_baselines(runs, world
             scores.update(predicted, pairs[i].labels[4:])
         return scores.compute()
 
+    def overall(result: dict) -> dict:
+        """A forecaster's scores over every voxel (its changing-voxel scores left aside)."""
+        return {k: v for k, v in result.items() if k != "changing_miou"}
+
     def draws(seen) -> list[np.ndarray]:
         return [np.asarray(args[0]) for args, _ in seen["voted"]]
 
@@ -250,13 +254,16 @@ def test_voted_forecasts_differ_from_one_draw_and_keep_the_baselines(runs, world
     assert [d.shape for d in voted] == [(3, 4, 16, 16, 4)] * 3
     assert all(np.array_equal(v[0], s[0]) for v, s in zip(voted, single, strict=True))
     assert any((d != d[0]).any() for d in voted)  # the draws differ: the vote has something to decide
-    assert one["scores"]["dit"] == scored([s[0] for s in single])
-    assert three["scores"]["dit"] == scored([stats.mode(d, axis=0, keepdims=False).mode for d in voted])
+    assert one["scores"]["ego_copy_last"]["changing_miou"] == [0.0] * 4  # wrong wherever it is scored apart
+    assert overall(one["scores"]["dit"]) == scored([s[0] for s in single])
+    assert overall(three["scores"]["dit"]) == scored(
+        [stats.mode(d, axis=0, keepdims=False).mode for d in voted]
+    )
     strict, strict_seen = forecast("quorum.json", "--votes", "3", "--quorum", "3")
     assert strict["quorum"] == 3 and strict["scores"]["aligned_copy"] == one["scores"]["aligned_copy"]
     assert all(np.array_equal(a, b) for a, b in zip(draws(strict_seen), voted, strict=True))
     agreed = [np.where((d == d[0]).all(axis=0), d[0], FREE) for d in voted]
-    assert strict["scores"]["dit"] == scored(agreed)
+    assert overall(strict["scores"]["dit"]) == scored(agreed)
     steered, steered_seen = forecast("steered.json", "--context-steer", "0.5", "--steer-iterations", "1")
     assert steered["context_steer"] == 0.5 and steered["steer_iterations"] == 1
     assert steered["scores"]["ego_copy_last"] == one["scores"]["ego_copy_last"]
