@@ -15,8 +15,9 @@ PART is one of
               ceiling); with --layout-steer S ..., also sampled steered towards the layout through the
               decoder at each scale S (`sample --layout-steer`).
 - extend:     N scenes grown to --frames frames from a generated seed window and N from real held-out
-              windows; per window the class histogram and occupied share against the spread of real windows;
-              a GIF of each.
+              windows; per window the class histogram and occupied share against the spread of real windows,
+              and its drift in real windows' own spread (`metrics.scenes.HistogramDrift`; the share of scenes
+              whose every window stays within 2x); a GIF of each.
 - uncond:     N samples with every condition dropped; class-histogram distance to held-out windows.
 - timeplanes: per ego command, how much the time planes (tx, ty, tz) vary over t (standard deviation over t
               in normalised latent units) for the encodings of N real held-out windows and for N latents
@@ -52,7 +53,7 @@ from dynamiccity.metrics.egomotion import trajectory_errors, window_command
 from dynamiccity.metrics.layout import layout_iou
 from dynamiccity.metrics.reconstruction import ConfusionMatrix
 from dynamiccity.metrics.registration import estimate_trajectory
-from dynamiccity.metrics.scenes import class_histogram, histogram_distance
+from dynamiccity.metrics.scenes import HistogramDrift, class_histogram, histogram_distance
 from dynamiccity.viz import render_3d, save_animation
 
 COMMANDS = ("STATIC", "FORWARD", "LEFT", "RIGHT")
@@ -228,7 +229,11 @@ def extend_part(args, models, held, out) -> dict:
     window, classes = dit.manifest.frames, dit.manifest.vae_config.num_classes
     real = [held[i].labels for i in range(len(held))]
     spread = _spread(real, classes)
-    rows = {"real windows": {"count": len(real), **{k: _listed(v) for k, v in spread.items()}}}
+    half = len(real) // 2  # windows come scene by scene: the halves hold different scenes
+    drift = HistogramDrift.fit(np.stack(real[:half]), np.stack(real[half:]), classes)
+    spread["drift"] = drift
+    rows = {"real windows": {"count": len(real), "drift_real_distance": drift.real_distance,
+                             **{k: _listed(v) for k, v in spread.items() if k != "drift"}}}  # fmt: skip
     grown, _ = _generate(models, args.num, None, args, frames=args.frames)
     rows["from a generated window"] = _inside(grown, window, spread, classes)
     for i, scene in enumerate(grown[:2]):
@@ -273,7 +278,10 @@ def _inside(scenes, window, spread, classes) -> dict:
         by_index[index].append((occ, dist))
     trend = {str(k): {"occupied": float(np.mean([o for o, _ in v])), "hist_distance": float(np.mean([d for _, d in v]))}
              for k, v in sorted(by_index.items())}  # fmt: skip
-    return {"windows": len(inside), "inside_real_spread": float(np.mean(inside)), "per_window_index": trend}
+    drift = [spread["drift"].report(scene, window) for scene in scenes]
+    return {"windows": len(inside), "inside_real_spread": float(np.mean(inside)), "per_window_index": trend,
+            "scenes_within_drift_limit": float(np.mean([d["within_limit"] for d in drift])),
+            "drift_ratio_by_window": [d["ratio_by_window"] for d in drift]}  # fmt: skip
 
 
 def _listed(value):

@@ -34,6 +34,10 @@ def test_the_demo_writes_every_output(runs, tmp_path, capsys):
         test["low"] <= test["accuracy"] <= test["high"]
         and "tells the generated windows from real ones" in printed
     )
+    drift = summary["long_scene_drift"]  # the long scene's windows against two sets of 16 real ones
+    assert drift["real_windows"] == [16, 16] and len(drift["ratio_by_window"]) == 8 // summary["window"]
+    assert drift["limit"] == 2
+    assert drift["within_limit"] == (drift["worst"] <= 2) and "times as far" in printed
     scene = np.load(out / "scenes" / "long" / "labels.npy")
     assert scene.shape[0] == 8 and scene.max() < 12
 

@@ -422,3 +422,10 @@ def demo(
             f"accuracy {test['accuracy']:.2f} (95% {test['low']:.2f}-{test['high']:.2f}, {test['windows']} a side "
             "scored; 0.5: it cannot tell them apart)"
         )
+    drift = summary["long_scene_drift"]
+    if drift is not None:
+        typer.echo(
+            f"the long scene's windows lie {', '.join(f'{r:.1f}' for r in drift['ratio_by_window'])} times as far "
+            f"from real windows' class histogram as real windows do (within {drift['limit']:g}x: "
+            f"{'yes' if drift['within_limit'] else 'no'})"
+        )

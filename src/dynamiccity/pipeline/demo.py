@@ -28,6 +28,9 @@ COMMANDS = (Command.STATIC, Command.FORWARD, Command.LEFT, Command.RIGHT)
 REAL_SEED = 9091
 """The seed of the real SynthTown scenes the demo's windows are told from: one no model here trains or is
 scored on."""
+DRIFT_SCENES = 16
+"""Real scenes (two windows each) the long scene's drift is measured against: half give the mean class
+histogram, half how far real windows lie from it."""
 
 
 def run_demo(
@@ -49,7 +52,9 @@ def run_demo(
     scenes, viewer_bytes = _write_outputs(out, made, models[0].manifest, seed)
     clock["outputs"] = round(time.perf_counter() - start, 1)
     summary = _summary(made, scenes, models, {"dit": str(dit), "vae": str(vae), "seed": seed})
-    summary["two_sample"] = _two_sample(made, models[0].manifest)
+    real = _real_windows(made, models[0].manifest)
+    summary["two_sample"] = _two_sample(made, real)
+    summary["long_scene_drift"] = _drift(made["long"], real, models[0].manifest)
     summary.update(
         viewer_bytes=viewer_bytes, seconds={**clock, "total": round(time.perf_counter() - begin, 1)}
     )
@@ -139,28 +144,60 @@ def _write_outputs(out: Path, made: dict, manifest, seed: int) -> tuple[list[tup
     return scenes, viewer_bytes
 
 
-def _two_sample(made: dict, manifest) -> dict | None:
-    """Can a classifier tell the demo's generated windows from real ones? The classifier two-sample test on
-    scene statistics (`metrics.two_sample`) of every window of the unconditional, command and long scenes
-    against as many real SynthTown windows (scenes of seed `REAL_SEED`, two windows each, on the DiT's
-    grid); None unless the DiT's latents were encoded from SynthTown. 0.5: it cannot tell them apart."""
-    from dynamiccity.metrics.two_sample import classifier_two_sample, scene_statistics
+def _real_windows(made: dict, manifest) -> list[tuple[int, np.ndarray]] | None:
+    """Real SynthTown windows (scene index, (T, X, Y, Z)) on the DiT's grid to hold the generated ones
+    against: two of each scene of seed `REAL_SEED`, as many scenes as half the generated windows and at least
+    `DRIFT_SCENES`; None unless the DiT's latents were encoded from SynthTown."""
     from dynamiccity.synthtown.dataset import generate_scenes
 
     if manifest.data.get("format") != "synthtown":
         return None
     t = manifest.frames
-    generated = [*made["uncond"], *made["steered"], made["long"]]
-    fake = [(i, s[a : a + t]) for i, s in enumerate(generated) for a in range(0, len(s) - t + 1, t)]
-    count = (len(fake) + 1) // 2
+    count = max((len(_generated_windows(made, t)) + 1) // 2, DRIFT_SCENES)
     scenes = generate_scenes(count, 2 * t, manifest.grid, REAL_SEED, 0.0)
-    real = [(i, scene.labels[a : a + t]) for i, (scene, _) in enumerate(scenes) for a in (0, t)]
+    return [(i, scene.labels[a : a + t]) for i, (scene, _) in enumerate(scenes) for a in (0, t)]
+
+
+def _generated_windows(made: dict, t: int) -> list[tuple[int, np.ndarray]]:
+    """Every whole window of the unconditional, command and long scenes, with the index of its scene."""
+    generated = [*made["uncond"], *made["steered"], made["long"]]
+    return [(i, s[a : a + t]) for i, s in enumerate(generated) for a in range(0, len(s) - t + 1, t)]
+
+
+def _two_sample(made: dict, real: list | None) -> dict | None:
+    """Can a classifier tell the demo's generated windows from real ones? The classifier two-sample test on
+    scene statistics (`metrics.two_sample`) of every generated window against as many real windows (the
+    first of `real`). 0.5: it cannot tell them apart."""
+    from dynamiccity.metrics.two_sample import classifier_two_sample, scene_statistics
+
+    if real is None:
+        return None
+    fake = _generated_windows(made, len(real[0][1]))
+    real = real[: 2 * ((len(fake) + 1) // 2)]
     sides = [
         (scene_statistics(np.stack([w for _, w in side]), len(CLASS_NAMES)), np.array([i for i, _ in side]))
         for side in (real, fake)
     ]
     test = classifier_two_sample(sides[0][0], sides[1][0], groups=(sides[0][1], sides[1][1]))
     return {"features": "scene statistics", "real_seed": REAL_SEED, "generated_windows": len(fake), **test}
+
+
+def _drift(long: np.ndarray, real: list | None, manifest) -> dict | None:
+    """How far each window of the long scene lies from real windows in class histogram, in real windows' own
+    spread (`metrics.scenes.HistogramDrift`: the first `DRIFT_SCENES` / 2 real scenes give the mean, the next
+    ones the real distance); within 2x in every window is the bar."""
+    from dynamiccity.metrics.scenes import HistogramDrift
+
+    if real is None:
+        return None
+    half = DRIFT_SCENES // 2
+    sides = [np.stack([w for i, w in real if lo <= i < lo + half]) for lo in (0, half)]
+    drift = HistogramDrift.fit(*sides, len(CLASS_NAMES))
+    return {
+        "real_seed": REAL_SEED,
+        "real_windows": [len(s) for s in sides],
+        **drift.report(long, manifest.frames),
+    }
 
 
 def _summary(made: dict, scenes: list[tuple[str, np.ndarray]], models, asked: dict) -> dict:
