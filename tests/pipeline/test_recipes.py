@@ -4,6 +4,7 @@ of the records (docs/results/<record>/recipe.yaml) replay the documented runs.""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -217,6 +218,21 @@ def test_the_world_coordinate_recipes_reproduce_their_documented_runs(recipe, re
     request = RunRequest(config_file=ROOT / recipe, explicit=explicit)
     documented = DiTRunConfig.load(RESULTS / record)
     assert dit_run_config(request) == replace(documented, latents=str(latents))
+
+
+@pytest.mark.parametrize("pool", [1, 2])
+def test_the_centred_recipes_reproduce_their_documented_runs(pool, tmp_path):
+    """The centred one-pass DiT recipe and its pooled twin: the runs of the context-pool record, which differ
+    in `model.context_pool` only."""
+    manifest = json.loads((RESULTS / "dit-context-pool/tiny-world-latent-manifest.json").read_text())
+    latents = _fake_latents(tmp_path, VAEConfig.from_dict(manifest["vae_config"]), frame_planes=True)
+    stem = "dit-synthtown-tiny-centred-onepass" + ("-pool2" if pool == 2 else "")
+    request = RunRequest(
+        config_file=ROOT / "configs" / f"{stem}-cpu.yaml", explicit={"latents": str(latents)}
+    )
+    documented = DiTRunConfig.load(RESULTS / f"dit-context-pool/tiny-world-pool{pool}-config.yaml")
+    cfg = dit_run_config(request)
+    assert cfg == replace(documented, latents=str(latents)) and cfg.model.context_pool == pool
 
 
 def test_every_records_recipe_is_checked():
