@@ -231,11 +231,10 @@ def extend_part(args, models, held, out) -> dict:
     spread = _spread(real, classes)
     half = len(real) // 2  # windows come scene by scene: the halves hold different scenes
     drift = HistogramDrift.fit(np.stack(real[:half]), np.stack(real[half:]), classes)
-    spread["drift"] = drift
     rows = {"real windows": {"count": len(real), "drift_real_distance": drift.real_distance,
-                             **{k: _listed(v) for k, v in spread.items() if k != "drift"}}}  # fmt: skip
+                             **{k: _listed(v) for k, v in spread.items()}}}  # fmt: skip
     grown, _ = _generate(models, args.num, None, args, frames=args.frames)
-    rows["from a generated window"] = _inside(grown, window, spread, classes)
+    rows["from a generated window"] = _inside(grown, window, spread, classes, drift)
     for i, scene in enumerate(grown[:2]):
         save_animation([render_3d(f) for f in scene], out / f"extend-generated-{i}.gif", fps=8)
     starts = _pick(held, min(args.num, 4), args.seed)
@@ -245,7 +244,7 @@ def extend_part(args, models, held, out) -> dict:
             for w in starts
         ]
     )
-    rows["from a real window"] = _inside(from_real, window, spread, classes)
+    rows["from a real window"] = _inside(from_real, window, spread, classes, drift)
     save_animation([render_3d(f) for f in from_real[0]], out / "extend-real-0.gif", fps=8)
     return {"frames": args.frames, "rows": rows}
 
@@ -261,7 +260,7 @@ def _spread(windows, classes) -> dict:
             "occupied_low": occ.min(), "occupied_high": occ.max()}  # fmt: skip
 
 
-def _inside(scenes, window, spread, classes) -> dict:
+def _inside(scenes, window, spread, classes, drift: HistogramDrift) -> dict:
     per_window, inside = [], []
     for scene in scenes:
         for w in range(0, scene.shape[0] - window + 1, window):
@@ -278,10 +277,10 @@ def _inside(scenes, window, spread, classes) -> dict:
         by_index[index].append((occ, dist))
     trend = {str(k): {"occupied": float(np.mean([o for o, _ in v])), "hist_distance": float(np.mean([d for _, d in v]))}
              for k, v in sorted(by_index.items())}  # fmt: skip
-    drift = [spread["drift"].report(scene, window) for scene in scenes]
+    reports = [drift.report(scene, window) for scene in scenes]
     return {"windows": len(inside), "inside_real_spread": float(np.mean(inside)), "per_window_index": trend,
-            "scenes_within_drift_limit": float(np.mean([d["within_limit"] for d in drift])),
-            "drift_ratio_by_window": [d["ratio_by_window"] for d in drift]}  # fmt: skip
+            "scenes_within_drift_limit": float(np.mean([r["within_limit"] for r in reports])),
+            "drift_ratio_by_window": [r["ratio_by_window"] for r in reports]}  # fmt: skip
 
 
 def _listed(value):
