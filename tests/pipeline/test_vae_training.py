@@ -451,3 +451,17 @@ def test_data_without_poses_trains_and_encodes(tmp_path):
     cli("encode", tmp_path / "run", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat")
     shard = load_file(str(tmp_path / "lat" / "shard_00000.safetensors"))
     assert (shard["command"] == -1).all() and shard["trajectory"].isnan().all()
+
+
+def test_the_scale_equivariance_term_trains_logs_and_is_refused_where_it_cannot_apply(town, tmp_path, capsys):
+    train(town, tmp_path / "run", "--steps", "2", "--set", "loss.scale_equivariance=0.5")
+    meta = json.loads((tmp_path / "run/checkpoints/last.json").read_text())
+    assert meta["config"]["loss"]["scale_equivariance"] == 0.5 and meta["step"] == 2
+    for bad, message in (
+        (["--set", "loss.scale_equivariance=-1"], "loss.scale_equivariance must be >= 0"),
+        (["--set", "loss.scale_equivariance=0.5", "--set", "decoder=query"], "model.decoder must be 'ess'"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            train(town, tmp_path / "bad", "--steps", "1", *bad)
+        assert exit_.value.code == 1 and message in capsys.readouterr().err
+        assert not (tmp_path / "bad" / "checkpoints").exists()

@@ -13,10 +13,10 @@ import sys
 import numpy as np
 import torch
 from PIL import Image
+from probes import decode, miou
 
 from dynamiccity.dit.conditions import Conditions
 from dynamiccity.generation.sampling import SampleSpec, sample_maps
-from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.runs.latents import LatentSet
 from dynamiccity.runs.loading import load_dit, load_vae
 from dynamiccity.viz import render_3d, tile_images
@@ -26,31 +26,10 @@ dit, vae = load_dit(sys.argv[1]), load_vae(sys.argv[2])
 stem, n = sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 16
 
 
-def decode(z: HexPlane) -> np.ndarray:
-    """Labels (N, T, X, Y, Z) of normalised HexPlanes, 8 at a time."""
-    raw = dit.manifest.denormalise(z)
-    parts = []
-    for i in range(0, raw.xy.shape[0], 8):
-        part = HexPlane.from_planes({p: getattr(raw, p)[i : i + 8] for p in PLANES})
-        parts.append(vae.model.decode(part).argmax(-1).numpy().astype(np.uint8))
-    return np.concatenate(parts)
-
-
 def collated(split: str) -> dict:
     windows = LatentSet(dit.config.latents, splits=(split,))
     items = [windows[i] for i in range(len(windows))]
     return {k: torch.stack([r[k] for r in items]) for k in items[0]}
-
-
-def miou(a: np.ndarray, b: np.ndarray, classes: int = 12) -> float:
-    """mIoU of a against b over the classes either holds, free left out."""
-    ious = []
-    for c in range(1, classes):
-        x, y = a == c, b == c
-        union = (x | y).sum()
-        if union:
-            ious.append((x & y).sum() / union)
-    return float(np.mean(ious))
 
 
 def matches(windows: np.ndarray, reference: np.ndarray) -> list[tuple[int, float]]:
@@ -58,13 +37,15 @@ def matches(windows: np.ndarray, reference: np.ndarray) -> list[tuple[int, float
 
 
 train, val = collated("train"), collated("val")
-known = decode(LatentSet.hexplane(train))
+known = decode(dit, vae, LatentSet.hexplane(train))
 pick = np.linspace(0, len(known) - 1, n).round().astype(int)
 cond = Conditions(command=train["command"][pick], trajectory=train["trajectory"][pick])
 spec = SampleSpec("dpmpp", 20, seed=0, batch=n)
-drawn = decode(dit.model.unroll(sample_maps(dit, n, spec, torch.Generator().manual_seed(0), "cpu", cond)))
+drawn = decode(
+    dit, vae, dit.model.unroll(sample_maps(dit, n, spec, torch.Generator().manual_seed(0), "cpu", cond))
+)
 found = matches(drawn, known)
-unseen = matches(decode(LatentSet.hexplane(val)), known)
+unseen = matches(decode(dit, vae, LatentSet.hexplane(val)), known)
 result = {
     "dit": sys.argv[1],
     "step": dit.step,

@@ -38,17 +38,23 @@ class LossSpec:
     """Eq. (4): class-weighted CE + lovasz_weight * Lovasz-softmax + kl_weight * KL. The CE weight of class
     c is (max_share / share_c) ** class_weight_power, shares counted over `weight_frames` training frames.
     lovasz_bins: None sorts the Lovasz term's errors exactly (as the paper), an integer orders them by that
-    many error bins instead (`vae.losses.binned_lovasz_grad`; the same loss to about 1e-6, without a sort)."""
+    many error bins instead (`vae.losses.binned_lovasz_grad`; the same loss to about 1e-6, without a sort).
+    scale_equivariance: the weight of a term that asks the latent averaged over 2 x 2 cells in X and Y to
+    decode to the scene's class shares over the same blocks (`vae.scale`; ours, for latents a DiT learns
+    coarse to fine); 0, the paper's loss."""
 
     lovasz_weight: float = 1.0
     kl_weight: float = 0.005
     weight_frames: int = 200
     class_weight_power: float = 1.0 / 3.0
     lovasz_bins: int | None = None
+    scale_equivariance: float = 0.0
 
     def __post_init__(self) -> None:
         if self.lovasz_bins is not None and self.lovasz_bins < 1:
             raise ValueError(f"loss.lovasz_bins must be None or >= 1, got {self.lovasz_bins}.")
+        if self.scale_equivariance < 0:
+            raise ValueError(f"loss.scale_equivariance must be >= 0, got {self.scale_equivariance}.")
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,11 @@ class VAERunConfig(YamlRunFile):
             raise ValueError(
                 "a bank of refined latents trains a decoder alone: it needs finetune.learn = decoder."
             )
+        if self.loss.scale_equivariance and (self.bank is not None or self.model.decoder != "ess"):
+            raise ValueError(
+                "loss.scale_equivariance trains on the encoder's latents (no bank) with a decoder that draws "
+                "the grid of the planes it is given: model.decoder must be 'ess'."
+            )
 
 
 def frequency_counts(data: WindowDataset, max_frames: int) -> np.ndarray:
@@ -203,7 +214,9 @@ class VAETask:
         loss = cfg.loss
         weights = class_weights(counts, loss.class_weight_power).to(device)
         log.info("class weights %s", np.round(weights.cpu().numpy(), 3).tolist())
-        spec = LossWeights(weights, loss.lovasz_weight, loss.kl_weight, loss.lovasz_bins)
+        spec = LossWeights(
+            weights, loss.lovasz_weight, loss.kl_weight, loss.lovasz_bins, loss.scale_equivariance
+        )
         self.objective: Objective = (
             EncodedObjective(spec, device)
             if cfg.bank is None

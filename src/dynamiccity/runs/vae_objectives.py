@@ -27,16 +27,22 @@ from dynamiccity.train.loop import Stateless
 from dynamiccity.vae.bank import LatentBank
 from dynamiccity.vae.losses import vae_loss
 from dynamiccity.vae.model import HexPlaneVAE
+from dynamiccity.vae.scale import scale_equivariance_loss
+
+COARSE_FACTOR = 2
+"""How many cells of X and of Y the scale-equivariance term averages into one."""
 
 
 @dataclass(frozen=True)
 class LossWeights:
-    """The loss settings an objective needs: CE class weights (K,) float, Lovasz and KL weights, bins."""
+    """The loss settings an objective needs: CE class weights (K,) float, Lovasz and KL weights, bins, and
+    the weight of the scale-equivariance term (`vae.scale`; 0: none)."""
 
     classes: torch.Tensor
     lovasz: float
     kl: float
     lovasz_bins: int | None
+    scale_equivariance: float = 0.0
 
 
 class Objective(Protocol):
@@ -56,7 +62,9 @@ class Objective(Protocol):
 
 
 class EncodedObjective(Stateless):
-    """Eq. (4) on the encoder's posterior sample: CE + lovasz * Lovasz-softmax + kl * KL."""
+    """Eq. (4) on the encoder's posterior sample: CE + lovasz * Lovasz-softmax + kl * KL; with a
+    scale-equivariance weight, plus that weight times the coarse latent's cross-entropy against the coarse
+    scene (`vae.scale`)."""
 
     def __init__(self, weights: LossWeights, device: torch.device) -> None:
         self.weights, self.device = weights, device
@@ -66,12 +74,16 @@ class EncodedObjective(Stateless):
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         labels, valid = batch.labels.to(self.device), batch.valid.to(self.device)
-        out = model(labels)
         w = self.weights
+        out = model(labels, coarse=COARSE_FACTOR if w.scale_equivariance else 1)
         terms = vae_loss(
             out.logits, labels, out.posterior.kl(), w.classes, valid, w.lovasz, w.kl, w.lovasz_bins
         )
-        return terms.total, {"ce": float(terms.ce), "lovasz": float(terms.lovasz), "kl": float(terms.kl)}
+        logged = {"ce": float(terms.ce), "lovasz": float(terms.lovasz), "kl": float(terms.kl)}
+        if not w.scale_equivariance:
+            return terms.total, logged
+        coarse = scale_equivariance_loss(out.coarse_logits, labels, valid, w.classes, COARSE_FACTOR)
+        return terms.total + w.scale_equivariance * coarse, logged | {"coarse_ce": float(coarse.detach())}
 
 
 class WindowSubset:

@@ -51,11 +51,20 @@ class PositionalHead(nn.Module):
         count = self.frames if frames is None else len(frames)
         h = self.features.hidden_last(x.permute(0, 2, 3, 4, 1))
         h = h.reshape(n // count, count, sx, sy, sz, -1)
-        t, px, py, pz = (axis(getattr(self, f"pe{i}")) for i, axis in enumerate(self.axes))  # (len, H)
+        lengths = enumerate(zip(self.axes, (self.frames, sx, sy, sz), strict=True))
+        t, px, py, pz = (axis(self._pe(i, size)) for i, (axis, size) in lengths)  # (size, H)
         t = t if frames is None else t[frames]
         pe = t[:, None, None, None] + px[:, None, None] + py[:, None] + pz  # (T, X, Y, Z, H)
         h = F.leaky_relu(h + pe, 0.1).reshape(n, sx, sy, sz, -1)
         return self.out.hidden_last(h).permute(0, 4, 1, 2, 3)
+
+    def _pe(self, axis: int, length: int) -> torch.Tensor:
+        """The encodings of an axis's cell centres: the stored ones, or for a grid coarser than the one the
+        head was built for (`vae.scale`), those of its own cells, in the same [0, 1] coordinates."""
+        stored = getattr(self, f"pe{axis}")
+        if length == len(stored):
+            return stored
+        return sinusoids(length, stored.shape[1] // 2).to(stored)
 
 
 def expand_and_squeeze(planes: HexPlane, fusion: str) -> torch.Tensor:

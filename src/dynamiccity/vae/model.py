@@ -15,15 +15,18 @@ from dynamiccity.vae.decoder import build_voxel_decoder
 from dynamiccity.vae.encoder import TEMPORAL_INPUTS, FrameEncoder
 from dynamiccity.vae.latent import LatentDecoderHead, LatentHead, Posterior
 from dynamiccity.vae.projection import build_plane_encoder
+from dynamiccity.vae.scale import coarsen
 
 
 @dataclass
 class VAEOutput:
-    """logits: (B, T, X, Y, Z, K) float (a channels-last view); posterior; latent: the decoded HexPlane."""
+    """logits: (B, T, X, Y, Z, K) float (a channels-last view); posterior; latent: the decoded HexPlane;
+    coarse_logits: the logits of the latent coarsened in X and Y (`vae.scale`), when asked for."""
 
     logits: torch.Tensor
     posterior: Posterior
     latent: HexPlane
+    coarse_logits: torch.Tensor | None = None
 
 
 DECODER_PARTS = ("latent_decoder", "voxel_decoder")
@@ -90,8 +93,11 @@ class HexPlaneVAE(nn.Module):
         logits = self._run(self.voxel_decoder, self.latent_decoder(latent), frames)  # (B*T, K, X, Y, Z)
         return rearrange(logits, "(b t) k x y z -> b t x y z k", b=b)
 
-    def forward(self, labels: torch.Tensor, sample: bool = True) -> VAEOutput:
-        """Reconstruct labels (B, T, X, Y, Z); `sample` draws from the posterior (else its mean)."""
+    def forward(self, labels: torch.Tensor, sample: bool = True, coarse: int = 1) -> VAEOutput:
+        """Reconstruct labels (B, T, X, Y, Z); `sample` draws from the posterior (else its mean). coarse > 1
+        also decodes the latent averaged over blocks of that many cells in X and Y (`vae.scale`): part of the
+        same forward, so that under DDP its gradients reduce with the rest."""
         posterior = self.posterior(labels)
         latent = posterior.sample() if sample else posterior.mean
-        return VAEOutput(self.decode(latent), posterior, latent)
+        coarse_logits = self.decode(coarsen(latent, coarse)) if coarse > 1 else None
+        return VAEOutput(self.decode(latent), posterior, latent, coarse_logits)
