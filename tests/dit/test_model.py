@@ -103,3 +103,28 @@ def test_sincos_2d_is_distinct_per_position():
 def test_unknown_rollout_is_refused():
     with pytest.raises(ValueError, match="rollout"):
         MICRO.with_overrides(rollout="spiral")
+
+
+def test_the_output_convolution_starts_as_the_plain_dit_and_keeps_planes_apart():
+    torch.manual_seed(0)
+    plain = randomise(HexPlaneDiT(MICRO)).eval()
+    model = HexPlaneDiT(MICRO.with_overrides(output_conv=True)).eval()
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(name.startswith("output_conv.") for name in missing)
+    x, t = random_map(model, 2), torch.tensor([10, 500])
+    with torch.no_grad():
+        assert torch.equal(model(x, t), plain(x, t))  # zero-initialised: the plain DiT's output
+    randomise(model)
+    with torch.no_grad():
+        out = model(x, t)
+        assert not torch.equal(out, plain(x, t))
+        assert torch.count_nonzero(out[:, :, model.pixel_mask == 0]) == 0
+        # each plane by its own convolution: a change to one plane's cells reaches no other plane
+        planes = model.unroll(plain(x, t)).as_dict()
+        before = model.output_conv(planes)
+        after = model.output_conv(planes | {"xy": planes["xy"] + 1.0})
+    assert not torch.equal(after["xy"], before["xy"])
+    assert all(torch.equal(after[n], before[n]) for n in PLANES if n != "xy")
+    model.train()
+    model(x, t).square().mean().backward()
+    assert all(p.grad is not None and p.grad.any() for p in model.output_conv.parameters())

@@ -131,3 +131,19 @@ class FinalLayer(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.ada(c).chunk(2, dim=1)
         return self.out(modulate(self.norm(x), shift, scale))
+
+
+class PlaneConvs(nn.Module):
+    """A residual 3 x 3 convolution per HexPlane plane, zero-initialised (so a network starts as without it):
+    planes (B, C, U, V) -> plane + conv(plane), each plane by its own convolution, zero padding at its edges, so
+    no plane reads another's cells."""
+
+    def __init__(self, channels: int, planes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.convs = nn.ModuleDict({name: nn.Conv2d(channels, channels, 3, padding=1) for name in planes})
+        for conv in self.convs.values():
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, planes: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: plane + self.convs[name](plane) for name, plane in planes.items()}

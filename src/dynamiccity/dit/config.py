@@ -40,6 +40,7 @@ class DiTConfig(StrictConfig):
     layout_grid: tuple[int, int] = (64, 64)
     placed: tuple[str, ...] = ()
     context_pool: int = 1
+    output_conv: bool = False
 
     def __post_init__(self) -> None:
         check_conditions(self.conditions, self.placed)

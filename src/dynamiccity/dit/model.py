@@ -8,11 +8,11 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from dynamiccity.dit.blocks import DiTBlock, FinalLayer, TimestepEmbedder, sincos_2d
+from dynamiccity.dit.blocks import DiTBlock, FinalLayer, PlaneConvs, TimestepEmbedder, sincos_2d
 from dynamiccity.dit.conditions import ConditionEmbedder, Conditions
 from dynamiccity.dit.config import DiTConfig
 from dynamiccity.dit.rollout import build_rollout
-from dynamiccity.hexplane import HexPlane
+from dynamiccity.hexplane import PLANES, HexPlane
 
 
 class HexPlaneDiT(nn.Module):
@@ -59,6 +59,7 @@ class HexPlaneDiT(nn.Module):
             DiTBlock(cfg.hidden, cfg.heads, cfg.mlp_ratio, cross) for _ in range(cfg.depth)
         )
         self.final = FinalLayer(cfg.hidden, c * p * p)
+        self.output_conv = PlaneConvs(c, PLANES) if cfg.output_conv else None
 
     @property
     def num_tokens(self) -> int:
@@ -117,7 +118,10 @@ class HexPlaneDiT(nn.Module):
             x = x + ready.added
         for i, block in enumerate(self.blocks):
             x = block(x, c, None if ready.keys_values is None else ready.keys_values[i])
-        return self.untokens(self.final(x, c))
+        out = self.untokens(self.final(x, c))
+        if self.output_conv is None:
+            return out
+        return self.rollout.roll(HexPlane.from_planes(self.output_conv(self.unroll(out).as_dict())))
 
     def unroll(self, grid: torch.Tensor) -> HexPlane:
         """map (B, C, H, W) -> the HexPlane it holds (`Rollout.unroll`)."""
