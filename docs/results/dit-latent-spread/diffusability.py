@@ -22,22 +22,12 @@ import json
 import numpy as np
 import torch
 import torch.nn.functional as F
+from probes import miou
 
 from dynamiccity.hexplane import PLANES, HexPlane
 from dynamiccity.runs.datasets import DataSpec, open_windows
 from dynamiccity.runs.loading import load_vae
 from dynamiccity.vae.scale import coarse_targets, coarsen
-
-
-def miou(a: np.ndarray, b: np.ndarray, classes: int = 12) -> float:
-    """mIoU of a against b over the classes either holds, free (0) left out."""
-    ious = []
-    for c in range(1, classes):
-        x, y = a == c, b == c
-        union = (x | y).sum()
-        if union:
-            ious.append((x & y).sum() / union)
-    return float(np.mean(ious))
 
 
 def lowpass(plane: torch.Tensor, k: int) -> torch.Tensor:
