@@ -139,3 +139,26 @@ def test_a_world_wider_than_the_view_shows_what_lies_ahead():
     turning = with_heading(np.stack([np.arange(6.0), 0.2 * np.arange(6.0) ** 2], axis=1))
     sides = beyond((16, 16, 2), turning, EXTENT)
     assert min(sides["+x"], sides["+y"]) > 2 * max(sides["-x"], sides["-y"])  # ahead and to the left most
+
+
+def test_a_world_grid_wider_than_the_view_keeps_what_every_frame_saw():
+    from dynamiccity.data.scene import GridSpec
+
+    rng = np.random.default_rng(4)
+    world = rng.integers(1, 12, size=(16 + 7, 16, 2)).astype(np.uint8)
+    window, path = drive(world, 8)
+    middle = anchored(path, 4)  # frames 0-3 look up to 4 voxels behind frame 4's view, 5-7 up to 3 ahead
+    wide = GridSpec((16, 16, 2), EXTENT, hz=1.0).widened(4)
+    assert wide.shape == (24, 24, 2) and wide.extent == (-12.0, -12.0, -1.0, 12.0, 12.0, 1.0)
+    assert wide.voxel_size == (1.0, 1.0, 1.0)
+    still = to_world(window, middle, EXTENT, fill_back=True, world=(wide.shape, wide.extent))
+    assert still.shape == (8, 24, 24, 2)
+    assert all(np.array_equal(still[t, :23, 4:20], world) for t in range(8))  # the whole drive, throughout
+    seen = to_world(
+        np.ones_like(window, bool), middle, EXTENT, fill_back=True, world=(wide.shape, wide.extent)
+    )
+    assert not seen[:, :, :4].any() and not seen[:, 23].any()  # beside the road and past the drive: unseen
+    back, unseen = to_ego(still, middle, wide.extent, ((16, 16, 2), EXTENT))
+    assert not unseen.any() and np.array_equal(back, window)  # nothing the ego saw is lost on the way back
+    _, narrow = to_ego(to_world(window, middle, EXTENT, fill_back=True), middle, EXTENT)
+    assert narrow.any()  # on the view's own grid, the strips behind and ahead are

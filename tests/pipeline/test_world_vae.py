@@ -75,3 +75,44 @@ def test_a_world_vae_is_scored_in_ego_coordinates_and_encodes_in_its_own(tmp_pat
     cli("encode", tmp_path / "vae", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat",
         "--device", "cpu")  # fmt: skip
     assert read_manifest(tmp_path / "lat").coordinates == coordinates  # as the VAE was trained to see them
+
+
+def test_a_vae_with_a_world_margin_draws_the_wider_world_and_is_scored_on_the_recorded_grid(tmp_path, capsys):
+    import torch
+
+    from dynamiccity.data import open_dataset
+    from dynamiccity.data.egoframe import anchored, to_ego, to_world
+    from dynamiccity.pipeline import load_vae
+    from dynamiccity.vae.refine import encode_window
+    from tests.pipeline.test_vae_training import numpy_scores
+
+    town = tiny_town(tmp_path / "town")
+    margin = ["--set", "data.coordinates=centred", "--set", "data.world_margin=2"]
+    cli("train-vae", "--preset", "synthtown-micro", "--data", town, "--format", "synthtown", "--out",
+        tmp_path / "vae", "--steps", "2", *TINY_VAE, *margin, "--set", "grid=[20,20,4]")  # fmt: skip
+    cli("eval-vae", tmp_path / "vae", "--data", town, "--format", "synthtown", "--split", "all", "--json",
+        tmp_path / "scores.json", "--device", "cpu")  # fmt: skip
+    scores = json.loads((tmp_path / "scores.json").read_text())
+
+    model = load_vae(tmp_path / "vae", device="cpu").model.eval()
+    windows = open_dataset(town, "synthtown", frames=4, stride=4)
+    view, wide = windows.grid, windows.grid.widened(2)
+    pairs = []
+    for window in (windows[i] for i in range(len(windows))):
+        path = anchored(window.trajectory, 2)
+        seen = to_world(window.labels, path, view.extent, fill_back=True, world=(wide.shape, wide.extent))
+        valid = to_world(window.valid, path, view.extent, fill_back=True, world=(wide.shape, wide.extent))
+        assert seen.shape == (4, 20, 20, 4) and not valid.all()  # the margin no frame saw is not scored
+        with torch.no_grad():
+            latent = encode_window(model, torch.from_numpy(seen)[None], torch.from_numpy(valid)[None])
+            drawn = model.decode(latent).argmax(-1)[0].numpy()
+        pairs.append((window, to_ego(drawn, path, wide.extent, (view.shape, view.extent))[0]))
+    assert scores["miou"] == pytest.approx(numpy_scores(pairs)["miou"], rel=1e-12)
+
+    with pytest.raises(SystemExit):
+        cli("encode", tmp_path / "vae", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat")
+    assert "widened by data.world_margin 2" in capsys.readouterr().err and not (tmp_path / "lat").exists()
+    with pytest.raises(SystemExit):
+        cli("train-vae", "--preset", "synthtown-micro", "--data", town, "--format", "synthtown", "--out",
+            tmp_path / "ego", "--steps", "1", *TINY_VAE, "--set", "data.world_margin=2")  # fmt: skip
+    assert "not of ego ones" in capsys.readouterr().err

@@ -57,13 +57,16 @@ def open_dataset(
     layout_factor: int = 2,
     command_rule: CommandRule = CommandRule(),
     coordinates: str = "ego",
+    world_margin: int = 0,
     **options,
 ) -> WindowDataset:
     """Every window of `frames` consecutive frames (every `stride`) of a dataset root, all splits by default,
     seen from each frame's ego or, with `coordinates="world"`, from the window's first frame's
-    ("centred": its middle frame's)."""
+    ("centred": its middle frame's), on the recorded grid widened by `world_margin` voxels a side."""
     reader = open_reader(path, format, **options)
-    return WindowDataset(reader, frames, stride, splits, layout_factor, command_rule, coordinates)
+    return WindowDataset(
+        reader, frames, stride, splits, layout_factor, command_rule, coordinates, world_margin
+    )
 
 
 __all__ = [

@@ -186,7 +186,9 @@ def _check(window: np.ndarray, path: np.ndarray) -> None:
         raise ValueError("moving a window needs a finite ego path; this one holds NaN (no ego poses?).")
 
 
-def to_world(window: np.ndarray, path: np.ndarray, extent: Extent, fill_back: bool = False) -> np.ndarray:
+def to_world(
+    window: np.ndarray, path: np.ndarray, extent: Extent, fill_back: bool = False, world: Grid | None = None
+) -> np.ndarray:
     """A window (T, X, Y, Z) in ego coordinates -> the same window seen from one ego pose throughout.
     `path` (T, 3) holds each frame's ego pose in the coordinates of that pose: its own first frame's for a
     window's `ego_trajectory` (path[0] = 0, the window in world coordinates), another of its frames' for a
@@ -195,11 +197,12 @@ def to_world(window: np.ndarray, path: np.ndarray, extent: Extent, fill_back: bo
     last seen) and is free where no frame up to t saw it, or, with `fill_back`, shows what the first later
     frame to see it saw (the world before the ego reached it: a window seen from a later frame than its
     first stays still). From its own first frame a window is whole. Works on labels or on a valid mask
-    alike."""
+    alike. `world` (shape, extent): the grid the world window is laid on, by default the window's own; a
+    wider one (`GridSpec.widened`, the same voxels) keeps what the frames see beyond the anchor's view."""
     _check(window, path)
-    shape = window.shape[1:]
-    flat, inside = lookup(shape, np.linalg.inv(path_poses(path)), extent)
-    out = np.full(window.shape, FREE, dtype=window.dtype)
+    shape, world_extent = (window.shape[1:], extent) if world is None else (tuple(world[0]), world[1])
+    flat, inside = lookup(shape, np.linalg.inv(path_poses(path)), world_extent, (window.shape[1:], extent))
+    out = np.full((len(window), *shape), FREE, dtype=window.dtype)
     seen = np.full(int(np.prod(shape)), FREE, dtype=window.dtype)
     for t in range(len(window)):
         seen[inside[t]] = window[t].reshape(-1)[flat[t, inside[t]]]

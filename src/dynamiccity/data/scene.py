@@ -25,6 +25,15 @@ class GridSpec:
         lo, hi = np.array(self.extent[:3]), np.array(self.extent[3:])
         return tuple(float(v) for v in (hi - lo) / np.array(self.shape))
 
+    def widened(self, margin: int) -> GridSpec:
+        """This grid with `margin` more voxels of the same size on each side in x and y (the same Z)."""
+        if margin < 0:
+            raise ValueError(f"a grid's margin is a number of voxels >= 0, got {margin}.")
+        (x, y, z), (vx, vy, _) = self.shape, self.voxel_size
+        x0, y0, z0, x1, y1, z1 = self.extent
+        extent = (x0 - margin * vx, y0 - margin * vy, z0, x1 + margin * vx, y1 + margin * vy, z1)
+        return GridSpec((x + 2 * margin, y + 2 * margin, z), extent, self.hz)
+
 
 CARLASC_GRID = GridSpec((128, 128, 8), (-25.6, -25.6, -2.0, 25.6, 25.6, 1.0), hz=10.0)
 OCC3D_NUSCENES_GRID = GridSpec((200, 200, 16), (-40.0, -40.0, -1.0, 40.0, 40.0, 5.4), hz=2.0)

@@ -10,7 +10,7 @@ from dynamiccity.data.derive import NO_COMMAND, CommandRule, bev_layout, ego_com
 from dynamiccity.data.egoframe import COORDINATES, anchored, is_world, to_world, world_anchor
 from dynamiccity.data.errors import DataError
 from dynamiccity.data.reader import OccupancyReader
-from dynamiccity.data.scene import SceneInfo
+from dynamiccity.data.scene import GridSpec, SceneInfo
 
 # split names that mean "training" and "held-out validation" across the supported layouts
 TRAIN_SPLITS = ("train", "training")
@@ -56,6 +56,9 @@ class WindowDataset:
             static world stands still), "centred", its middle frame's (`egoframe.world_anchor`), its
             labels, valid mask and layout alike; its poses, command and trajectory are the recorded ones
             (the trajectory in its first frame's ego frame). World coordinates need ego poses.
+        world_margin: voxels added on each side in x and y of the grid that windows seen in world
+            coordinates are laid on (`world_grid`, `in_world`), so that it holds what the ego sees beyond
+            its anchor frame's view as it drives (0: the recorded grid).
     """
 
     def __init__(
@@ -67,13 +70,17 @@ class WindowDataset:
         layout_factor: int = 2,
         command_rule: CommandRule = CommandRule(),
         coordinates: str = "ego",
+        world_margin: int = 0,
     ) -> None:
         if frames < 1 or stride < 1:
             raise ValueError(f"frames and stride must be >= 1, got {frames} and {stride}.")
         if coordinates not in COORDINATES:
             raise ValueError(f"unknown coordinates {coordinates!r}; choose one of {', '.join(COORDINATES)}.")
+        if world_margin < 0:
+            raise ValueError(f"a world margin is a number of voxels >= 0, got {world_margin}.")
         self.reader, self.frames, self.stride = reader, frames, stride
         self.layout_factor, self.command_rule, self.coordinates = layout_factor, command_rule, coordinates
+        self.world_margin = world_margin
         self.scenes: list[SceneInfo] = [s for s in reader.scenes() if splits is None or s.split in splits]
         self.index = [
             (i, start)
@@ -86,8 +93,14 @@ class WindowDataset:
             self.require_poses("windows in world coordinates")
 
     @property
-    def grid(self):
+    def grid(self) -> GridSpec:
+        """The grid of the data as recorded, the one each frame's ego sees."""
         return self.reader.grid
+
+    @property
+    def world_grid(self) -> GridSpec:
+        """The grid windows seen in world coordinates are laid on: `grid` widened by `world_margin`."""
+        return self.grid.widened(self.world_margin)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -152,9 +165,9 @@ class WindowDataset:
         """An ego-coordinate window of this dataset seen from the ego of its frame `anchor` throughout
         (labels, valid mask and layout; `data.egoframe.to_world`, its frames before the ego saw a place
         showing it as the ego later saw it)."""
-        extent, path = self.grid.extent, anchored(window.trajectory, anchor)
-        labels = to_world(window.labels, path, extent, fill_back=True)
-        valid = to_world(window.valid, path, extent, fill_back=True)
+        extent, path, world = self.grid.extent, anchored(window.trajectory, anchor), self.world_grid
+        labels = to_world(window.labels, path, extent, fill_back=True, world=(world.shape, world.extent))
+        valid = to_world(window.valid, path, extent, fill_back=True, world=(world.shape, world.extent))
         layout = bev_layout(self.reader.classes.common(labels), self.layout_factor)
         return window._replace(labels=labels, valid=valid, layout=layout)
 

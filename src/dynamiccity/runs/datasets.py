@@ -19,7 +19,8 @@ class DataSpec:
     side by side). val_windows: how many held-out windows a training run validates on. options: reader
     keyword arguments (mask=, poses=). coordinates: where windows are seen from
     (`data.WindowDataset`): each frame's ego, or the window's first frame's ("world"; "centred": its middle
-    frame's; needs poses).
+    frame's; needs poses). world_margin: voxels a side by which a world window's grid is wider than the
+    recorded one (`WindowDataset.world_grid`).
     """
 
     path: str
@@ -28,6 +29,7 @@ class DataSpec:
     val_windows: int = 32
     options: dict[str, Any] = field(default_factory=dict)
     coordinates: str = "ego"
+    world_margin: int = 0
 
 
 def open_windows(spec: DataSpec, frames: int, split: str = "all", default_stride: int = 1) -> WindowDataset:
@@ -37,14 +39,17 @@ def open_windows(spec: DataSpec, frames: int, split: str = "all", default_stride
     stride = spec.stride or default_stride
     return open_dataset(
         spec.path, spec.format, frames=frames, stride=stride, splits=SPLITS[split],
-        coordinates=spec.coordinates, **spec.options,
+        coordinates=spec.coordinates, world_margin=spec.world_margin, **spec.options,
     )  # fmt: skip
 
 
 def check_grid(data: WindowDataset, cfg: VAEConfig) -> None:
     """Refuse data whose voxel grid or class set is not the one the model was built for."""
-    if tuple(data.grid.shape) != tuple(cfg.grid):
-        raise ValueError(f"{data.reader.root}: grid {data.grid.shape} does not match the model's {cfg.grid}.")
+    if tuple(data.world_grid.shape) != tuple(cfg.grid):
+        widened = f" (widened by {data.world_margin} a side)" if data.world_margin else ""
+        raise ValueError(
+            f"{data.reader.root}: grid {data.world_grid.shape}{widened} does not match the model's {cfg.grid}."
+        )
     classes = data.reader.classes
     if classes.num_classes != cfg.num_classes:
         raise ValueError(

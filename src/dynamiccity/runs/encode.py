@@ -79,6 +79,11 @@ def encode_latents(
     cfg = vae.model.cfg
     coordinates = vae.config.data.coordinates if coordinates is None else coordinates
     refine = encoding_of(vae.config, refine)
+    if vae.config.data.world_margin:
+        raise ValueError(
+            f"{run_dir}: this VAE lays its world windows on a grid widened by data.world_margin "
+            f"{vae.config.data.world_margin}; encoding latents for a DiT from such a VAE is not supported yet."
+        )
     ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")  # seen from the world below
     windows = open_windows(ego, cfg.frames)
     check_grid(windows, cfg)

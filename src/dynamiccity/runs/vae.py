@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from dynamiccity.config import StrictConfig, YamlRunFile
+from dynamiccity.data.egoframe import is_world
 from dynamiccity.data.windows import WindowDataset
 from dynamiccity.runs.checkpoints import pretrained_vae
 from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
@@ -181,6 +182,11 @@ class VAERunConfig(YamlRunFile):
             raise ValueError(
                 "loss.scale_equivariance trains on the encoder's latents (no bank) with a decoder that draws "
                 "the grid of the planes it is given: model.decoder must be 'ess'."
+            )
+        if self.data.world_margin and not is_world(self.data.coordinates):
+            raise ValueError(
+                f"data.world_margin widens the grid of windows seen in world coordinates, not of "
+                f"{self.data.coordinates} ones: set data.coordinates to world or centred, or the margin to 0."
             )
 
 

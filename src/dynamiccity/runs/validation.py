@@ -31,7 +31,8 @@ def shown_windows(vae, data: DataSpec, split: str) -> WindowDataset:
     in the run's class set, side by side (stride T unless `data` sets one), in ego coordinates, where a
     VAE of world coordinates has its reconstructions shown back (`reconstructions`, `world`)."""
     cfg = vae.model.cfg
-    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")
+    margin = vae.config.data.world_margin  # the grid its world windows are laid on
+    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego", world_margin=margin)
     windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
     check_grid(windows, cfg)
     if is_world(vae.config.data.coordinates):
@@ -70,7 +71,8 @@ def reconstructions(
         pred = model.decode(latent).argmax(dim=-1)[0].cpu()
         if anchor is not None:
             path = anchored(window.trajectory, anchor)
-            pred = torch.from_numpy(to_ego(pred.numpy(), path, data.grid.extent)[0])
+            view = (data.grid.shape, data.grid.extent)
+            pred = torch.from_numpy(to_ego(pred.numpy(), path, data.world_grid.extent, view)[0])
         yield window, pred
 
 
