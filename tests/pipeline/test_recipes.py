@@ -355,7 +355,7 @@ def test_dit_conditions_follow_the_latents_unless_chosen(tmp_path):
 
 def test_the_model_classes_follow_the_class_set_read(tmp_path):
     from dynamiccity.data import open_dataset
-    from dynamiccity.runs.datasets import check_grid, in_run_classes
+    from dynamiccity.runs.datasets import check_grid, read_as_run
     from tests.conftest import write_nuscenes
 
     write_nuscenes(tmp_path, {"scene-a": 2, "scene-b": 2})
@@ -370,7 +370,7 @@ def test_the_model_classes_follow_the_class_set_read(tmp_path):
         == 12
     )
     # scoring a native run reads its data in the run's class set, and a mismatch is refused by name
-    spec = in_run_classes(DataSpec(str(tmp_path), "occ3d-nuscenes"), cfg.data)
+    spec = read_as_run(DataSpec(str(tmp_path), "occ3d-nuscenes"), cfg.data)
     assert spec.options == {"classes": "native"}
     windows = open_dataset(tmp_path, "occ3d-nuscenes", frames=2)
     with pytest.raises(ValueError, match="common class set \\(12 classes\\), but the model has 18"):

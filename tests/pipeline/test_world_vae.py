@@ -110,8 +110,9 @@ def test_a_vae_with_a_world_margin_draws_the_wider_world_and_is_scored_on_the_re
     assert scores["miou"] == pytest.approx(numpy_scores(pairs)["miou"], rel=1e-12)
 
     with pytest.raises(SystemExit):
-        cli("encode", tmp_path / "vae", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat")
-    assert "widened by data.world_margin 2" in capsys.readouterr().err and not (tmp_path / "lat").exists()
+        cli("encode", tmp_path / "vae", "--data", town, "--format", "synthtown", "--out", tmp_path / "lat",
+            "--coordinates", "ego")  # fmt: skip
+    assert "encodes world coordinates only" in capsys.readouterr().err and not (tmp_path / "lat").exists()
     with pytest.raises(SystemExit):
         cli("train-vae", "--preset", "synthtown-micro", "--data", town, "--format", "synthtown", "--out",
             tmp_path / "ego", "--steps", "1", *TINY_VAE, "--set", "data.world_margin=2")  # fmt: skip

@@ -154,10 +154,15 @@ def aligned_lookup(
     return which, np.ravel_multi_index(tuple(cell.T), shape), inside.any(0)
 
 
-def beyond(shape: tuple[int, int, int], path: np.ndarray, extent: Extent) -> dict[str, int]:
+def beyond(
+    shape: tuple[int, int, int], path: np.ndarray, extent: Extent, view: Grid | None = None
+) -> dict[str, int]:
     """How many voxels beyond each side (+x, -x, +y, -y) of a world window (`shape`, `extent`) the ego looks
-    along `path` (T, 3): the strips its frames see that the window does not hold."""
-    cells = _cells((*shape[:2], 1), path_poses(path), extent, (shape, extent))  # planar moves: one layer
+    along `path` (T, 3): the strips its frames see that the window does not hold. `view`: the grid each
+    frame sees (shape, extent; default: the window's own; a widened window's is the recorded one)."""
+    view_shape, view_extent = (shape, extent) if view is None else view
+    poses = path_poses(path)
+    cells = _cells((*view_shape[:2], 1), poses, view_extent, (shape, extent))  # planar moves: one layer
     x, y, (nx, ny) = cells[..., 0], cells[..., 1], shape[:2]
     return {
         "+x": max(int(x.max()) - nx + 1, 0),
@@ -212,6 +217,16 @@ def to_world(
         for t in range(len(window) - 2, -1, -1):
             out[t].reshape(-1)[never[t]] = out[t + 1].reshape(-1)[never[t]]
     return out
+
+
+def held(frame: np.ndarray, frames: int, grid: Grid, world: Grid | None = None) -> np.ndarray:
+    """One frame (X, Y, Z) on `grid` as its ego saw it, held for `frames` frames: (frames, X, Y, Z), or on
+    the `world` grid (a widened one around the same ego, `GridSpec.widened`) with `FREE` (False, for a mask)
+    beyond the frame's view."""
+    window = np.repeat(frame[None], frames, axis=0)
+    if world is None:
+        return window
+    return to_world(window, np.zeros((frames, 3), np.float32), grid[1], world=world)
 
 
 def path_in(poses: np.ndarray, origin: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ def grow_city(
     _check_city(dit, size, frames)
     features.check("city", world=dit.paths is not None)
     t = dit.manifest.frames
-    wx, wy, z = dit.manifest.grid.shape
+    wx, wy, z = dit.manifest.world_grid.shape
     xs, ys = tile_origins(size[0], wx, wx // 2), tile_origins(size[1], wy, wy // 2)
     windows = -(-frames // t)
     canvas = np.zeros((windows * t, size[0], size[1], z), np.uint8)
@@ -89,7 +89,7 @@ def _check_city(dit, size: tuple[int, int], frames: int) -> None:
         raise ValueError(
             f"{dit.checkpoint}: growing a city in time needs a DiT trained with the previous condition."
         )
-    wx, wy, _ = dit.manifest.grid.shape
+    wx, wy, _ = dit.manifest.world_grid.shape
     sizes = dit.model.rollout.sizes
     cell_x, cell_y = wx // sizes[1], wy // sizes[2]
     if size[0] % cell_x or size[1] % cell_y:
@@ -154,7 +154,7 @@ def city(
     bar = _Progress()
     labels, facts = grow_city(models, size, frames, spec, device, cond, start, bar, features)
     bar.close()
-    window = models[0].manifest.grid
+    window = models[0].manifest.world_grid  # the tiles, as the DiT draws them
     vx, vy, _ = window.voxel_size
     x0, y0, z0, _, _, z1 = window.extent
     grid = GridSpec(

@@ -217,7 +217,7 @@ def edit_scenes(
     world-coordinate DiT's scenes are seen from the window's first frame throughout."""
     dit, _ = models
     features.check("edit", world=dit.paths is not None)
-    grid, coordinates = dit.manifest.grid, dit.manifest.coordinates
+    grid, coordinates = dit.manifest.world_grid, dit.manifest.coordinates
     labels = scene_start(data, edit.scene, models).seen_by(dit)
     if edit.inpaint is not None:
         region = parse_mask(edit.mask, labels.shape[1:3])

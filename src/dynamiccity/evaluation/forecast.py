@@ -50,7 +50,7 @@ from dynamiccity.metrics.forecast import (
     observed_kept,
     voted,
 )
-from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows, read_as_run
 
 FORECASTERS = ("dit", "dit_observed", "copy_last", "ego_copy_last", "aligned_copy")
 
@@ -147,7 +147,7 @@ def _check_forecaster(dit, features: Features, trajectory: bool) -> None:
 
 def _pairs(data: DataSpec, t: int, split: str, vae, world: bool):
     """The (past, future) windows of 2T frames, every T frames, read in the VAE's class set."""
-    pairs = in_run_classes(DataSpec(data.path, data.format, t, options=data.options), vae.config.data)
+    pairs = read_as_run(DataSpec(data.path, data.format, t, options=data.options), vae.config.data)
     windows = open_windows(pairs, 2 * t, split)
     check_grid(windows, vae.model.cfg)
     if world:
@@ -194,16 +194,16 @@ def _in_world(models, batch: list, shown: list, trajectory: bool, asked, g, devi
     shown along the future poses `shown` (true with `trajectory`, else extrapolated); a DiT that takes the
     trajectory is given that path."""
     (dit, vae), (spec, features) = models, asked
-    extent = dit.manifest.grid.extent
+    extent, world = dit.manifest.grid.extent, (dit.manifest.world_grid.shape, dit.manifest.world_grid.extent)
     t = len(shown[0])
     anchor = world_anchor(dit.manifest.coordinates, t)
     previous, seen_world, seen = [], [], []
     for w, future in zip(batch, shown, strict=True):
         path = path_in(w.poses[:t], future[anchor])
-        past = to_world(w.labels[:t], path, extent)
+        past = to_world(w.labels[:t], path, extent, world=world)
         previous.append(encode_map(models, past, device))
         seen_world.append(past[-1])  # everything the past saw, as last seen
-        seen.append(to_world(np.ones_like(w.labels[:t], bool), path, extent)[-1].any(-1))
+        seen.append(to_world(np.ones_like(w.labels[:t], bool), path, extent, world=world)[-1].any(-1))
     paths = np.stack([path_in(future, future[0]) for future in shown])
     given = {"previous": torch.cat(previous)}
     if "trajectory" in dit.config.model.conditions:

@@ -42,16 +42,17 @@ def shown_along(
     `features.ahead`. Returns the shown windows, where they are still unseen (both as `to_ego`) and the
     voxels added on each side."""
     dit, vae = models
-    shape, extent = worlds.shape[2:], dit.manifest.grid.extent
+    shape, extent, grid = worlds.shape[2:], dit.manifest.world_grid.extent, dit.manifest.grid
+    view = (grid.shape, grid.extent)  # where the ego sees: the recorded grid, inside a widened world
     anchor = world_anchor(dit.manifest.coordinates, dit.manifest.frames)
     paths = np.stack([anchored(p, anchor) for p in paths])  # where each window is seen from
     if not features.ahead:
-        shown = [to_ego(w, p, extent) for w, p in zip(worlds, paths, strict=True)]
+        shown = [to_ego(w, p, extent, view) for w, p in zip(worlds, paths, strict=True)]
         return np.stack([w for w, _ in shown]), np.stack([u for _, u in shown]), {}
     _, lx, ly, _ = dit.model.rollout.sizes
     per_cell = {"x": shape[0] // lx, "y": shape[1] // ly}
     half = {"x": lx // 2, "y": ly // 2}
-    looks = [beyond(shape, p, extent) for p in paths]
+    looks = [beyond(shape, p, extent, view) for p in paths]
     hexplane = dit.model.unroll(maps)
     command = None if cond is None or cond.command is None else Conditions(command=cond.command)
     strips = {}
@@ -67,7 +68,7 @@ def shown_along(
         grown = sample_maps(dit, len(worlds), spec, g, device, command, known, steer, features.repaint.rounds)
         strips[side] = new_strip(decode_maps(dit, vae, grown), side, cells * per_cell[axis])
     canvas, canvas_extent = _canvas(worlds, strips, extent)
-    shown = [to_ego(c, p, canvas_extent, (shape, extent)) for c, p in zip(canvas, paths, strict=True)]
+    shown = [to_ego(c, p, canvas_extent, view) for c, p in zip(canvas, paths, strict=True)]
     added = {side: int(s.shape[2 if side[1] == "x" else 3]) for side, s in strips.items()}
     return np.stack([w for w, _ in shown]), np.stack([u for _, u in shown]), added
 

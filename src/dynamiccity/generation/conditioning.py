@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from dynamiccity.data.derive import Command, bev_layout, ego_trajectory
-from dynamiccity.data.egoframe import anchored, is_world, to_world, world_anchor
+from dynamiccity.data.egoframe import anchored, held, is_world, to_world, world_anchor
+from dynamiccity.data.scene import GridSpec
 from dynamiccity.dit.conditions import Conditions
-from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows, read_as_run
 from dynamiccity.runs.loading import Trained, TrainedDiT
 from dynamiccity.runs.vae import VAERunConfig
 from dynamiccity.vae.model import HexPlaneVAE
@@ -62,19 +63,22 @@ class Start:
     labels: np.ndarray
     path: np.ndarray | None = None
 
-    def still(self, extent: tuple[float, ...], anchor: int = 0) -> np.ndarray:
-        """The window seen from the ego of its frame `anchor` throughout (`to_world`), as a world-coordinate
-        DiT's are."""
+    def still(self, grid: GridSpec, anchor: int = 0, world: GridSpec | None = None) -> np.ndarray:
+        """The window (on `grid`) seen from the ego of its frame `anchor` throughout (`to_world`), on the
+        `world` grid (default: `grid`), as a world-coordinate DiT's are."""
         if self.path is None:
             raise ValueError("a real window seen from one ego pose needs its ego path; none was read.")
-        return to_world(self.labels, anchored(self.path, anchor), extent, fill_back=True)
+        wide = world or grid
+        path = anchored(self.path, anchor)
+        return to_world(self.labels, path, grid.extent, fill_back=True, world=(wide.shape, wide.extent))
 
     def seen_by(self, dit: TrainedDiT) -> np.ndarray:
         """The window as `dit`'s windows are: still for a DiT of world coordinates, else as recorded."""
         coordinates = dit.manifest.coordinates
         if not is_world(coordinates):
             return self.labels
-        return self.still(dit.manifest.grid.extent, world_anchor(coordinates, dit.manifest.frames))
+        manifest = dit.manifest
+        return self.still(manifest.grid, world_anchor(coordinates, manifest.frames), manifest.world_grid)
 
 
 def build_conditions(
@@ -98,8 +102,10 @@ def build_conditions(
         given["layout"] = torch.from_numpy(bev_layout(labels, dit.manifest.layout_factor))[None]
     if request.single_frame is not None:
         scene, frame = _scene_frame(request.single_frame)
-        labels = scene_window(request.data, scene, frame, 1, vae)
-        given["frame"] = encode_map(models, np.repeat(labels, cfg.frames, axis=0), device)
+        labels = scene_window(request.data, scene, frame, 1, vae)[0]
+        grid, world = dit.manifest.grid, dit.manifest.world_grid  # as the encoding held it
+        frames = held(labels, cfg.frames, (grid.shape, grid.extent), (world.shape, world.extent))
+        given["frame"] = encode_map(models, frames, device)
     return Conditions(**given).to(device)
 
 
@@ -196,7 +202,7 @@ def _find(
     """The dataset's windows and the `SceneInfo` of `scene`, checked to hold frames start..start+frames."""
     if data is None:
         raise ValueError(f"scene {scene!r} named, but no dataset to find it in (--data).")
-    windows = open_windows(data, 1)
+    windows = open_windows(read_as_run(data, vae.config.data), 1)
     check_grid(windows, vae.model.cfg)
     names = [s.name for s in windows.scenes]
     if scene not in names:

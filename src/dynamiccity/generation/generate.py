@@ -242,7 +242,7 @@ def _previous_world(
     (n, T, X, Y, Z), shown along its path (n, T, 3), seen from where the next window is seen from, the next
     window starting where the path goes next (`data.egoframe.pose_after`) and driving its own path
     (`following`, n, T, 3), as the training windows' previous windows are seen; encoded, (n, C, H, W)."""
-    extent, maps = dit.manifest.grid.extent, []
+    extent, maps = dit.manifest.world_grid.extent, []
     anchor = world_anchor(dit.manifest.coordinates, dit.manifest.frames)
     for window, path, next_path in zip(worlds, paths, following, strict=True):
         before, after = path_poses(path)[anchor], pose_after(path) @ path_poses(next_path)[anchor]

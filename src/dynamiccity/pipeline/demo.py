@@ -95,7 +95,7 @@ def _generate(models, seed: int, frames: int, step: _Steps) -> dict[str, np.ndar
         f"one scene of {frames} frames, window by window",
         lambda: generate_with(*models, 1, demo_sampler(seed), device, None, frames)[0][0],
     )
-    x, y = manifest.grid.shape[:2]
+    x, y = manifest.world_grid.shape[:2]  # an inpaint region of the window the DiT draws
     made["region"] = np.zeros((x, y), bool)
     made["region"][x // 4 : 3 * x // 4, y // 4 : 3 * y // 4] = True
     made["source"] = made["uncond"][0]

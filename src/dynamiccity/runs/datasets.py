@@ -58,8 +58,10 @@ def check_grid(data: WindowDataset, cfg: VAEConfig) -> None:
         )
 
 
-def in_run_classes(spec: DataSpec, run_data: DataSpec) -> DataSpec:
-    """`spec` read in the class set a run was trained on (its data options), unless `spec` names one."""
+def read_as_run(spec: DataSpec, run_data: DataSpec) -> DataSpec:
+    """`spec` read as a run (its `run_data`) reads data: in the class set it was trained on, unless `spec`
+    names one, and with its windows in world coordinates laid on its widened grid (`world_margin`)."""
+    spec = replace(spec, world_margin=run_data.world_margin)
     if "classes" in spec.options or "classes" not in run_data.options:
         return spec
     return replace(spec, options={**spec.options, "classes": run_data.options["classes"]})

@@ -12,11 +12,12 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from dynamiccity.atomic import atomic_path
-from dynamiccity.data.egoframe import COORDINATES, is_world, path_in, to_world, world_anchor
+from dynamiccity.data.egoframe import COORDINATES, held, is_world, path_in, to_world, world_anchor
+from dynamiccity.data.scene import GridSpec
 from dynamiccity.data.windows import Window
 from dynamiccity.device import pick_device
 from dynamiccity.hexplane import PLANES, HexPlane
-from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows, read_as_run
 from dynamiccity.runs.latents import FRAME, PREVIOUS, LatentManifest
 from dynamiccity.runs.loading import load_vae
 from dynamiccity.runs.vae import encoding_of
@@ -79,12 +80,7 @@ def encode_latents(
     cfg = vae.model.cfg
     coordinates = vae.config.data.coordinates if coordinates is None else coordinates
     refine = encoding_of(vae.config, refine)
-    if vae.config.data.world_margin:
-        raise ValueError(
-            f"{run_dir}: this VAE lays its world windows on a grid widened by data.world_margin "
-            f"{vae.config.data.world_margin}; encoding latents for a DiT from such a VAE is not supported yet."
-        )
-    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego")  # seen from the world below
+    ego = replace(read_as_run(data, vae.config.data), coordinates="ego")  # seen from the world below
     windows = open_windows(ego, cfg.frames)
     check_grid(windows, cfg)
     if len(windows) == 0:
@@ -93,6 +89,10 @@ def encode_latents(
         raise ValueError(f"unknown coordinates {coordinates!r}; choose one of {', '.join(COORDINATES)}.")
     if is_world(coordinates):
         windows.require_poses("windows in world coordinates")
+    elif windows.world_margin:
+        raise ValueError(
+            f"{run_dir}: a VAE of windows widened by data.world_margin encodes world coordinates only."
+        )
     out = Path(out)
     sha = file_sha256(vae.checkpoint)
     stamp = {
@@ -138,6 +138,7 @@ def encode_latents(
         refine=None if refine is None else asdict(refine),
         coordinates=coordinates,
         previous_planes=is_world(coordinates),
+        world_margin=windows.world_margin,
     )
     manifest.write(out)
     return manifest
@@ -169,7 +170,7 @@ def _shard(model, windows, rows: range, coordinates: str, refine: Refinement | N
         batch = [windows.in_world(w, anchor) for w in batch]
     latents = HexPlane.cat([_encode(model, w.labels, w.valid, refine) for w in batch])
     extra = {} if previous is None else _stored_previous(previous, latents)
-    frames = HexPlane.cat([_encode(model, _held(w.labels), _held(w.valid), refine) for w in ego])
+    frames = HexPlane.cat([_encode(model, *_held(w, windows.grid, windows.world_grid), refine) for w in ego])
     tensors = {
         **latents.as_dict(),
         **{FRAME + n: p for n, p in frames.as_dict().items()},
@@ -192,7 +193,10 @@ def _previous_in_world(
             continue
         before = windows[j]
         path = path_in(before.poses, window.poses[anchor])
-        labels, valid = (to_world(a, path, windows.grid.extent) for a in (before.labels, before.valid))
+        world = (windows.world_grid.shape, windows.world_grid.extent)
+        labels, valid = (
+            to_world(a, path, windows.grid.extent, world=world) for a in (before.labels, before.valid)
+        )
         encoded.append(_encode(model, labels, valid, refine))
     return encoded
 
@@ -216,10 +220,11 @@ def _encode(model, labels: np.ndarray, valid: np.ndarray, refine: Refinement | N
     )
 
 
-def _held(frames: np.ndarray) -> np.ndarray:
-    """The window's first frame (labels or valid mask) held for all its T frames: the scene the
-    single-frame condition encodes."""
-    return np.repeat(frames[:1], frames.shape[0], axis=0)
+def _held(window: Window, grid: GridSpec, world: GridSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The window's first frame (labels and valid mask) held for all its T frames, on the `world` grid the
+    VAE draws (`egoframe.held`): the scene the single-frame condition encodes."""
+    frames, view, wide = len(window.labels), (grid.shape, grid.extent), (world.shape, world.extent)
+    return held(window.labels[0], frames, view, wide), held(window.valid[0], frames, view, wide)
 
 
 def _conditions(batch: list[Window]) -> dict[str, torch.Tensor]:

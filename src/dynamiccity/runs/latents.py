@@ -43,7 +43,9 @@ class LatentManifest:
 
     latent_mean, latent_std: per-channel statistics over every plane cell of every window; the DiT works on
     z = (latent - mean) / std. vae_sha256: hash of the VAE checkpoint that encoded the set, so that only
-    that VAE decodes what a DiT trained on it generates. grid: the voxel grid of the encoded data.
+    that VAE decodes what a DiT trained on it generates. grid: the voxel grid of the encoded data, on which
+    scenes are shown; world_margin: voxels a side by which the grid that windows in world coordinates are
+    laid on is wider (`world_grid`, the VAE's grid: `WindowDataset.world_grid`).
     scenes: [{"name", "split"}] in the order the shards' `scene` column indexes them.
     poses: whether every scene had ego poses (without, windows carry no command or trajectory).
     frame_planes: whether the shards hold single-frame HexPlanes (`FRAME` planes).
@@ -77,6 +79,12 @@ class LatentManifest:
     refine: dict[str, Any] | None = None
     coordinates: str = "ego"
     previous_planes: bool = False
+    world_margin: int = 0
+
+    @property
+    def world_grid(self) -> GridSpec:
+        """The grid the DiT's windows are drawn on: `grid`, widened by `world_margin` in world coordinates."""
+        return self.grid.widened(self.world_margin)
 
     @property
     def channels(self) -> int:

@@ -207,7 +207,7 @@ def dit_run_config(request: RunRequest) -> DiTRunConfig:
     conditions = carried if chosen is None else tuple(chosen)
     model = {"latent_channels": manifest.channels, "latent_sizes": manifest.sizes, "conditions": conditions}
     if conditions:  # the shapes of the conditions; an unconditional network keeps the defaults it ignores
-        shape, factor = manifest.grid.shape, manifest.layout_factor
+        shape, factor = manifest.world_grid.shape, manifest.layout_factor
         model |= {"frames": manifest.frames, "layout_grid": (shape[0] // factor, shape[1] // factor)}
     cfg["model"] = {**cfg["model"], **model}
     return DiTRunConfig.from_dict(cfg)

@@ -11,7 +11,7 @@ import torch
 from dynamiccity.data.egoframe import anchored, is_world, to_ego, world_anchor
 from dynamiccity.data.windows import Window, WindowDataset
 from dynamiccity.metrics import ConfusionMatrix, GhostCount, by_class_name, changing_voxels
-from dynamiccity.runs.datasets import DataSpec, check_grid, in_run_classes, open_windows
+from dynamiccity.runs.datasets import DataSpec, check_grid, open_windows, read_as_run
 from dynamiccity.vae.model import HexPlaneVAE
 from dynamiccity.vae.refine import Refinement, encode_window
 
@@ -31,8 +31,7 @@ def shown_windows(vae, data: DataSpec, split: str) -> WindowDataset:
     in the run's class set, side by side (stride T unless `data` sets one), in ego coordinates, where a
     VAE of world coordinates has its reconstructions shown back (`reconstructions`, `world`)."""
     cfg = vae.model.cfg
-    margin = vae.config.data.world_margin  # the grid its world windows are laid on
-    ego = replace(in_run_classes(data, vae.config.data), coordinates="ego", world_margin=margin)
+    ego = replace(read_as_run(data, vae.config.data), coordinates="ego")
     windows = open_windows(ego, cfg.frames, split, default_stride=cfg.frames)
     check_grid(windows, cfg)
     if is_world(vae.config.data.coordinates):
