@@ -12,7 +12,7 @@ import pytest
 from tests.cli import help_text, one_line_error, run, usage_error
 
 SHIPPED_DITS = "shipped dits: synthtown"
-SHIPPED_VAES = "shipped vaes: synthtown, synthtown-refined"
+SHIPPED_VAES = "shipped vaes: synthtown, synthtown-centred, synthtown-refined"
 
 
 @pytest.mark.parametrize(

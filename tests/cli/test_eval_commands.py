@@ -147,7 +147,7 @@ def test_demo_bad_model_is_one_line_and_writes_nothing(trained, tmp_path, capsys
     out, missing = tmp_path / "demo", tmp_path / "missing"
     cases = [
         (["--vae", missing],
-         f"{missing}: no such run folder, and not the name of a shipped vae (shipped vaes: synthtown, "
+         f"{missing}: no such run folder, and not the name of a shipped vae (shipped vaes: synthtown, synthtown-centred, "
          "synthtown-refined)."),
         (["--dit", missing], f"{missing}: no such run folder, and not the name of a shipped dit (shipped dits: synthtown)."),
         (["--vae", trained / "dit"],
@@ -164,7 +164,7 @@ def test_stats_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, capsy
     cases = [
         ([vae, dit, "--device", "tpu"], "device must be one of cpu, cuda, got 'tpu'."),
         ([missing, dit], f"{missing}: no such run folder, and not the name of a shipped vae (shipped vaes: "
-                         "synthtown, synthtown-refined)."),
+                         "synthtown, synthtown-centred, synthtown-refined)."),
         ([vae, missing], f"{missing}: no such run folder, and not the name of a shipped dit (shipped dits: synthtown)."),
         ([dit, dit], f"{dit}: not a run of this kind (unknown run config key 'condition_dropout')."),
     ]  # fmt: skip

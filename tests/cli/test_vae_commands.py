@@ -125,7 +125,7 @@ def test_bad_run_or_data_is_one_line_naming_it(trained, tmp_path, capsys, comman
     written = ["--json", out] if command == "eval-vae" else ["--out", out]
     cases = [
         ([missing, "--data", town, *SYNTH],
-         f"{missing}: no such run folder, and not the name of a shipped vae (shipped vaes: synthtown, "
+         f"{missing}: no such run folder, and not the name of a shipped vae (shipped vaes: synthtown, synthtown-centred, "
          "synthtown-refined)."),
         ([empty, "--data", town, *SYNTH], f"{empty / 'checkpoints' / 'last.json'}: no checkpoint here."),
         ([trained / "dit", "--data", town, *SYNTH],
