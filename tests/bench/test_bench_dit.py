@@ -80,7 +80,9 @@ def test_each_timed_step_has_its_flops_and_share_of_the_peak(result):
         "decode": result["decode_s"],
     }
     assert set(result["rates"]) == set(seconds)
-    peak = result["machine"]["fp32_flop_s"]
+    peak = result["machine"][
+        "bf16_flop_s" if result["autocast_bf16"] else "fp32_flop_s"
+    ]  # the dtype it ran in
     for name, rate in result["rates"].items():
         assert rate["seconds"] == seconds[name] and rate["peak_flop_s"] == peak
         assert rate["flops"] > 0 and 0 < rate["share_of_peak"] < 1.5

@@ -132,7 +132,7 @@ def test_a_missing_run_and_a_vae_run_as_the_dit_are_one_line_errors(runs, tmp_pa
 def test_each_timed_call_has_its_flops_and_share_of_the_device_s_peak(runs):
     _, rows, _ = runs
     for row in rows.values():
-        peak = row["machine"]["fp32_flop_s"]  # no bf16 on this CPU
+        peak = row["machine"]["bf16_flop_s" if row["autocast_bf16"] else "fp32_flop_s"]  # the dtype it ran in
         assert row["machine"]["threads"] == 1 and peak > 0
         for cost, rate in [
             *zip(row["train"], row["train_rates"], strict=True),
