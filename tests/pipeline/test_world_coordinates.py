@@ -19,8 +19,9 @@ def world(runs, tmp_path_factory):
     return world_dit(runs, tmp_path_factory.mktemp("world"), "world")
 
 
-def sample(runs, world, out, *extra):
-    cli("sample", "--dit", world / "dit", "--vae", runs / "vae", "--num", "2", "--out", out, "--steps", "2",
+def sample(runs, world, out, *extra, vae=None):
+    """Two scenes of the DiT in `world` with the shared VAE (or `vae`), and the facts `sample` wrote."""
+    cli("sample", "--dit", world / "dit", "--vae", vae or runs / "vae", "--num", "2", "--out", out, "--steps", "2",
         "--batch", "2", "--no-gifs", "--device", "cpu", "--data", runs / "town", *extra)  # fmt: skip
     scenes = np.stack([np.load(out / f"sample_{i:04d}" / "labels.npy") for i in range(2)])
     return scenes, json.loads((out / "sample.json").read_text())

@@ -12,6 +12,7 @@ import pytest
 from dynamiccity.data.classes import FREE
 from tests.conftest import TINY_VAE, cli
 from tests.pipeline.conftest import DIT_SET
+from tests.pipeline.test_world_coordinates import sample as world_sample
 
 MARGIN = 2  # voxels a side: the 16 x 16 x 4 town on a 20 x 20 x 4 world grid
 
@@ -30,10 +31,7 @@ def wide(runs, tmp_path_factory):
 
 
 def sample(runs, wide, out, *extra):
-    cli("sample", "--dit", wide / "dit", "--vae", wide / "vae", "--num", "2", "--out", out, "--steps", "2",
-        "--batch", "2", "--no-gifs", "--device", "cpu", "--data", runs / "town", *extra)  # fmt: skip
-    scenes = np.stack([np.load(out / f"sample_{i:04d}" / "labels.npy") for i in range(2)])
-    return scenes, json.loads((out / "sample.json").read_text())
+    return world_sample(runs, wide, out, *extra, vae=wide / "vae")
 
 
 def test_latents_hold_the_wider_world_and_the_first_frame_on_it(runs, wide):
